@@ -1,0 +1,1 @@
+"""Annotation: wearable-area rounds through Label Studio, and every set in FiftyOne."""

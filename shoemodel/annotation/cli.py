@@ -1,0 +1,12 @@
+"""Command-line entry points of the annotation area; `register` hooks them into the `shoemodel` command."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="Label Studio rounds for the wearable-area set.")
+
+
+def register(root: typer.Typer) -> None:
+    """Add this area's command group (and any top-level commands) to the root CLI."""
+    root.add_typer(app, name="annotate")

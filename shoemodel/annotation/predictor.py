@@ -1,0 +1,59 @@
+"""The pluggable WD predictor: any callable image (H, W, 3) uint8 -> 3-class mask or probabilities.
+
+Loaded lazily from a "module:factory" spec so this area never imports the training code at import
+time. A predictor may return class ids (H, W) or probabilities (H, W, 3) / (3, H, W); only
+probabilities give an uncertainty for choosing the next round's images.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from shoemodel.schemas.classes import NUM_CLASSES
+
+Predictor = Callable[[np.ndarray], np.ndarray]
+
+
+def load_predictor(spec: str, **kwargs: Any) -> Predictor | None:
+    """Resolve "package.module:factory" and call factory(**kwargs); empty spec -> None (no model yet)."""
+    if not spec:
+        return None
+    module_name, _, attr = spec.partition(":")
+    if not attr:
+        raise ValueError(f"predictor spec {spec!r} must look like 'package.module:factory'")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot load WD predictor {spec!r}: {exc}") from exc
+    predictor = factory(**kwargs)
+    if not callable(predictor):
+        raise TypeError(f"{spec} returned {type(predictor).__name__}, expected a callable image -> mask")
+    return predictor
+
+
+def predict(predictor: Predictor, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Run the predictor; return (class-id mask uint8, probabilities (H, W, 3) or None)."""
+    out = np.asarray(predictor(image))
+    h, w = image.shape[:2]
+    if out.shape == (h, w):
+        if out.size and (out.min() < 0 or out.max() >= NUM_CLASSES):
+            raise ValueError(f"predictor returned class ids outside 0..{NUM_CLASSES - 1}")
+        return out.astype(np.uint8), None
+    if out.shape == (NUM_CLASSES, h, w):
+        out = np.moveaxis(out, 0, -1)
+    if out.shape != (h, w, NUM_CLASSES):
+        raise ValueError(f"predictor returned shape {out.shape}; expected ({h}, {w}) ids or ({h}, {w}, 3) probabilities")
+    probs = out.astype(np.float32)
+    return probs.argmax(-1).astype(np.uint8), probs
+
+
+def uncertainty(probs: np.ndarray, region: np.ndarray | None = None) -> float:
+    """Mean (1 - max probability) over `region` (the shoe), 0 = sure; the round picks the largest."""
+    margin = 1.0 - probs.max(-1)
+    if region is not None and region.any():
+        margin = margin[region]
+    return float(margin.mean()) if margin.size else 0.0

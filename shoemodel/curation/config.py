@@ -1,0 +1,101 @@
+"""Curation settings: one dataclass per stage, filled from the `curation:` section of params.yaml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shoemodel.config import load_section
+from shoemodel.parallel import ExecutorConfig
+
+
+@dataclass
+class IngestConfig:
+    """Which raw files become candidates, and which are refused before any model sees them."""
+
+    sources: list[str] = field(default_factory=list)  # folders, list files (.txt), Parquet manifests, single files/URIs
+    optional_sources: list[str] = field(default_factory=list)  # read when present, skipped with a note when not
+    formats: list[str] = field(default_factory=lambda: ["JPEG", "PNG", "WEBP", "BMP"])
+    min_side: int = 32
+    max_pixels: int = 60_000_000  # bigger files are refused before decoding (decompression bombs)
+    max_bytes: int = 50_000_000
+    near_duplicates: bool = False  # drop perceptual-hash near duplicates too (not only exact byte duplicates)
+    phash_max_distance: int = 4  # Hamming distance of 64-bit pHashes counted as "near"
+    part_size: int = 64  # images per part file (one task)
+
+
+@dataclass
+class DetectConfig:
+    """Person filter: keep images with a confident person whose box holds the lower legs."""
+
+    backend: str = "auto"  # auto | yolox_onnx | ultralytics | full_frame
+    weights: str = ""  # .onnx for yolox_onnx, .pt/.yaml for ultralytics
+    input_size: int = 416
+    score_threshold: float = 0.5
+    nms_threshold: float = 0.45
+    min_box_height_frac: float = 0.2  # person box height / image height
+    bottom_margin_frac: float = 0.0  # box bottom may touch the image bottom up to this fraction (0: must end inside)
+    min_ankle_score: float = 0.3  # used when the detector also gives keypoints (pose models)
+    max_persons: int = 1  # persons kept per image (largest first)
+    batch_size: int = 8
+
+
+@dataclass
+class PoseConfig:
+    """Whole-body pose on each kept person box, reduced to the 12 shoe-leg keypoints, then quality filters."""
+
+    backend: str = "mediapipe"  # mediapipe | vitpose | mmpose
+    weights: str = ""  # vitpose: a from_pretrained folder; mmpose: checkpoint file
+    config: str = ""  # mmpose: model config file
+    model_complexity: int = 1  # mediapipe: 1 (full) ships in the wheel; 0 and 2 download unless copied in
+    box_padding: float = 0.25  # person box enlarged by this fraction before cropping
+    min_point_score: float = 0.5  # points below are stored as missing (0, 0, 0)
+    foot_points: list[str] = field(default_factory=lambda: ["ankle", "big_toe", "heel"])  # a "complete" foot has all
+    min_complete_feet: int = 1
+    min_leg_frac: float = 0.05  # knee-to-ankle length / person box height, when both are present
+    max_leg_frac: float = 0.9
+    batch_size: int = 8
+
+
+@dataclass
+class SegmentConfig:
+    """Shoe masks from foot keypoints: SAM prompts per foot, then mask QC."""
+
+    backend: str = "grabcut"  # sam | hf_sam | grabcut (keypoint-seeded GrabCut: labelled fallback, no weights)
+    weights: str = ""  # sam: .pth checkpoint; hf_sam: from_pretrained folder
+    model_type: str = "vit_b"  # segment-anything registry key
+    box_padding: float = 0.6  # foot box grows by this fraction of the foot size
+    negative_on_calf: bool = True
+    min_area_frac: float = 0.02  # mask area / foot box area
+    max_area_frac: float = 1.5
+    max_components: int = 3  # connected components after removing specks
+    max_leg_overlap: float = 0.35  # fraction of mask pixels on the calf band above the ankle
+    min_feet: int = 1  # feet with a mask that passes QC
+
+
+@dataclass
+class BuildConfig:
+    """The shoe-leg set written by store.write_set."""
+
+    records_per_shard: int = 256
+    val_fraction: float = 0.05
+    test_fraction: float = 0.05
+
+
+@dataclass
+class CurationConfig:
+    """All curation settings; `executor` says where the stages run, `gpu_resources` what GPU stages ask Dask for."""
+
+    work_dir: str = "data/curation"
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    detect: DetectConfig = field(default_factory=DetectConfig)
+    pose: PoseConfig = field(default_factory=PoseConfig)
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
+    build: BuildConfig = field(default_factory=BuildConfig)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    gpu_resources: dict[str, float] = field(default_factory=lambda: {"GPU": 1})
+    progress: bool = True
+
+
+def load_curation_config(path: str = "params.yaml", overrides: dict | None = None) -> CurationConfig:
+    """Read `curation:` from params.yaml (unknown keys are errors, so typos never fall back to defaults)."""
+    return load_section(CurationConfig, "curation", path, overrides)

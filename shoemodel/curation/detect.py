@@ -1,0 +1,163 @@
+"""Detect stage (person filter): keep images with a confident person whose box holds the lower legs.
+
+Backends share one interface, `detect(images) -> [(boxes (N,5), keypoints (N,17,3) or None)]`:
+yolox_onnx (the paper's YOLOX family on onnxruntime), ultralytics (YOLO / RT-DETR, pose models
+too) and full_frame (the whole image is the person box: for pre-cropped leg photos, and the
+labelled fallback that `auto` picks when no detector weights are present).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from functools import partial
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+
+from shoemodel.curation import models, parts
+from shoemodel.curation.config import DetectConfig
+from shoemodel.curation.stage_io import DETECT, INGEST, decode_rgb, kept_rows, stage_dir
+
+log = logging.getLogger(__name__)
+
+DETECT_SCHEMA = pa.schema(parts.BASE_FIELDS + [
+    pa.field("boxes", pa.list_(pa.float32())),  # kept persons, 5 floats each: x1, y1, x2, y2, score
+    pa.field("num_persons", pa.int32()),
+])
+ANKLES = (15, 16)  # COCO-17 indices
+
+
+class PersonDetector(Protocol):
+    name: str
+    version: str
+
+    def detect(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray | None]]: ...
+
+
+class FullFrameDetector:
+    """The whole image as one person box (score 1): for leg crops, or when no detector is configured."""
+
+    name = "full_frame"
+    version = "1"
+
+    def detect(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        return [(np.array([[0, 0, im.shape[1], im.shape[0], 1.0]], np.float32), None) for im in images]
+
+
+def resolve_backend(cfg: DetectConfig) -> str:
+    """`auto`: yolox_onnx when its weights file exists, else full_frame (logged and kept in provenance)."""
+    if cfg.backend != "auto":
+        return cfg.backend
+    if cfg.weights and Path(cfg.weights).exists():
+        return "yolox_onnx" if cfg.weights.endswith(".onnx") else "ultralytics"
+    log.warning("detect.backend=auto and no detector weights at %r: using full_frame (no person filtering)", cfg.weights)
+    return "full_frame"
+
+
+def build_detector(cfg: DetectConfig) -> PersonDetector:
+    """The detector named by the config (weights by path; a clear error names a missing file)."""
+    backend = resolve_backend(cfg)
+    if backend == "yolox_onnx":
+        from shoemodel.curation.detect_yolox import YoloxOnnxDetector
+
+        return YoloxOnnxDetector(cfg.weights, cfg.input_size, cfg.score_threshold, cfg.nms_threshold)
+    if backend == "ultralytics":
+        from shoemodel.curation.detect_ultralytics import UltralyticsDetector
+
+        return UltralyticsDetector(cfg.weights, cfg.input_size, cfg.score_threshold, cfg.nms_threshold, cfg.batch_size)
+    if backend == "full_frame":
+        return FullFrameDetector()
+    raise ValueError(f"curation.detect.backend '{backend}' unknown; use auto, yolox_onnx, ultralytics or full_frame")
+
+
+def select_persons(det: np.ndarray, kpts: np.ndarray | None, width: int, height: int,
+                   cfg: DetectConfig) -> tuple[np.ndarray, str | None]:
+    """Persons that pass the filter, largest first (at most max_persons), or the reason none did."""
+    if len(det) == 0:
+        return det, "no person"
+    ok = det[:, 4] >= cfg.score_threshold
+    if not ok.any():
+        return det[:0], "no person"
+    ok &= (det[:, 3] - det[:, 1]) >= cfg.min_box_height_frac * height
+    if not ok.any():
+        return det[:0], "person too small"
+    if kpts is not None:
+        legs = kpts[:, list(ANKLES), 2].max(1) >= cfg.min_ankle_score
+    else:
+        legs = det[:, 3] <= height * (1 - cfg.bottom_margin_frac) - 1e-3 if cfg.bottom_margin_frac > 0 else np.ones(len(det), bool)
+    ok &= legs
+    if not ok.any():
+        return det[:0], "lower legs not in the box"
+    keep = det[ok]
+    area = (keep[:, 2] - keep[:, 0]) * (keep[:, 3] - keep[:, 1])
+    return keep[np.argsort(-area, kind="stable")][: cfg.max_persons], None
+
+
+def detect_rows(rows: list[dict[str, Any]], detector: PersonDetector, cfg: DetectConfig) -> list[dict[str, Any]]:
+    """Run the detector in batches over ingest rows; one output row per input row, errors captured."""
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(rows), max(1, cfg.batch_size)):
+        batch = rows[start: start + cfg.batch_size]
+        images, ok_rows = [], []
+        for r in batch:
+            try:
+                images.append(decode_rgb(r["image"]))
+                ok_rows.append(r)
+            except Exception as exc:  # noqa: BLE001
+                out.append(parts.row(r["source_uri"], r["content_hash"], parts.FAILED, f"decode: {exc}"))
+        try:
+            results = detector.detect(images)
+        except Exception as exc:  # noqa: BLE001 - a batch error falls back to one image at a time
+            results = []
+            for im in images:
+                try:
+                    results.append(detector.detect([im])[0])
+                except Exception as exc1:  # noqa: BLE001
+                    results.append(exc1)
+            log.debug("batch detect failed (%s); retried per image", exc)
+        for r, im, res in zip(ok_rows, images, results):
+            if isinstance(res, Exception):
+                out.append(parts.row(r["source_uri"], r["content_hash"], parts.FAILED, f"detect: {type(res).__name__}: {res}"))
+                continue
+            det, kp = res
+            keep, reason = select_persons(det, kp, im.shape[1], im.shape[0], cfg)
+            status = parts.KEPT if reason is None else parts.DROPPED
+            out.append(parts.row(r["source_uri"], r["content_hash"], status, reason,
+                                 boxes=keep.reshape(-1).tolist() if reason is None else None, num_persons=int(len(det))))
+    return out
+
+
+def _detect_part(task: tuple[int, frozenset], work_dir: str, cfg: DetectConfig) -> tuple[int, Counter]:
+    index, duplicates = task
+    detector = models.cached("detect", cfg, build_detector)
+    rows = detect_rows(kept_rows(work_dir, index, INGEST, duplicates), detector, cfg)
+    parts.write_part(stage_dir(work_dir, DETECT), index, rows, DETECT_SCHEMA)
+    return index, Counter(r["status"] for r in rows)
+
+
+def detector_info(cfg: DetectConfig) -> dict[str, Any]:
+    """Name and version of the detector (builds it once in this process)."""
+    d = models.cached("detect", cfg, build_detector)
+    return {"backend": d.name, "version": d.version}
+
+
+def run_detect(work_dir: str | Path, cfg: DetectConfig, executor: Any = None, resources: dict[str, float] | None = None,
+               progress: bool = True) -> parts.StageSummary:
+    """Person filter over every ingest part; resumable; writes detect/summary.json."""
+    from shoemodel.curation.ingest import load_duplicates
+
+    ingest_dir, out_dir = stage_dir(work_dir, INGEST), stage_dir(work_dir, DETECT)
+    info = detector_info(cfg)
+    parts.prepare_stage_dir(out_dir, parts.fingerprint_of([parts.read_fingerprint(ingest_dir), cfg.__dict__, info]))
+    dups = load_duplicates(ingest_dir)
+    indices = parts.part_indices(ingest_dir)
+    tasks = ((i, dups.get(i, frozenset())) for i in indices)
+    fn = partial(_detect_part, work_dir=str(work_dir), cfg=cfg)
+    parts.run_parts(tasks, fn, out_dir, executor, resources, len(indices), "detect", progress)
+    summary = parts.summarize("detect", out_dir)
+    summary.extra = info
+    parts.write_summary(out_dir, summary)
+    return summary

@@ -1,0 +1,54 @@
+"""Ultralytics YOLO / RT-DETR person detector; pose models also give ankle points used by the filter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from shoemodel.curation.weights import require_file
+
+HINT = "Ultralytics checkpoints (.pt) load by path; a model .yaml builds the architecture with random weights."
+
+
+class UltralyticsDetector:
+    """YOLO (detect or pose) or RT-DETR by weights path; class 0 = person (COCO)."""
+
+    name = "ultralytics"
+
+    def __init__(self, weights: str | Path, input_size: int = 640, score_threshold: float = 0.5,
+                 nms_threshold: float = 0.45, batch_size: int = 8):
+        from shoemodel.curation.tv_compat import ensure_torchvision
+
+        ensure_torchvision()
+        import ultralytics
+        from ultralytics import RTDETR, YOLO
+
+        w = str(weights)
+        if not w.endswith((".yaml", ".yml")):
+            require_file(w, "ultralytics detector", HINT)
+        cls = RTDETR if "rtdetr" in Path(w).name.lower() else YOLO
+        self.model = cls(w)
+        self.size, self.conf, self.iou, self.batch = input_size, score_threshold, nms_threshold, batch_size
+        self.version = f"{Path(w).name} ultralytics-{ultralytics.__version__}"
+
+    def detect(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """Per RGB image: (N, 5) person boxes and, for pose models, (N, 17, 3) COCO keypoints."""
+        if not images:
+            return []
+        bgr = [np.ascontiguousarray(im[..., ::-1]) for im in images]
+        results = self.model.predict(bgr, imgsz=self.size, conf=self.conf, iou=self.iou, classes=[0],
+                                     batch=self.batch, verbose=False, device="cpu" if not _cuda() else None)
+        out = []
+        for r in results:
+            b = r.boxes
+            det = np.concatenate([b.xyxy.cpu().numpy(), b.conf.cpu().numpy()[:, None]], 1).astype(np.float32)
+            kp = r.keypoints.data.cpu().numpy().astype(np.float32) if getattr(r, "keypoints", None) is not None else None
+            out.append((det, kp))
+        return out
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

@@ -1,0 +1,79 @@
+"""ViTPose / ViTPose++ from transformers with a 133-point COCO-WholeBody head.
+
+transformers' published ViTPose ports predict 17 body points; whole-body heads (ViTPose+ in the
+original release, mmpose checkpoints) are converted to a transformers folder and loaded by path.
+Tests build the same class at a tiny size with random weights.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shoemodel.curation.weights import require_file
+
+HINT = ("Give a transformers VitPoseForPoseEstimation folder (config.json + weights) whose head has 133 "
+        "COCO-WholeBody outputs (num_labels=133), e.g. a converted ViTPose+ whole-body checkpoint.")
+
+
+def tiny_vitpose_config(num_labels: int = 133, num_experts: int = 1) -> Any:
+    """A small real VitPose architecture (random weights) for tests and smoke runs."""
+    from transformers import VitPoseBackboneConfig, VitPoseConfig
+
+    backbone = VitPoseBackboneConfig(image_size=[64, 48], patch_size=[16, 16], hidden_size=32, num_hidden_layers=2,
+                                     num_attention_heads=2, mlp_ratio=2, num_experts=num_experts, part_features=8,
+                                     out_indices=[2])
+    return VitPoseConfig(backbone_config=backbone, num_labels=num_labels, use_simple_decoder=True)
+
+
+class VitPoseWholeBody:
+    """Top-down ViTPose on person boxes, batched over all boxes of all images in a call."""
+
+    name = "vitpose"
+
+    def __init__(self, weights: str | Path = "", model: Any = None, dataset_index: int = 0):
+        from shoemodel.curation.tv_compat import ensure_torchvision
+
+        ensure_torchvision()
+        import transformers
+        from transformers import VitPoseForPoseEstimation, VitPoseImageProcessor
+
+        if model is None:
+            folder = require_file(weights, "ViTPose whole-body", HINT)
+            model = VitPoseForPoseEstimation.from_pretrained(str(folder))
+        self.model = model.eval()
+        size = model.config.backbone_config.image_size
+        self.processor = VitPoseImageProcessor(size={"height": int(size[0]), "width": int(size[1])})
+        self.num_experts = getattr(model.config.backbone_config, "num_experts", 1)
+        self.dataset_index = dataset_index
+        self.version = f"{Path(str(weights)).name or 'in-memory'} transformers-{transformers.__version__}"
+
+    def estimate_batch(self, images: list[np.ndarray], boxes: list[np.ndarray]) -> list[np.ndarray]:
+        """Per image: (P, K, 3) keypoints x, y, score for its P boxes (K = the head's outputs)."""
+        import torch
+
+        xywh = [[[b[0], b[1], b[2] - b[0], b[3] - b[1]] for b in bx] for bx in boxes]
+        todo = [i for i, bx in enumerate(xywh) if bx]
+        k = self.model.config.num_labels
+        out = [np.zeros((len(b), k, 3), np.float32) for b in boxes]
+        if not todo:
+            return out
+        inputs = self.processor([images[i] for i in todo], boxes=[xywh[i] for i in todo], return_tensors="pt")
+        kwargs = {}
+        if self.num_experts > 1:
+            n = inputs["pixel_values"].shape[0]
+            kwargs["dataset_index"] = torch.full((n,), self.dataset_index, dtype=torch.long)
+        with torch.inference_mode():
+            pred = self.model(**inputs, **kwargs)
+        results = self.processor.post_process_pose_estimation(pred, boxes=[xywh[i] for i in todo])
+        for i, persons in zip(todo, results):
+            for p, person in enumerate(persons):
+                kp = person["keypoints"].cpu().numpy()
+                sc = person["scores"].cpu().numpy()
+                out[i][p] = np.concatenate([kp, sc[:, None]], 1)
+        return out
+
+    def estimate(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        return self.estimate_batch([image], [boxes])[0]

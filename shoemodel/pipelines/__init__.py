@@ -1,0 +1,1 @@
+"""Pipelines: end-to-end inference (`generate`) and benchmarks."""

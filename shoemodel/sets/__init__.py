@@ -1,0 +1,1 @@
+"""Sets: turn labelled folders into shard sets, and describe sets with statistics."""

@@ -1,0 +1,70 @@
+"""The manifest of a shard set: counts, hashes, schema version and provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shoemodel.store.atomic import atomic_write_text
+
+MANIFEST_NAME = "manifest.json"
+SHARD_DIR = "shards"
+
+
+@dataclass
+class ShardInfo:
+    """One finished shard: its file, record count, failures and content hash."""
+
+    index: int
+    file: str
+    num_records: int
+    num_failures: int
+    sha256: str
+    num_bytes: int
+
+    @classmethod
+    def load(cls, sidecar: Path) -> ShardInfo:
+        data = json.loads(sidecar.read_text())
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+
+
+@dataclass
+class Manifest:
+    """Everything a consumer needs to trust a set without opening every shard."""
+
+    set_name: str
+    schema_version: str
+    num_records: int
+    num_failures: int
+    records_per_shard: int
+    shards: list[ShardInfo] = field(default_factory=list)
+    failures_by_reason: dict[str, int] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    def write(self, root: str | Path) -> None:
+        atomic_write_text(Path(root) / MANIFEST_NAME, self.to_json() + "\n")
+
+
+def read_manifest(root: str | Path) -> Manifest:
+    """Load the manifest of a set folder; a clear error names the folder when it is missing."""
+    path = Path(root) / MANIFEST_NAME
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no manifest; is '{root}' a shoemodel set folder (run `dvc repro` or `shoemodel build-set`)?")
+    data = json.loads(path.read_text())
+    data["shards"] = [ShardInfo(**s) for s in data.get("shards", [])]
+    return Manifest(**data)
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file, streamed."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,44 @@
+"""Stream records out of a shard set, one row group at a time (never the whole set in memory)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from shoemodel.store.manifest import read_manifest
+
+
+def shard_paths(root: str | Path) -> list[Path]:
+    """The shard files of a set in shard order, as listed by its manifest."""
+    root = Path(root)
+    return [root / s.file for s in read_manifest(root).shards]
+
+
+def iter_records(root: str | Path, columns: Sequence[str] | None = None, split: str | None = None,
+                 batch_size: int = 64) -> Iterator[dict[str, Any]]:
+    """Yield records as dicts in shard order; `columns` limits what is read, `split` filters rows."""
+    cols = list(columns) if columns is not None else None
+    if cols is not None and split is not None and "split" not in cols:
+        cols.append("split")
+    for path in shard_paths(root):
+        pf = pq.ParquetFile(path)
+        for batch in pf.iter_batches(batch_size=batch_size, columns=cols):
+            for row in batch.to_pylist():
+                if split is None or row.get("split") == split:
+                    yield row
+
+
+def count_records(root: str | Path) -> int:
+    """Number of records in a set, from its manifest."""
+    return read_manifest(root).num_records
+
+
+def to_hf_dataset(root: str | Path, streaming: bool = False) -> Any:
+    """Open a set as a Hugging Face `datasets` Dataset (Parquet-backed, memory-mapped or streaming)."""
+    from datasets import load_dataset
+
+    files = [str(p) for p in shard_paths(root)]
+    return load_dataset("parquet", data_files={"train": files}, split="train", streaming=streaming)

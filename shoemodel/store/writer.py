@@ -1,0 +1,226 @@
+"""Write a set as numbered Parquet shards, atomically and resumably.
+
+Input items are cut into consecutive chunks of `records_per_shard`; chunk k becomes shard k.
+A shard is committed by renaming its finished file into place, so after a crash every shard on
+disk is complete, and a rerun with the same input skips them and redoes only the rest: nothing
+is duplicated and nothing is lost. Per-item failures are captured in the shard's sidecar, never
+raised. A fingerprint of the input and config guards against resuming onto a different run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from shoemodel.schemas.records import SCHEMA_VERSION, SCHEMAS, RecordError, ValidationOptions, validate_record
+from shoemodel.store.atomic import atomic_path, atomic_write_text, remove_stale_temporaries
+from shoemodel.store.manifest import SHARD_DIR, Manifest, ShardInfo, file_sha256
+
+FINGERPRINT_NAME = "fingerprint.json"
+ROW_GROUP_SIZE = 64
+
+
+class Dropped(Exception):
+    """Raised by a record maker to drop an item on purpose (filtered, not broken), with a reason."""
+
+
+@dataclass
+class Failure:
+    """An input item that produced no record: `kind` is 'failed' (error) or 'dropped' (filtered)."""
+
+    item: str
+    kind: str
+    reason: str
+
+
+@dataclass
+class ShardResult:
+    """What writing (or skipping) one shard produced."""
+
+    info: ShardInfo
+    failures: list[Failure]
+    skipped: bool = False
+
+
+def shard_name(index: int) -> str:
+    return f"shard-{index:05d}"
+
+
+def _sidecar(root: Path, index: int) -> Path:
+    return root / SHARD_DIR / f"{shard_name(index)}.json"
+
+
+def _shard_file(root: Path, index: int) -> Path:
+    return root / SHARD_DIR / f"{shard_name(index)}.parquet"
+
+
+def is_complete(root: Path, index: int) -> bool:
+    """A shard is complete when both its Parquet file and its sidecar are in place."""
+    return _shard_file(root, index).exists() and _sidecar(root, index).exists()
+
+
+def make_records(items: Iterable[Any], make_record: Callable[[Any], dict[str, Any]], set_name: str,
+                 validation: ValidationOptions, item_key: Callable[[Any], str] = str) -> Iterator[dict[str, Any] | Failure]:
+    """Apply `make_record` to each item, validate, and turn every error into a Failure."""
+    for item in items:
+        key = item_key(item)
+        try:
+            record = make_record(item)
+            validate_record(record, set_name, validation)
+        except Dropped as exc:
+            yield Failure(key, "dropped", str(exc))
+            continue
+        except RecordError as exc:
+            yield Failure(key, "failed", str(exc))
+            continue
+        except Exception as exc:  # noqa: BLE001 - any per-item error is recorded, never fatal
+            yield Failure(key, "failed", f"{type(exc).__name__}: {exc}")
+            continue
+        yield record
+
+
+def write_shard(root: str | Path, set_name: str, index: int, items: list[Any], make_record: Callable[[Any], dict[str, Any]],
+                validation: ValidationOptions = ValidationOptions(), item_key: Callable[[Any], str] = str) -> ShardResult:
+    """Build and commit shard `index` from `items`. Pure enough to run on any Dask worker."""
+    root = Path(root)
+    schema = SCHEMAS[set_name]
+    failures: list[Failure] = []
+    n = 0
+    with atomic_path(_shard_file(root, index)) as tmp:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            batch: list[dict[str, Any]] = []
+            for out in make_records(items, make_record, set_name, validation, item_key):
+                if isinstance(out, Failure):
+                    failures.append(out)
+                    continue
+                batch.append(out)
+                if len(batch) >= ROW_GROUP_SIZE:
+                    writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                    n += len(batch)
+                    batch = []
+            if batch:
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                n += len(batch)
+        info = ShardInfo(index, f"{SHARD_DIR}/{shard_name(index)}.parquet", n, len(failures), file_sha256(tmp), tmp.stat().st_size)
+        sidecar = {**asdict(info), "failures": [asdict(f) for f in failures]}
+        atomic_write_text(_sidecar(root, index), json.dumps(sidecar, indent=1))
+    return ShardResult(info, failures)
+
+
+def _load_result(root: Path, index: int) -> ShardResult:
+    data = json.loads(_sidecar(root, index).read_text())
+    info = ShardInfo(**{k: data[k] for k in ShardInfo.__dataclass_fields__})
+    return ShardResult(info, [Failure(**f) for f in data.get("failures", [])], skipped=True)
+
+
+def _run_chunk(task: tuple[int, list[Any]], root: str, set_name: str, make_record: Callable[[Any], dict[str, Any]],
+               validation: ValidationOptions, item_key: Callable[[Any], str]) -> ShardResult:
+    index, items = task
+    return write_shard(root, set_name, index, items, make_record, validation, item_key)
+
+
+def check_fingerprint(root: Path, fingerprint: dict[str, Any] | None) -> None:
+    """Wipe old shards when they came from a different input/config; otherwise keep them for resume."""
+    path = root / FINGERPRINT_NAME
+    if fingerprint is None:
+        return
+    text = json.dumps(fingerprint, sort_keys=True)
+    if path.exists() and path.read_text() != text:
+        shutil.rmtree(root / SHARD_DIR, ignore_errors=True)
+        (root / "manifest.json").unlink(missing_ok=True)
+    atomic_write_text(path, text)
+
+
+def write_set(root: str | Path, set_name: str, items: Iterable[Any], make_record: Callable[[Any], dict[str, Any]], *,
+              records_per_shard: int = 256, provenance: dict[str, Any] | None = None, executor: Any = None,
+              validation: ValidationOptions = ValidationOptions(), item_key: Callable[[Any], str] = str,
+              fingerprint: dict[str, Any] | None = None, resources: dict[str, float] | None = None,
+              total: int | None = None, progress: bool = True, desc: str | None = None) -> Manifest:
+    """Stream `items` through `make_record` into a sharded set at `root`, resuming if shards exist.
+
+    `make_record` (and `item_key`) must be picklable when `executor` is a Dask executor.
+    Returns the manifest, also written to root/manifest.json.
+    """
+    if set_name not in SCHEMAS:
+        raise ValueError(f"unknown set '{set_name}'; known: {sorted(SCHEMAS)}")
+    if records_per_shard < 1:
+        raise ValueError("records_per_shard must be >= 1")
+    from shoemodel.parallel import InlineExecutor
+
+    root = Path(root)
+    (root / SHARD_DIR).mkdir(parents=True, exist_ok=True)
+    check_fingerprint(root, fingerprint)
+    remove_stale_temporaries(root / SHARD_DIR)
+    executor = executor or InlineExecutor()
+
+    results: dict[int, ShardResult] = {}
+    seen = [0]
+
+    def pending() -> Iterator[tuple[int, list[Any]]]:
+        # Lazily: the input is never listed whole; finished shards are read back from their sidecars.
+        for index, chunk in _chunks(items, records_per_shard):
+            seen[0] = index + 1
+            if is_complete(root, index):
+                results[index] = _load_result(root, index)
+                bar.update(1)
+            else:
+                yield index, chunk
+
+    fn = partial(_run_chunk, root=str(root), set_name=set_name, make_record=make_record, validation=validation, item_key=item_key)
+    n_total = -(-total // records_per_shard) if total else None
+    bar = tqdm(total=n_total, desc=desc or f"{set_name} shards", unit="shard", disable=not progress)
+    for result in executor.map_unordered(fn, pending(), resources=resources):
+        results[result.info.index] = result
+        bar.update(1)
+        bar.set_postfix(records=sum(r.info.num_records for r in results.values()))
+    bar.close()
+    _remove_shards_beyond(root, seen[0])
+
+    ordered = [results[i] for i in sorted(results)]
+    reasons = Counter(f"{f.kind}: {f.reason.split(':')[0]}" for r in ordered for f in r.failures)
+    manifest = Manifest(
+        set_name=set_name,
+        schema_version=SCHEMA_VERSION,
+        num_records=sum(r.info.num_records for r in ordered),
+        num_failures=sum(r.info.num_failures for r in ordered),
+        records_per_shard=records_per_shard,
+        shards=[r.info for r in ordered],
+        failures_by_reason=dict(sorted(reasons.items())),
+        provenance=provenance or {},
+    )
+    manifest.write(root)
+    return manifest
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[tuple[int, list[Any]]]:
+    it = iter(items)
+    for index in itertools.count():
+        chunk = list(itertools.islice(it, size))
+        if not chunk:
+            return
+        yield index, chunk
+
+
+def _remove_shards_beyond(root: Path, n_shards: int) -> None:
+    for p in (root / SHARD_DIR).glob("shard-*.*"):
+        idx = int(p.stem.split("-")[1])
+        if idx >= n_shards:
+            p.unlink()
+
+
+def iter_failures(root: str | Path) -> Iterator[Failure]:
+    """Every recorded per-item failure of a set, shard by shard."""
+    for sidecar in sorted((Path(root) / SHARD_DIR).glob("shard-*.json")):
+        for f in json.loads(sidecar.read_text()).get("failures", []):
+            yield Failure(**f)

@@ -1,0 +1,12 @@
+"""Command-line entry points of the training area; `register` hooks them into the `shoemodel` command."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="Train and evaluate WD, LpS phase 1 / phase 2 and SW.")
+
+
+def register(root: typer.Typer) -> None:
+    """Add this area's command group (and any top-level commands) to the root CLI."""
+    root.add_typer(app, name="train")

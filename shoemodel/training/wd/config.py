@@ -1,0 +1,37 @@
+"""WD configuration (params.yaml `train.wd`). Defaults are the paper's real run (§5); params.yaml holds
+the tiny CPU settings the sample pipeline uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shoemodel.training.common import LoopConfig
+
+
+@dataclass
+class WDConfig(LoopConfig):
+    train_set: str = "data/sets/wearable_area"
+    output_dir: str = "models/wd"
+    metrics_dir: str = "metrics/wd"
+    steps: int = 160_000
+    batch_size: int = 16
+    learning_rate: float = 6e-5
+    lr_scheduler: str = "polynomial"
+    warmup_steps: int = 1500
+    mixed_precision: str = "bf16"
+    num_workers: int = 8
+    model_size: str = "b2"  # tiny | b0..b5 (MiT sizes)
+    pretrained: str = ""  # folder of a Segformer/MiT checkpoint (from_pretrained); "" = random init
+    two_class: bool = False  # Table 5 ablation: wearable vs other
+    image_size: int = 640
+    mosaic_prob: float = 0.8
+    rotate_prob: float = 0.5
+    rotate_deg: float = 15.0
+    scale_min: float = 0.5
+    scale_max: float = 2.0
+    flip_prob: float = 0.5  # not in the paper; mmseg's default pipeline has it, and it is label-safe here
+    brightness: float = 0.3
+    contrast: float = 0.3
+    saturation: float = 0.3
+    hue: float = 0.05
+    eval_split: str = "test"

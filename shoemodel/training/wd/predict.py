@@ -1,0 +1,74 @@
+"""WD inference: X_m (shoe on black) -> per-pixel class ids, and X_w (visible area only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from shoemodel.schemas.classes import VISIBLE, WEARABLE, wearable_shoe_image
+from shoemodel.training import augment as A
+from shoemodel.training.wd.model import build_segformer
+
+
+class WDPredictor:
+    """Wraps a trained Segformer; `predict` always answers in the 3 classes of `shoemodel.schemas.classes`."""
+
+    def __init__(self, model: torch.nn.Module, image_size: int, two_class: bool = False, device: str | None = None):
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model = model.to(self.device).eval()
+        self.image_size, self.two_class = int(image_size), bool(two_class)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str | None = None) -> WDPredictor:
+        """Load a folder written by `shoemodel train wd` (Segformer config.json + model.safetensors)."""
+        from transformers import SegformerForSemanticSegmentation
+
+        p = Path(path)
+        if not (p / "config.json").exists():
+            raise FileNotFoundError(f"WD checkpoint {p}: no config.json (run `shoemodel train wd` or `dvc repro train_wd`)")
+        model = SegformerForSemanticSegmentation.from_pretrained(str(p))
+        extra = getattr(model.config, "shoemodel", {}) or {}
+        return cls(model, extra.get("image_size", 512), extra.get("two_class", False), device)
+
+    @classmethod
+    def from_config_random(cls, model_size: str = "tiny", image_size: int = 64, two_class: bool = False,
+                           seed: int = 0) -> WDPredictor:
+        """An untrained predictor (tests, and the untrained baseline of the benchmark)."""
+        torch.manual_seed(seed)
+        return cls(build_segformer(model_size, two_class), image_size, two_class, device="cpu")
+
+    @torch.no_grad()
+    def predict_raw(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        """Model class ids (3 or 2 classes) at each input's own resolution."""
+        s = self.image_size
+        mats = [A.letterbox_matrix(im.shape[1], im.shape[0], s) for im in images]
+        batch = np.stack([A.to_tensor_normalized(A.warp_image(im, m, s)) for im, m in zip(images, mats, strict=True)])
+        logits = self.model(pixel_values=torch.from_numpy(batch).to(self.device)).logits.float()
+        logits = torch.nn.functional.interpolate(logits, size=(s, s), mode="bilinear", align_corners=False)
+        out = []
+        for im, m, lg in zip(images, mats, logits, strict=True):
+            h, w = im.shape[:2]
+            x0, y0 = m[0, 2], m[1, 2]
+            x1, y1 = x0 + w * m[0, 0], y0 + h * m[1, 1]
+            crop = lg[:, int(round(y0)):max(int(round(y1)), int(round(y0)) + 1), int(round(x0)):max(int(round(x1)), int(round(x0)) + 1)]
+            full = torch.nn.functional.interpolate(crop[None], size=(h, w), mode="bilinear", align_corners=False)[0]
+            out.append(full.argmax(0).to(torch.uint8).cpu().numpy())
+        return out
+
+    def to_three_class(self, raw: np.ndarray, image: np.ndarray) -> np.ndarray:
+        """Map a 2-class prediction to 3 classes: non-black pixels that are not wearable are visible."""
+        if not self.two_class:
+            return raw
+        out = np.where(np.asarray(image).max(-1) > 0, VISIBLE, 0).astype(np.uint8)
+        out[raw == 1] = WEARABLE
+        return out
+
+    def predict(self, shoe_image_rgb: np.ndarray) -> np.ndarray:
+        """(H, W) uint8 class ids 0 background / 1 visible / 2 wearable for one X_m image."""
+        return self.to_three_class(self.predict_raw([shoe_image_rgb])[0], shoe_image_rgb)
+
+    def wearable_image(self, shoe_image_rgb: np.ndarray) -> np.ndarray:
+        """X_w: X_m with only the predicted visible area kept."""
+        return wearable_shoe_image(shoe_image_rgb, self.predict(shoe_image_rgb))
