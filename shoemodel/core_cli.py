@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -19,11 +18,11 @@ def _check_set_name(name: str) -> str:
 
 
 def sample(
-    out: Optional[str] = typer.Option(None, help="Output folder [params.yaml sample.out, default data/sample]."),
-    n_shoe_leg: Optional[int] = typer.Option(None, help="Worn scenes (shoe-leg set) to make."),
-    n_wearable_area: Optional[int] = typer.Option(None, help="Product photos (wearable-area set) to make."),
-    size: Optional[int] = typer.Option(None, help="Image side in pixels."),
-    seed: Optional[int] = typer.Option(None, help="Seed; the same seed gives byte-identical images."),
+    out: str | None = typer.Option(None, help="Output folder [params.yaml sample.out, default data/sample]."),
+    n_shoe_leg: int | None = typer.Option(None, help="Worn scenes (shoe-leg set) to make."),
+    n_wearable_area: int | None = typer.Option(None, help="Product photos (wearable-area set) to make."),
+    size: int | None = typer.Option(None, help="Image side in pixels."),
+    seed: int | None = typer.Option(None, help="Seed; the same seed gives byte-identical images."),
     params: Path = typer.Option(Path("params.yaml"), help="Parameter file."),
 ) -> None:
     """Make the bundled synthetic sample (exact ground truth; for tests and the offline default run)."""
@@ -38,7 +37,7 @@ def build_set(
     set_name: str = typer.Argument(..., callback=_check_set_name, help="shoe_leg or wearable_area."),
     labels: Path = typer.Option(..., help="Labelled folder holding labels.jsonl (e.g. data/sample/shoe_leg)."),
     out: Path = typer.Option(..., help="Output set folder (shards/ + manifest.json)."),
-    records_per_shard: Optional[int] = typer.Option(None, help="Records per shard [params.yaml sets.records_per_shard]."),
+    records_per_shard: int | None = typer.Option(None, help="Records per shard [params.yaml sets.records_per_shard]."),
     executor: str = typer.Option("inline", help="inline | local (Dask LocalCluster) | address (SHOEMODEL_DASK_SCHEDULER)."),
     params: Path = typer.Option(Path("params.yaml"), help="Parameter file."),
 ) -> None:

@@ -1,12 +1,171 @@
-"""Command-line entry points of the annotation area; `register` hooks them into the `shoemodel` command."""
+"""Command-line entry points of the annotation area; `register` hooks them into the `shoemodel` command.
+
+`shoemodel annotate round|export|import|status` run Label Studio rounds; `shoemodel browse SET`
+opens any set in FiftyOne. Server URL and token come from LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 app = typer.Typer(no_args_is_help=True, help="Label Studio rounds for the wearable-area set.")
 
+URL = typer.Option(None, "--url", help="Label Studio URL (default: $LABEL_STUDIO_URL or http://127.0.0.1:8080).")
+TOKEN = typer.Option(None, "--token", help="API token (default: $LABEL_STUDIO_API_KEY).", show_default=False)
+PARAMS = typer.Option(Path("params.yaml"), "--params", help="params.yaml with the annotation: section.")
+
+
+def _setup(params: Path, url: str | None, token: str | None, **overrides):
+    from shoemodel.annotation.config import AnnotationConfig, server_from_env
+    from shoemodel.config import load_section
+
+    cfg = load_section(AnnotationConfig, "annotation", path=params, overrides=overrides)
+    try:
+        url, token = server_from_env(url, token)
+    except RuntimeError as exc:
+        _fail(str(exc))
+    return cfg, url, token
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _predictor(cfg, spec: str | None):
+    from shoemodel.annotation.predictor import load_predictor
+
+    spec = spec if spec is not None else cfg.predictor
+    ckpt = cfg.predictor_args.get("checkpoint")
+    version = f"{spec}@{ckpt}" if spec and ckpt else spec  # the model version shown on predictions in Label Studio
+    try:
+        return load_predictor(spec, **cfg.predictor_args), version
+    except (ValueError, TypeError) as exc:
+        _fail(str(exc))
+
+
+def _guard(fn, *args, **kwargs):
+    from shoemodel.annotation.client import LabelStudioError
+
+    try:
+        return fn(*args, **kwargs)
+    except (LabelStudioError, RuntimeError, FileNotFoundError) as exc:
+        _fail(str(exc))
+
+
+@app.command("round")
+def round_cmd(n: int = typer.Option(None, "--n", help="Images in a new round (default annotation.round_size)."),
+              predictor: str = typer.Option(None, "--predictor", help="WD predictor 'module:factory' (default annotation.predictor)."),
+              new: bool = typer.Option(False, "--new", help="Start a new round even if the latest is still open."),
+              url: str = URL, token: str = TOKEN, params: Path = PARAMS) -> None:
+    """Resume the open round or start the next one (least-sure images first), and send its tasks. Safe to re-run."""
+    from shoemodel.annotation.rounds import run_round
+
+    cfg, url, token = _setup(params, url, token)
+    pred, spec = _predictor(cfg, predictor)
+    rnd, rep = _guard(run_round, cfg, url, token, n, pred, spec or "", new)
+    typer.echo(f"round {rnd.round} ({rnd.selection}, {len(rnd.ids)} images): {rep.created} tasks created, "
+               f"{rep.existing} already there, {rep.images_written} images written")
+    if rep.missing:
+        typer.secho(f"warning: {len(rep.missing)} chosen ids are gone from the pool: {rep.missing[:5]}", fg="yellow", err=True)
+
+
+@app.command("export")
+def export_cmd(url: str = URL, token: str = TOKEN, params: Path = PARAMS,
+               predictor: str = typer.Option(None, "--predictor", help="WD predictor 'module:factory'.")) -> None:
+    """Re-send the open round's tasks (only the missing ones are created; images are re-written if gone)."""
+    from shoemodel.annotation.ledger import load_ledger
+    from shoemodel.annotation.rounds import run_round
+
+    cfg, url, token = _setup(params, url, token)
+    if load_ledger(cfg.workdir).current() is None:
+        _fail("no open round: start one with `shoemodel annotate round --n 200`")
+    pred, spec = _predictor(cfg, predictor)
+    rnd, rep = _guard(run_round, cfg, url, token, None, pred, spec or "")
+    typer.echo(f"round {rnd.round}: {rep.created} tasks created, {rep.existing} already there")
+
+
+@app.command("import")
+def import_cmd(url: str = URL, token: str = TOKEN, params: Path = PARAMS,
+               keep_going: bool = typer.Option(False, "--keep-going", help="Exit 0 even when some tasks failed."),
+               pull_only: bool = typer.Option(False, "--pull-only", help="Only snapshot tasks.jsonl (the DVC stage; `build` makes the set).")) -> None:
+    """Pull all finished annotations and rebuild the annotated wearable-area set; close finished rounds."""
+    from shoemodel.annotation.rounds import run_import
+
+    cfg, url, token = _setup(params, url, token)
+    rep = _guard(run_import, cfg, url, token, not pull_only)
+    if pull_only:
+        typer.echo(f"snapshot {cfg.workdir}/tasks.jsonl: {rep.pending} tasks pending; rounds closed: {rep.closed_rounds or 'none'}")
+        return
+    typer.echo(f"{rep.records} records written to {cfg.output}; {rep.pending} tasks pending; dropped {rep.dropped}; "
+               f"rounds closed: {rep.closed_rounds or 'none'}")
+    if rep.failed:
+        for line in rep.failed:
+            typer.secho(f"failed: {line}", fg="red", err=True)
+        if not keep_going:
+            _fail(f"{len(rep.failed)} task(s) failed (annotations kept in Label Studio and {cfg.workdir}/tasks.jsonl); "
+                  "fix them and re-run `shoemodel annotate import`", 2)
+
+
+@app.command("build")
+def build_cmd(params: Path = PARAMS) -> None:
+    """Rebuild the annotated set from the last snapshot (workdir/tasks.jsonl), without a server."""
+    from shoemodel.annotation.config import AnnotationConfig
+    from shoemodel.annotation.importer import SNAPSHOT_NAME, build_set
+    from shoemodel.config import load_section
+
+    cfg = load_section(AnnotationConfig, "annotation", path=params)
+    snap = Path(cfg.workdir) / SNAPSHOT_NAME
+    if not snap.exists():
+        _fail(f"{snap} not found: run `shoemodel annotate import` against the server first")
+    rep = build_set(snap, cfg.pool, cfg.output, min_agreement=cfg.min_agreement, records_per_shard=cfg.records_per_shard)
+    typer.echo(f"{rep.records} records, {rep.pending} pending, dropped {rep.dropped}, failed {len(rep.failed)}")
+
+
+@app.command("status")
+def status_cmd(url: str = URL, token: str = TOKEN, params: Path = PARAMS) -> None:
+    """Per round: images sent, pending, done, skipped, empty."""
+    from shoemodel.annotation.rounds import round_status
+
+    cfg, url, token = _setup(params, url, token)
+    rows = _guard(round_status, cfg, url, token)
+    if not rows:
+        typer.echo("no rounds yet: `shoemodel annotate round --n 200`")
+    for r in rows:
+        typer.echo("  ".join(f"{k}={v}" for k, v in r.items()))
+
+
+def browse(set_root: Path = typer.Argument(..., help="A set folder (shoe_leg or wearable_area shards)."),
+           name: str = typer.Option(None, "--name", help="FiftyOne dataset name (default shoemodel-<folder>)."),
+           media_dir: Path = typer.Option(None, "--media-dir", help="Where decoded images/masks go (default browse.media_dir)."),
+           predictor: str = typer.Option("", "--predictor", help="WD predictor 'module:factory': adds predictions and per-sample mIoU."),
+           address: str = typer.Option(None, "--address", help="App address (default browse.address)."),
+           port: int = typer.Option(None, "--port", help="App port (default browse.port)."),
+           launch: bool = typer.Option(True, "--launch/--no-launch", help="Serve the App (remote mode) after loading."),
+           overwrite: bool = typer.Option(False, "--overwrite", help="Rebuild the dataset even if unchanged."),
+           params: Path = PARAMS) -> None:
+    """Load a set into a persistent FiftyOne dataset and serve the App (remote mode: open the printed URL)."""
+    from shoemodel.annotation import browse as fob
+    from shoemodel.annotation.config import BrowseConfig
+    from shoemodel.annotation.predictor import load_predictor
+    from shoemodel.config import load_section
+
+    cfg = load_section(BrowseConfig, "browse", path=params,
+                       overrides={"media_dir": str(media_dir) if media_dir else None, "address": address, "port": port})
+    try:
+        pred = load_predictor(predictor) if predictor else None
+        ds = fob.load_set(set_root, name=name, media_dir=cfg.media_dir, predictor=pred, overwrite=overwrite)
+    except (FileNotFoundError, ValueError, TypeError) as exc:
+        _fail(str(exc))
+    typer.echo(f"dataset {ds.name}: {len(ds)} samples; saved views: {', '.join(ds.list_saved_views()) or 'none'}")
+    if launch:
+        typer.echo(f"App: http://{cfg.address}:{cfg.port} (Ctrl-C to stop; from a laptop: ssh -L {cfg.port}:localhost:{cfg.port} SERVER)")
+        fob.launch(ds.name, cfg.address, cfg.port, remote=True)
+
 
 def register(root: typer.Typer) -> None:
-    """Add this area's command group (and any top-level commands) to the root CLI."""
+    """Add this area's command group and the top-level `browse` command to the root CLI."""
     root.add_typer(app, name="annotate")
+    root.command("browse")(browse)

@@ -66,3 +66,24 @@ def iter_tasks(client: Any, project_id: int, page_size: int = 100) -> Iterator[d
     """Every task of the project with its annotations and predictions, as plain dicts, page by page."""
     for task in client.tasks.list(project=project_id, fields="all", page_size=page_size):
         yield task.dict() if hasattr(task, "dict") else dict(task)
+
+
+def ensure_local_storage(client: Any, project_id: int, folder: str, title: str = "shoemodel round images") -> None:
+    """Register `folder` as the project's local-files storage: Label Studio serves /data/local-files/ only
+    below such a storage (and below its LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT). Never synced: tasks come
+    from `import_tasks`, with predictions."""
+    from label_studio_sdk.core.api_error import ApiError
+
+    folder = str(folder).rstrip("/")
+    for storage in client.import_storage.local.list(project=project_id):
+        if str(getattr(storage, "path", "")).rstrip("/") == folder:
+            return
+    try:
+        client.import_storage.local.create(project=project_id, path=folder, title=title, use_blob_urls=True,
+                                           regex_filter=r".*\.png$", synchronizable=False)
+    except ApiError as exc:
+        raise LabelStudioError(
+            f"Label Studio refused local-files storage {folder} (HTTP {exc.status_code}: {exc.body}); the server needs "
+            "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true and LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT set to a parent "
+            "of this folder, or serve the folder over HTTP and set annotation.image_url_prefix to its URL"
+        ) from exc

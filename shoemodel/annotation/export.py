@@ -13,13 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from shoemodel.annotation.brush import mask_to_results
-from shoemodel.annotation.client import iter_tasks
+from shoemodel.annotation.client import ensure_local_storage, iter_tasks
 from shoemodel.annotation.pool import iter_pool
 from shoemodel.annotation.predictor import Predictor, predict, uncertainty
+from shoemodel.schemas.classes import BACKGROUND, VISIBLE
 from shoemodel.schemas.records import decode_image, encode_png
 
 SHOE_MASK_VERSION = "shoe-mask"
+LOCAL_FILES_PREFIX = "/data/local-files/"
 BATCH = 50
 
 
@@ -48,14 +52,20 @@ def existing_record_ids(client: Any, project_id: int) -> dict[str, int]:
     return {t["data"]["record_id"]: t["id"] for t in iter_tasks(client, project_id) if "record_id" in t.get("data", {})}
 
 
+def shoe_mask_preannotation(area_mask: np.ndarray) -> np.ndarray:
+    """Before a WD model exists: the whole shoe (SAM mask, i.e. every non-background pixel) as visible area."""
+    return np.where(np.asarray(area_mask) > 0, VISIBLE, BACKGROUND).astype(np.uint8)
+
+
 def build_task(rec: dict[str, Any], round_no: int, url: str, predictor: Predictor | None,
                model_version: str) -> dict[str, Any]:
     """One task: image URL, record id, round, and a brush prediction (WD model, else the shoe mask)."""
     if predictor is not None:
-        mask, probs = predict(predictor, decode_image(rec["image"], "RGB"))
+        mask, probs = predict(predictor, decode_image(rec["shoe_image"], "RGB", "shoe_image"))
         score = 1.0 - uncertainty(probs, mask > 0) if probs is not None else None
     else:
-        mask, score, model_version = decode_image(rec["area_mask"], "L", "area_mask"), None, SHOE_MASK_VERSION
+        mask = shoe_mask_preannotation(decode_image(rec["area_mask"], "L", "area_mask"))
+        score, model_version = None, SHOE_MASK_VERSION
     prediction: dict[str, Any] = {"model_version": model_version, "result": mask_to_results(mask)}
     if score is not None:
         prediction["score"] = float(score)
@@ -72,8 +82,11 @@ def export_round(client: Any, project_id: int, pool: str | Path, round_no: int, 
     present = existing_record_ids(client, project_id)
     batch: list[dict[str, Any]] = []
     found: set[str] = set()
-    root = Path(document_root)
-    for rec in iter_pool(pool, ids, columns=["id", "content_hash", "image", "area_mask"]):
+    root = Path(document_root).resolve()
+    if url_prefix.startswith(LOCAL_FILES_PREFIX):
+        (root / "images").mkdir(parents=True, exist_ok=True)
+        ensure_local_storage(client, project_id, str(root / "images"))
+    for rec in iter_pool(pool, ids, columns=["id", "content_hash", "image", "shoe_image", "area_mask"]):
         found.add(rec["id"])
         rel = image_relpath(round_no, rec["id"])
         path = root / rel

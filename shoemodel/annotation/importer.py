@@ -134,7 +134,7 @@ def build_set(snapshot: str | Path, pool: str | Path, output: str | Path, *, min
     drops: Counter[str] = Counter()
     for f in iter_failures(output):
         if f.kind == "dropped":
-            drops[f.reason.split(" ")[0] if f.reason.startswith("low agreement") else f.reason] += 1
+            drops["low agreement" if f.reason.startswith("low agreement") else f.reason] += 1
         else:
             report.failed.append(f"{f.item}: {f.reason}")
     report.dropped = dict(drops)

@@ -1,4 +1,4 @@
-"""The pluggable WD predictor: any callable image (H, W, 3) uint8 -> 3-class mask or probabilities.
+"""The pluggable WD predictor: any callable X_m (shoe on black, (H, W, 3) uint8) -> 3-class mask or probabilities.
 
 Loaded lazily from a "module:factory" spec so this area never imports the training code at import
 time. A predictor may return class ids (H, W) or probabilities (H, W, 3) / (3, H, W); only
@@ -57,3 +57,21 @@ def uncertainty(probs: np.ndarray, region: np.ndarray | None = None) -> float:
     if region is not None and region.any():
         margin = margin[region]
     return float(margin.mean()) if margin.size else 0.0
+
+
+def wd_checkpoint(checkpoint: str, device: str | None = None) -> Predictor:
+    """Factory for `annotation.predictor`: the trained WD model (shoemodel.training.wd) as a predictor."""
+    from shoemodel.training.wd.predict import WDPredictor  # imported only when a WD model is asked for
+
+    return from_wd_predictor(WDPredictor.from_checkpoint(checkpoint, device=device))
+
+
+def from_wd_predictor(wd: Any) -> Predictor:
+    """Adapt a WDPredictor-like object: 3-class probabilities when it has them, else its class ids."""
+
+    def run(shoe_image: np.ndarray) -> np.ndarray:
+        if not getattr(wd, "two_class", False) and hasattr(wd, "predict_scores"):
+            return np.asarray(wd.predict_scores([shoe_image])[0])  # (3, H, W)
+        return np.asarray(wd.predict(shoe_image))
+
+    return run

@@ -14,7 +14,14 @@ from typing import Any
 from shoemodel.annotation.client import connect, get_or_create_project
 from shoemodel.annotation.config import AnnotationConfig
 from shoemodel.annotation.export import SHOE_MASK_VERSION, ExportReport, export_round
-from shoemodel.annotation.importer import ImportReport, build_set, close_finished_rounds, pull, read_snapshot, task_state
+from shoemodel.annotation.importer import (
+    ImportReport,
+    build_set,
+    close_finished_rounds,
+    pull,
+    read_snapshot,
+    task_state,
+)
 from shoemodel.annotation.ledger import Ledger, Round, load_ledger, save_ledger
 from shoemodel.annotation.predictor import Predictor
 from shoemodel.annotation.selection import select
@@ -69,14 +76,20 @@ def run_round(cfg: AnnotationConfig, url: str, token: str, n: int | None = None,
     return current, report
 
 
-def run_import(cfg: AnnotationConfig, url: str, token: str) -> ImportReport:
-    """Snapshot the project's tasks, rebuild the annotated set, close finished rounds."""
+def run_import(cfg: AnnotationConfig, url: str, token: str, build: bool = True) -> ImportReport:
+    """Snapshot the project's tasks, rebuild the annotated set (unless build=False), close finished rounds."""
     s = open_session(cfg, url, token)
     snapshot = pull(s.client, s.project.id, cfg.workdir)
+    tasks = read_snapshot(snapshot)
+    if not build:
+        report = ImportReport(pending=sum(task_state(t) == "pending" for t in tasks))
+        report.closed_rounds = close_finished_rounds(s.ledger, tasks)
+        save_ledger(cfg.workdir, s.ledger)
+        return report
     report = build_set(snapshot, cfg.pool, cfg.output, min_agreement=cfg.min_agreement,
                        records_per_shard=cfg.records_per_shard,
                        server={"url": url, "project_id": s.project.id, "project_title": cfg.project_title})
-    report.closed_rounds = close_finished_rounds(s.ledger, read_snapshot(snapshot))
+    report.closed_rounds = close_finished_rounds(s.ledger, tasks)
     save_ledger(cfg.workdir, s.ledger)
     return report
 

@@ -28,8 +28,8 @@ def select(pool: str | Path, n: int, seed: int, exclude: set[str], predictor: Pr
         return Selection(sample_ids(pool, n, seed, exclude), "random")
     cand = sample_ids(pool, max(n, candidates), seed, exclude)
     scores: dict[str, float] = {}
-    for rec in iter_pool(pool, cand, columns=["id", "image", "area_mask"]):
-        image = decode_image(rec["image"], "RGB")
+    for rec in iter_pool(pool, cand, columns=["id", "shoe_image", "area_mask"]):
+        image = decode_image(rec["shoe_image"], "RGB", "shoe_image")
         _, probs = predict(predictor, image)
         if probs is None:  # a hard-mask predictor says nothing about its confidence
             return Selection(cand[:n], "random (predictor gives no probabilities)")

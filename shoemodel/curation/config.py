@@ -47,6 +47,7 @@ class PoseConfig:
     weights: str = ""  # vitpose: a from_pretrained folder; mmpose: checkpoint file
     config: str = ""  # mmpose: model config file
     model_complexity: int = 1  # mediapipe: 1 (full) ships in the wheel; 0 and 2 download unless copied in
+    dataset_index: int = 0  # vitpose: ViTPose++ expert (MoE) to use; ignored by single-expert models
     box_padding: float = 0.25  # person box enlarged by this fraction before cropping
     min_point_score: float = 0.5  # points below are stored as missing (0, 0, 0)
     foot_points: list[str] = field(default_factory=lambda: ["ankle", "big_toe", "heel"])  # a "complete" foot has all

@@ -139,9 +139,10 @@ def _detect_part(task: tuple[int, frozenset], work_dir: str, cfg: DetectConfig) 
 
 
 def detector_info(cfg: DetectConfig) -> dict[str, Any]:
-    """Name and version of the detector (builds it once in this process)."""
-    d = models.cached("detect", cfg, build_detector)
-    return {"backend": d.name, "version": d.version}
+    """Backend, library version and weights hash of the detector (without building it here)."""
+    from shoemodel.curation.provenance import backend_info
+
+    return backend_info("detect", resolve_backend(cfg), cfg.weights if resolve_backend(cfg) != "full_frame" else "")
 
 
 def run_detect(work_dir: str | Path, cfg: DetectConfig, executor: Any = None, resources: dict[str, float] | None = None,
@@ -151,7 +152,7 @@ def run_detect(work_dir: str | Path, cfg: DetectConfig, executor: Any = None, re
 
     ingest_dir, out_dir = stage_dir(work_dir, INGEST), stage_dir(work_dir, DETECT)
     info = detector_info(cfg)
-    parts.prepare_stage_dir(out_dir, parts.fingerprint_of([parts.read_fingerprint(ingest_dir), cfg.__dict__, info]))
+    parts.prepare_stage_dir(out_dir, parts.fingerprint_of([parts.read_fingerprint(ingest_dir), cfg.__dict__, info, str(DETECT_SCHEMA)]))
     dups = load_duplicates(ingest_dir)
     indices = parts.part_indices(ingest_dir)
     tasks = ((i, dups.get(i, frozenset())) for i in indices)

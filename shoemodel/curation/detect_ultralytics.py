@@ -18,8 +18,11 @@ class UltralyticsDetector:
 
     def __init__(self, weights: str | Path, input_size: int = 640, score_threshold: float = 0.5,
                  nms_threshold: float = 0.45, batch_size: int = 8):
+        import os
+
         from shoemodel.curation.tv_compat import ensure_torchvision
 
+        os.environ.setdefault("YOLO_AUTOINSTALL", "false")  # never pip-install at run time on a worker
         ensure_torchvision()
         import ultralytics
         from ultralytics import RTDETR, YOLO

@@ -47,6 +47,8 @@ def check_image(data: bytes, cfg: IngestConfig) -> tuple[bytes, int, int, str]:
         im = Image.open(io.BytesIO(data))
     except UnidentifiedImageError as exc:
         raise BadImage("not an image: PIL cannot identify it") from exc
+    except Exception as exc:  # noqa: BLE001 - e.g. a plugin another library registered (ultralytics' HEIF) fails on junk
+        raise BadImage(f"not an image: {type(exc).__name__}: {exc}") from exc
     with im:
         fmt = im.format or "?"
         w, h = im.size
@@ -173,7 +175,7 @@ def run_ingest(stage_dir: str | Path, cfg: IngestConfig, executor: Any = None, p
 
     stage_dir = Path(stage_dir)
     # The fingerprint covers the settings and the listing (names streamed through a hash, never held).
-    h = hashlib.sha256(parts.fingerprint_of(cfg.__dict__).encode())
+    h = hashlib.sha256(parts.fingerprint_of([cfg.__dict__, str(INGEST_SCHEMA)]).encode())
     n = 0
     for u in iter_sources(cfg.sources, cfg.optional_sources):
         h.update(u.encode() + b"\0")

@@ -18,8 +18,18 @@ HINT = ("Give a transformers VitPoseForPoseEstimation folder (config.json + weig
         "COCO-WholeBody outputs (num_labels=133), e.g. a converted ViTPose+ whole-body checkpoint.")
 
 
+def tiny_vitpose(num_labels: int = 133, num_experts: int = 1) -> Any:
+    """The real VitPoseForPoseEstimation class at a tiny size with random weights (tests, smoke runs)."""
+    from shoemodel.curation.tv_compat import ensure_torchvision
+
+    ensure_torchvision()
+    from transformers import VitPoseForPoseEstimation
+
+    return VitPoseForPoseEstimation(tiny_vitpose_config(num_labels, num_experts)).eval()
+
+
 def tiny_vitpose_config(num_labels: int = 133, num_experts: int = 1) -> Any:
-    """A small real VitPose architecture (random weights) for tests and smoke runs."""
+    """A small VitPose config: 2 layers, width 32, 64x48 input."""
     from transformers import VitPoseBackboneConfig, VitPoseConfig
 
     backbone = VitPoseBackboneConfig(image_size=[64, 48], patch_size=[16, 16], hidden_size=32, num_hidden_layers=2,

@@ -8,7 +8,8 @@ from PIL import Image
 
 def _fit(img: np.ndarray, cell: int) -> np.ndarray:
     im = Image.fromarray(np.ascontiguousarray(img))
-    im.thumbnail((cell, cell), Image.BILINEAR)
+    s = cell / max(im.size)  # up or down: small sample-scale images stay visible (nearest when enlarging)
+    im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.NEAREST if s > 1 else Image.BILINEAR)
     canvas = Image.new("RGB", (cell, cell), (255, 255, 255))
     canvas.paste(im, ((cell - im.width) // 2, (cell - im.height) // 2))
     return np.asarray(canvas)

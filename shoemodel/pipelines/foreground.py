@@ -7,6 +7,7 @@ background model; SAM (when a checkpoint is given) refines the shape with the fa
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -75,7 +76,11 @@ def sam_mask(rgb: np.ndarray, checkpoint: str | Path, box: tuple[int, int, int, 
         return masks[0][0, 0].numpy().astype(bool)
     from segment_anything import SamPredictor, sam_model_registry
 
-    predictor = SamPredictor(sam_model_registry[model_type](checkpoint=str(ckpt)))
+    return predict_box(SamPredictor(sam_model_registry[model_type](checkpoint=str(ckpt))), rgb, box)
+
+
+def predict_box(predictor: Any, rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Best-scoring mask of a segment-anything `SamPredictor` for one box prompt; bool (H, W)."""
     predictor.set_image(np.ascontiguousarray(rgb))
     masks, scores, _ = predictor.predict(box=np.asarray(box, dtype=np.float32), multimask_output=True)
     return masks[int(np.argmax(scores))].astype(bool)

@@ -97,13 +97,17 @@ class ShoeModelPipeline:
                    options: GenerateOptions | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Canvas photo, canvas classes, X_w and the visible mask for a shoe photo (the shoe-side half of the pipeline)."""
         opts = options or GenerateOptions()
+        if foreground is None:
+            from shoemodel.pipelines.foreground import remove_studio_background
+
+            foreground = remove_studio_background(shoe_rgb)
         if classes is None:
             if self.wd is None:
                 raise ValueError("no WD model and no class mask given")
-            classes = np.asarray(self.wd.predict(shoe_rgb))
+            x_m = np.where(foreground[..., None], shoe_rgb, 0).astype(np.uint8)  # WD reads the shoe on black
+            classes = np.asarray(self.wd.predict(x_m))
         classes = np.asarray(classes, dtype=np.uint8).copy()
-        if foreground is not None:
-            classes[~foreground] = BACKGROUND
+        classes[~foreground] = BACKGROUND
         side = opts.resolution or self.sw.resolution
         canvas, placed = place(shoe_rgb, classes, (side, side), opts.layout)
         x_w = wearable_shoe_image(canvas, placed)

@@ -9,7 +9,7 @@ CLASS_NAMES: tuple[str, ...] = ("background", "visible", "wearable")
 NUM_CLASSES = len(CLASS_NAMES)
 #: Colours as in the paper's figures: background black, visible blue, wearable yellow.
 CLASS_COLORS: tuple[tuple[int, int, int], ...] = ((0, 0, 0), (0, 0, 255), (255, 255, 0))
-CLASS_HEX: tuple[str, ...] = tuple("#%02x%02x%02x" % c for c in CLASS_COLORS)
+CLASS_HEX: tuple[str, ...] = tuple("#{:02x}{:02x}{:02x}".format(*c) for c in CLASS_COLORS)
 
 #: The 2-class ablation of Table 5: wearable vs everything else.
 TWO_CLASS_NAMES: tuple[str, ...] = ("other", "wearable")

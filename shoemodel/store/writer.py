@@ -98,7 +98,7 @@ def write_shard(root: str | Path, set_name: str, index: int, items: list[Any], m
     failures: list[Failure] = []
     n = 0
     with atomic_path(_shard_file(root, index)) as tmp:
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        with pq.ParquetWriter(tmp, schema, compression=_compression(schema)) as writer:
             batch: list[dict[str, Any]] = []
             for out in make_records(items, make_record, set_name, validation, item_key):
                 if isinstance(out, Failure):
@@ -116,6 +116,11 @@ def write_shard(root: str | Path, set_name: str, index: int, items: list[Any], m
         sidecar = {**asdict(info), "failures": [asdict(f) for f in failures]}
         atomic_write_text(_sidecar(root, index), json.dumps(sidecar, indent=1))
     return ShardResult(info, failures)
+
+
+def _compression(schema: pa.Schema) -> dict[str, str]:
+    """Encoded images are already compressed: store them as they are and zstd the rest."""
+    return {f.name: "NONE" if pa.types.is_binary(f.type) else "ZSTD" for f in schema}
 
 
 def _load_result(root: Path, index: int) -> ShardResult:

@@ -17,8 +17,7 @@ _LIB: torch.library.Library | None = None
 
 def _op_exists(name: str) -> bool:
     try:
-        getattr(torch.ops.torchvision, name).default
-        return True
+        return getattr(torch.ops.torchvision, name).default is not None
     except (AttributeError, RuntimeError):
         return False
 

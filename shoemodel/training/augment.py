@@ -136,3 +136,35 @@ def to_tensor_normalized(img: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 -> (3, H, W) float32 normalised with ImageNet statistics (Segformer/ViTPose inputs)."""
     x = (img.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
     return np.ascontiguousarray(x.transpose(2, 0, 1))
+
+
+def content_matrix(img: np.ndarray, size: int, margin: float = 0.1, enabled: bool = True) -> np.ndarray:
+    """Affine that fits the non-black content of X_m (plus `margin` of its size) into a size x size canvas.
+
+    X_m is a shoe on black, so its own pixels give the box: no detector is involved. Falls back to a
+    plain letterbox when disabled or when the image is all black.
+    """
+    h, w = img.shape[:2]
+    fg = img.max(-1) > 0 if img.ndim == 3 else img > 0
+    if not enabled or not fg.any():
+        return letterbox_matrix(w, h, size)
+    ys, xs = np.nonzero(fg)
+    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    side = max(x1 - x0, y1 - y0) * (1 + 2 * margin)
+    side = max(side, 8.0)
+    s = size / side
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return np.array([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]], dtype=np.float64)
+
+
+def unwarp_scores(scores: np.ndarray, m: np.ndarray, width: int, height: int, fill: np.ndarray) -> np.ndarray:
+    """Map per-class score maps (C, S, S) from the canvas back to the (C, height, width) input frame.
+
+    `fill` (C,) is the score given outside the canvas (e.g. background = 1).
+    """
+    out = np.empty((scores.shape[0], height, width), np.float32)
+    for c in range(scores.shape[0]):
+        out[c] = cv2.warpAffine(np.ascontiguousarray(scores[c], dtype=np.float32), m.astype(np.float64), (width, height),
+                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT,
+                                borderValue=float(fill[c]))
+    return out

@@ -43,8 +43,10 @@ class LoopConfig:
     log_every: int = 10
     checkpoint_every: int = 0  # 0: only at the end
     resume: bool = True  # continue from output_dir/training_state when it exists
+    stop_at: int = 0  # >0: stop after this global step, saving the state (time-sliced or preemptible jobs)
     max_records: int = 0  # 0: all; else the first N training records (smoke runs)
     progress: bool = True
+    cpu_threads: int = 0  # >0: torch.set_num_threads on CPU (1 is much faster than 2 on a shared 2-core box)
 
 
 def rng_for(*keys: int) -> np.random.Generator:

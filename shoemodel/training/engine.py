@@ -52,11 +52,13 @@ def train_loop(cfg: LoopConfig, model: torch.nn.Module, dataset: Dataset, collat
     from tqdm.auto import tqdm
 
     accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=not torch.cuda.is_available())
+    if cfg.cpu_threads > 0 and accelerator.device.type == "cpu":
+        torch.set_num_threads(cfg.cpu_threads)
     torch.manual_seed(cfg.seed)
     ema = EMAModel(model.parameters(), decay=ema_decay) if use_ema else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     scheduler = get_scheduler(cfg.lr_scheduler, optimizer, num_warmup_steps=cfg.warmup_steps,
-                              num_training_steps=max(cfg.steps, 1))
+                              num_training_steps=max(cfg.steps, cfg.warmup_steps + 1))
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     if ema is not None:
         ema.to(accelerator.device)
@@ -69,20 +71,20 @@ def train_loop(cfg: LoopConfig, model: torch.nn.Module, dataset: Dataset, collat
         accelerator.load_state(str(state_dir))
         start = int(json.loads((state_dir / "step.json").read_text())["step"])
     start = min(start, cfg.steps)
+    end = min(cfg.steps, cfg.stop_at) if cfg.stop_at > 0 else cfg.steps
 
     def save_state(step: int) -> None:
         accelerator.save_state(str(state_dir))
         save_json(state_dir / "step.json", {"step": step})
 
     log = MetricLog(Path(cfg.metrics_dir) / "train_log.csv", ["loss", "lr", *log_fields], start_step=start)
-    sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.seed, cfg.steps, start)  # type: ignore[arg-type]
+    sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.seed, end, start)  # type: ignore[arg-type]
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=cfg.num_workers,
                         persistent_workers=False)
     bar = tqdm(total=cfg.steps, initial=start, disable=not cfg.progress, desc=Path(cfg.output_dir).name,
                dynamic_ncols=True)
     t0, losses, last = time.time(), [], {}
-    step = start
-    for step, batch in zip(range(start, cfg.steps), loader, strict=False):
+    for step, batch in zip(range(start, end), loader, strict=False):
         model.train()
         torch.manual_seed(_step_seed(cfg.seed, step))
         gen = torch.Generator(device=accelerator.device).manual_seed(_step_seed(cfg.seed, step) + 1)
@@ -104,15 +106,14 @@ def train_loop(cfg: LoopConfig, model: torch.nn.Module, dataset: Dataset, collat
                        lr=scheduler.get_last_lr()[0], **{k: logs.get(k, float("nan")) for k in log_fields})
         bar.set_postfix(loss=f"{losses[-1]:.4f}")
         bar.update(1)
-        if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
+        if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < end:
             save_state(step + 1)
-        step += 1
     bar.close()
-    save_state(cfg.steps)
+    save_state(max(end, start))
     final = accelerator.unwrap_model(model)
     if ema is not None:
         ema.copy_to(final.parameters())
-    summary = {"steps": cfg.steps, "resumed_from": start, "seconds": round(time.time() - t0, 2),
+    summary = {"steps": max(end, start), "resumed_from": start, "seconds": round(time.time() - t0, 2),
                "final_loss": last.get("loss", float("nan")),
                "mean_loss_last_10pct": (sum(losses[-max(1, len(losses) // 10):]) / max(1, len(losses[-max(1, len(losses) // 10):]))) if losses else float("nan")}
     save_json(Path(cfg.metrics_dir) / "train.json", summary)

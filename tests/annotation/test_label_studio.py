@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from pathlib import Path
 
+import ann_servers as servers
 import numpy as np
 import pytest
+from ann_records import write_pool
 
 from shoemodel.annotation.brush import mask_to_results, results_to_mask
 from shoemodel.annotation.client import LabelStudioError, connect, iter_tasks
@@ -16,8 +19,6 @@ from shoemodel.annotation.ledger import load_ledger
 from shoemodel.annotation.rounds import open_session, round_status, run_import, run_round
 from shoemodel.schemas.records import decode_image
 from shoemodel.store import iter_failures, iter_records
-from tests.annotation import servers
-from tests.annotation.records import write_pool
 
 pytestmark = pytest.mark.server
 
@@ -51,19 +52,22 @@ def test_round_trip_is_pixel_exact_and_idempotent(tmp_path, label_studio):
     pid = load_ledger(cfg.workdir).project_id
     tasks = {t["data"]["record_id"]: t for t in iter_tasks(client, pid)}
     assert set(tasks) == set(rnd.ids)
-    for rid, task in tasks.items():  # pre-annotation = the pool's shoe/area mask, exactly
+    for rid, task in tasks.items():  # pre-annotation = the shoe mask as visible area, exactly
         pred = task["predictions"][0]
         assert pred["model_version"] == "shoe-mask"
-        np.testing.assert_array_equal(results_to_mask(pred["result"], 40, 32), _pool_mask(cfg, rid))
+        np.testing.assert_array_equal(results_to_mask(pred["result"], 40, 32), (_pool_mask(cfg, rid) > 0).astype(np.uint8))
     # the server really serves the task image
     first = tasks[rnd.ids[0]]
     req = urllib.request.Request(url + first["data"]["image"], headers={"Authorization": f"Token {token}"})
     with urllib.request.urlopen(req, timeout=10) as r:
         assert r.status == 200 and r.read()[:4] == b"\x89PNG"
 
-    # re-running does not duplicate
+    # re-running does not duplicate, and repairs a served image that went missing
+    served = sorted(Path(cfg.workdir, "images").rglob("*.png"))
+    served[0].unlink()
     rnd2, rep2 = run_round(cfg, url, token)
-    assert rnd2.round == 1 and rep2.created == 0 and rep2.existing == 4
+    assert rnd2.round == 1 and rep2.created == 0 and rep2.existing == 4 and rep2.images_written == 1
+    assert served[0].exists()
     assert len(list(iter_tasks(client, pid))) == 4
 
     # annotators at work: a corrected mask, two annotators on one image, a skip, one left pending
@@ -108,18 +112,23 @@ def test_uncertainty_selection_and_wd_preannotation(tmp_path, label_studio):
     url, token, files_root, _ = label_studio
     cfg = _fix_prefix(_cfg(tmp_path, files_root, "withmodel"))
 
-    def wd(image):  # confident on bright images, unsure on dark ones
+    def wd(image):  # a model whose confidence depends on the image
         h, w = image.shape[:2]
         p = np.full((h, w, 3), 0.1, np.float32)
-        sure = image.mean() / 255.0
+        sure = image[10, 10, 0] / 255.0
         p[..., 1] = sure
         p[..., 0] = 1 - sure
         return p
 
     rnd, rep = run_round(cfg, url, token, n=2, predictor=wd, model_version="wd-test")
     assert rnd.selection == "uncertainty" and rep.created == 2
-    assert min(rnd.scores.values()) >= max(
-        s for s in [rnd.scores.get(i, 0) for i in rnd.ids]) - 1  # scores recorded for every chosen id
+    expected = {}
+    for rec in iter_records(cfg.pool):
+        probs = wd(decode_image(rec["shoe_image"], "RGB"))
+        shoe = decode_image(rec["area_mask"], "L") > 0
+        expected[rec["id"]] = float((1 - probs.max(-1))[shoe].mean())
+    assert sorted(rnd.ids) == sorted(sorted(expected, key=expected.get, reverse=True)[:2])
+    assert rnd.scores == pytest.approx({i: expected[i] for i in rnd.ids})
     client = connect(url, token)
     for t in iter_tasks(client, load_ledger(cfg.workdir).project_id):
         assert t["predictions"][0]["model_version"] == "wd-test"
@@ -180,3 +189,36 @@ def test_build_set_is_resumable_from_snapshot_without_server(tmp_path, label_stu
     a = sorted((r["id"], r["area_mask"]) for r in iter_records(cfg.output))
     b = sorted((r["id"], r["area_mask"]) for r in iter_records(tmp_path / "rebuilt"))
     assert a == b
+
+
+def test_cli_round_import_status_and_clear_errors(tmp_path, label_studio, monkeypatch):
+    import yaml
+    from typer.testing import CliRunner
+
+    from shoemodel.cli import app
+
+    url, token, files_root, _ = label_studio
+    cfg = _fix_prefix(_cfg(tmp_path, files_root, "clirounds", n_pool=5))
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"annotation": {
+        "pool": cfg.pool, "workdir": cfg.workdir, "output": cfg.output, "project_title": cfg.project_title,
+        "document_root": cfg.document_root, "image_url_prefix": cfg.image_url_prefix, "round_size": 2}}))
+    monkeypatch.setenv("LABEL_STUDIO_URL", url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", token)
+    runner = CliRunner()
+    r = runner.invoke(app, ["annotate", "round", "--params", str(params)])
+    assert r.exit_code == 0, r.output
+    assert "round 1 (random, 2 images): 2 tasks created" in r.output
+    r = runner.invoke(app, ["annotate", "round", "--params", str(params)])
+    assert r.exit_code == 0 and "0 tasks created, 2 already there" in r.output
+    r = runner.invoke(app, ["annotate", "status", "--params", str(params)])
+    assert "round=1  status=open" in r.output and "pending=2" in r.output
+    r = runner.invoke(app, ["annotate", "import", "--params", str(params)])
+    assert r.exit_code == 0 and "0 records written" in r.output and "2 tasks pending" in r.output
+    r = runner.invoke(app, ["annotate", "round", "--params", str(params), "--new", "--n", "1",
+                            "--predictor", "ann_records:probability_predictor"])
+    assert r.exit_code == 0 and "round 2 (uncertainty, 1 images): 1 tasks created" in r.output, r.output
+    r = runner.invoke(app, ["annotate", "round", "--params", str(params), "--predictor", "no_such_module:f"])
+    assert r.exit_code == 1 and "cannot load WD predictor" in r.output
+    r = runner.invoke(app, ["annotate", "round", "--params", str(params), "--token", "wrong"])
+    assert r.exit_code == 1 and "rejected the API token" in r.output

@@ -9,7 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from shoemodel.schemas import classes, keypoints as kp
+from shoemodel.schemas import classes
+from shoemodel.schemas import keypoints as kp
 from shoemodel.schemas.normalize import denormalize_coords, normalize_coords
 from shoemodel.schemas.records import SHOE_LEG_SCHEMA, RecordError, encode_png, validate_record
 

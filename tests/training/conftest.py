@@ -60,3 +60,11 @@ def wearable_set(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def shoe_leg_set(tmp_path_factory) -> Path:
     return make_shoe_leg_set(tmp_path_factory.mktemp("sets") / "shoe_leg", 32, 64)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Tiny models run far faster on one thread than on two contended ones."""
+    import torch
+
+    torch.set_num_threads(1)

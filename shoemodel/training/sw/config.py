@@ -35,5 +35,5 @@ class SWConfig:
     num_validation_images: int = 2
     validation_inference_steps: int = 20
     shuffle_buffer: int = 256
-    num_workers: int = 0
     seed: int = 0
+    torch_threads: int = 0  # CPU threads for torch (0: torch's default); 1 avoids thrashing on a shared small machine

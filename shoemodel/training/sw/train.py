@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from shoemodel.training.sw._diffusers import prepare_imports
+from shoemodel.training.sw._diffusers import prepare_imports, set_torch_threads
 from shoemodel.training.sw.config import SWConfig
 from shoemodel.training.sw.data import collate, iter_examples, make_example
 from shoemodel.training.sw.loss import encode_prompts, sw_loss
@@ -109,6 +109,7 @@ def save_validation_images(pipe: Any, conditions: list[tuple[np.ndarray, np.ndar
 def train_sw(cfg: SWConfig, log: Callable[[str], None] = print) -> Path:
     """Train (or resume) the ShoeControlNet; returns the folder with controlnet/ and sw.json."""
     prepare_imports()
+    set_torch_threads(cfg.torch_threads)
     import torch
     from accelerate import Accelerator
     from accelerate.utils import set_seed
@@ -203,5 +204,6 @@ def _validate(accelerator: Any, base: Any, controlnet: Any, conditions: list, pa
     net.eval()
     pipe = build_pipeline(base, net)
     pipe.set_progress_bar_config(disable=True)
-    save_validation_images(pipe, conditions, path, cfg.validation_inference_steps, cfg.seed)
+    with accelerator.autocast():  # frozen parts may be fp16/bf16 while the ControlNet is fp32
+        save_validation_images(pipe, conditions, path, cfg.validation_inference_steps, cfg.seed)
     net.train()

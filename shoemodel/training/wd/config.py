@@ -24,6 +24,8 @@ class WDConfig(LoopConfig):
     pretrained: str = ""  # folder of a Segformer/MiT checkpoint (from_pretrained); "" = random init
     two_class: bool = False  # Table 5 ablation: wearable vs other
     image_size: int = 640
+    crop_to_content: bool = True  # fit X_m's non-black box to the canvas (train and inference alike)
+    crop_margin: float = 0.1
     mosaic_prob: float = 0.8
     rotate_prob: float = 0.5
     rotate_deg: float = 15.0
@@ -34,4 +36,5 @@ class WDConfig(LoopConfig):
     contrast: float = 0.3
     saturation: float = 0.3
     hue: float = 0.05
+    class_weights: tuple[float, ...] = ()  # () = plain cross-entropy as in the paper; else one weight per class
     eval_split: str = "test"

@@ -28,6 +28,13 @@ class WearableAreaDataset(Dataset):
         mask = decode_image(self.mask[i].as_py(), "L", "area_mask")
         return img, mask
 
+    def load_cropped(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """The sample fitted to the training canvas (shoe box from X_m's own pixels, or letterbox)."""
+        img, mask = self.load(i)
+        s = self.cfg.image_size
+        m = A.content_matrix(img, s, self.cfg.crop_margin, self.cfg.crop_to_content)
+        return A.warp_image(img, m, s), A.warp_image(mask, m, s, nearest=True)
+
     def __getitem__(self, key: tuple[int, int] | int) -> dict[str, torch.Tensor]:
         idx, seed = key if isinstance(key, tuple) else (key, 0)
         img, mask = self.sample(idx, seed)
@@ -42,12 +49,10 @@ class WearableAreaDataset(Dataset):
         rng = np.random.default_rng(seed)
         if self.train and rng.random() < c.mosaic_prob:
             picks = [idx, *rng.integers(0, len(self), size=3).tolist()]
-            pairs = [self.load(int(j)) for j in picks]
+            pairs = [self.load_cropped(int(j)) for j in picks]
             img, mask = A.mosaic([p[0] for p in pairs], [p[1] for p in pairs], s, rng)
         else:
-            raw, rmask = self.load(idx)
-            m = A.letterbox_matrix(raw.shape[1], raw.shape[0], s)
-            img, mask = A.warp_image(raw, m, s), A.warp_image(rmask, m, s, nearest=True)
+            img, mask = self.load_cropped(idx)
         if not self.train:
             return img, mask
         m, _ = A.random_affine(s, rng, c.rotate_prob, c.rotate_deg, (c.scale_min, c.scale_max), 0.1, c.flip_prob)

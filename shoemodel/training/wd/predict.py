@@ -15,10 +15,12 @@ from shoemodel.training.wd.model import build_segformer
 class WDPredictor:
     """Wraps a trained Segformer; `predict` always answers in the 3 classes of `shoemodel.schemas.classes`."""
 
-    def __init__(self, model: torch.nn.Module, image_size: int, two_class: bool = False, device: str | None = None):
+    def __init__(self, model: torch.nn.Module, image_size: int, two_class: bool = False, device: str | None = None,
+                 crop_to_content: bool = True, crop_margin: float = 0.1):
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = model.to(self.device).eval()
         self.image_size, self.two_class = int(image_size), bool(two_class)
+        self.crop_to_content, self.crop_margin = bool(crop_to_content), float(crop_margin)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | None = None) -> WDPredictor:
@@ -30,7 +32,8 @@ class WDPredictor:
             raise FileNotFoundError(f"WD checkpoint {p}: no config.json (run `shoemodel train wd` or `dvc repro train_wd`)")
         model = SegformerForSemanticSegmentation.from_pretrained(str(p))
         extra = getattr(model.config, "shoemodel", {}) or {}
-        return cls(model, extra.get("image_size", 512), extra.get("two_class", False), device)
+        return cls(model, extra.get("image_size", 512), extra.get("two_class", False), device,
+                   extra.get("crop_to_content", True), extra.get("crop_margin", 0.1))
 
     @classmethod
     def from_config_random(cls, model_size: str = "tiny", image_size: int = 64, two_class: bool = False,
@@ -40,22 +43,21 @@ class WDPredictor:
         return cls(build_segformer(model_size, two_class), image_size, two_class, device="cpu")
 
     @torch.no_grad()
-    def predict_raw(self, images: list[np.ndarray]) -> list[np.ndarray]:
-        """Model class ids (3 or 2 classes) at each input's own resolution."""
+    def predict_scores(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        """Class probabilities (C, H, W) at each input's own resolution (outside the canvas: background)."""
         s = self.image_size
-        mats = [A.letterbox_matrix(im.shape[1], im.shape[0], s) for im in images]
+        mats = [A.content_matrix(im, s, self.crop_margin, self.crop_to_content) for im in images]
         batch = np.stack([A.to_tensor_normalized(A.warp_image(im, m, s)) for im, m in zip(images, mats, strict=True)])
         logits = self.model(pixel_values=torch.from_numpy(batch).to(self.device)).logits.float()
         logits = torch.nn.functional.interpolate(logits, size=(s, s), mode="bilinear", align_corners=False)
-        out = []
-        for im, m, lg in zip(images, mats, logits, strict=True):
-            h, w = im.shape[:2]
-            x0, y0 = m[0, 2], m[1, 2]
-            x1, y1 = x0 + w * m[0, 0], y0 + h * m[1, 1]
-            crop = lg[:, int(round(y0)):max(int(round(y1)), int(round(y0)) + 1), int(round(x0)):max(int(round(x1)), int(round(x0)) + 1)]
-            full = torch.nn.functional.interpolate(crop[None], size=(h, w), mode="bilinear", align_corners=False)[0]
-            out.append(full.argmax(0).to(torch.uint8).cpu().numpy())
-        return out
+        probs = logits.softmax(1).cpu().numpy()
+        fill = np.zeros(probs.shape[1], np.float32)
+        fill[0] = 1.0
+        return [A.unwarp_scores(p, m, im.shape[1], im.shape[0], fill) for p, m, im in zip(probs, mats, images, strict=True)]
+
+    def predict_raw(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        """Model class ids (3, or 2 for the ablation) at each input's own resolution."""
+        return [p.argmax(0).astype(np.uint8) for p in self.predict_scores(images)]
 
     def to_three_class(self, raw: np.ndarray, image: np.ndarray) -> np.ndarray:
         """Map a 2-class prediction to 3 classes: non-black pixels that are not wearable are visible."""

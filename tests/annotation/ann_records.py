@@ -52,3 +52,14 @@ def worn_record(i: int, w: int = 48, h: int = 64) -> dict:
             "provenance": json.dumps({"pose_model": "test"}), "image": encode_png(img),
             "shoe_image": encode_png(np.where(mask[..., None] > 0, img, 0).astype(np.uint8)),
             "shoe_mask": encode_png(mask), "keypoints": kpts.ravel().tolist()}
+
+
+def probability_predictor(level: float = 0.6):
+    """A predictor factory for `--predictor ann_records:probability_predictor`: fixed wearable-ish probabilities."""
+    def run(shoe_image: np.ndarray) -> np.ndarray:
+        h, w = shoe_image.shape[:2]
+        p = np.zeros((h, w, 3), np.float32)
+        p[..., 2] = level * (shoe_image[..., 0] > 0)
+        p[..., 0] = 1 - p[..., 2]
+        return p
+    return run

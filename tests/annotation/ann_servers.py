@@ -66,8 +66,8 @@ def label_studio_env(data_dir: Path, files_root: Path) -> dict[str, str]:
     return env
 
 
-def start_label_studio(data_dir: Path, files_root: Path, timeout: float = 180) -> tuple[subprocess.Popen, str, float]:
-    """Start `label-studio` on a free port; returns (process, url, seconds to healthy)."""
+def launch_label_studio(data_dir: Path, files_root: Path) -> tuple[subprocess.Popen, str, Path, float]:
+    """Start `label-studio` on a free port in its own process group; returns (process, url, log, start time)."""
     exe = shutil.which("label-studio") or str(Path(sys.executable).parent / "label-studio")
     port = free_port()
     log = data_dir.parent / "label-studio.log"
@@ -76,13 +76,13 @@ def start_label_studio(data_dir: Path, files_root: Path, timeout: float = 180) -
         env=label_studio_env(data_dir, files_root), stdout=log.open("wb"), stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        seconds = wait_http(url + "/health", timeout, proc, log)
-    except Exception:
-        stop_group(proc)
-        raise
-    return proc, url, seconds
+    return proc, f"http://127.0.0.1:{port}", log, time.monotonic()
+
+
+def wait_label_studio(proc: subprocess.Popen, url: str, log: Path, t0: float, timeout: float = 240) -> float:
+    """Seconds from launch until /health answers."""
+    wait_http(url + "/health", max(1.0, timeout - (time.monotonic() - t0)), proc, log)
+    return time.monotonic() - t0
 
 
 def mongod_path() -> str:

@@ -1,0 +1,110 @@
+"""CPU timings of SW: a training step and a generate call, on the tiny random base (or an SD-1.5-sized random one).
+
+    python benchmarks/sw/bench_sw.py --out benchmarks/sw/results.json            # tiny, ~1 min on 2 cores
+    python benchmarks/sw/bench_sw.py --full --resolution 64 --steps 3            # SD 1.5 shapes, random weights, slow
+
+No GPU numbers: compare against diffusers' examples/controlnet/train_controlnet.py on a GPU machine
+with the same batch/resolution (same frozen parts, 6-channel hint) when one is available.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _full_base(folder: Path) -> Path:
+    """SD 1.5 shapes (UNet 320-1280, VAE 128-512, CLIP-L text encoder) with random weights and the tiny tokenizer."""
+    import json as _json
+
+    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    from shoemodel.training.sw.tiny import make_tiny_base_model, write_tiny_tokenizer
+
+    make_tiny_base_model(folder)
+    d = write_tiny_tokenizer(folder / "tokenizer")
+    tok = CLIPTokenizer(str(d / "vocab.json"), str(d / "merges.txt"), model_max_length=77)
+    UNet2DConditionModel(cross_attention_dim=768).save_pretrained(folder / "unet")
+    AutoencoderKL(block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
+                  up_block_types=("UpDecoderBlock2D",) * 4, latent_channels=4, layers_per_block=2).save_pretrained(folder / "vae")
+    CLIPTextModel(CLIPTextConfig(vocab_size=len(tok), hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                                 num_attention_heads=12, max_position_embeddings=77)).save_pretrained(folder / "text_encoder")
+    DDPMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012).save_pretrained(folder / "scheduler")
+    _json.loads((folder / "model_index.json").read_text())
+    return folder
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--resolution", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--steps", type=int, default=20, help="timed training steps")
+    ap.add_argument("--full", action="store_true", help="SD 1.5-sized random model instead of the tiny one")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch default)")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+
+    from shoemodel.training.sw._diffusers import prepare_imports
+
+    prepare_imports()
+    from shoemodel.training.sw._diffusers import set_torch_threads
+
+    set_torch_threads(args.threads)
+    import numpy as np
+    import torch
+
+    from shoemodel.training.sw.data import collate, iter_examples
+    from shoemodel.training.sw.fixtures import write_synthetic_shoe_leg_set
+    from shoemodel.training.sw.loss import encode_prompts, sw_loss
+    from shoemodel.training.sw.models import freeze, load_base_model, make_controlnet
+    from shoemodel.training.sw.pipeline import SWGenerator, build_pipeline
+    from shoemodel.training.sw.tiny import make_tiny_base_model
+
+    tmp = Path(tempfile.mkdtemp())
+    data = write_synthetic_shoe_leg_set(tmp / "set", n=16, size=max(64, args.resolution), n_val=0)
+    base_dir = _full_base(tmp / "base") if args.full else make_tiny_base_model(tmp / "base", args.resolution)
+    base = load_base_model(base_dir)
+    net = make_controlnet(base)
+    freeze(base.unet, base.vae, base.text_encoder)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-5)
+    stream = iter_examples(data, args.resolution, shuffle_buffer=8)
+    times = []
+    for i in range(args.steps + 2):
+        batch = collate([next(stream) for _ in range(args.batch)])
+        t = time.perf_counter()
+        emb = encode_prompts(base.tokenizer, base.text_encoder, batch["prompts"], "cpu")
+        loss = sw_loss(batch["pixel_values"], batch["conditioning"], emb, vae=base.vae, unet=base.unet, controlnet=net,
+                       scheduler=base.scheduler)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        if i >= 2:  # warm-up excluded
+            times.append(time.perf_counter() - t)
+    gen = SWGenerator(build_pipeline(base, net.eval()), args.resolution)
+    gen.pipeline.set_progress_bar_config(disable=True)
+    ex = next(stream)
+    cond = (ex["conditioning"].numpy() * 255).round().astype(np.uint8)
+    x_w, x_p = cond[:3].transpose(1, 2, 0), cond[3:].transpose(1, 2, 0)
+    t = time.perf_counter()
+    gen.generate(x_w, [x_p] * 4, "a photo of a person wearing shoes", steps=20)
+    gen_s = time.perf_counter() - t
+    result = {"model": "sd15-shaped random" if args.full else "tiny random", "resolution": args.resolution,
+              "batch": args.batch, "train_step_s_median": float(np.median(times)), "train_steps_timed": len(times),
+              "generate_4_images_20_ddim_steps_s": gen_s, "controlnet_params": sum(p.numel() for p in net.parameters()),
+              "torch_threads": torch.get_num_threads(),
+              "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, CPU only"}
+    print(json.dumps(result, indent=1))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

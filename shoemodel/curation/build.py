@@ -1,0 +1,78 @@
+"""Build stage: the shoe-leg set (store.write_set shards) from the rows every curation stage kept."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shoemodel.curation import parts
+from shoemodel.curation.config import BuildConfig
+from shoemodel.curation.stage_io import SEGMENT, kept_rows, stage_dir
+from shoemodel.schemas.records import decode_image, encode_png
+from shoemodel.store import Manifest, write_set
+
+
+def split_of(content_hash: str, val_fraction: float, test_fraction: float) -> str:
+    """Deterministic split from the content hash (the same photo always lands in the same split)."""
+    u = int(content_hash[:8], 16) / 0x100000000
+    return "test" if u < test_fraction else "val" if u < test_fraction + val_fraction else "train"
+
+
+def iter_items(work_dir: str | Path) -> Iterator[dict[str, Any]]:
+    """Joined rows (image, keypoints, mask, box, QC) that passed every stage, part by part."""
+    for index in parts.part_indices(stage_dir(work_dir, SEGMENT)):
+        yield from kept_rows(work_dir, index, SEGMENT)
+
+
+def make_shoe_leg_record(item: dict[str, Any], provenance: dict[str, Any], cfg: BuildConfig) -> dict[str, Any]:
+    """One validated-shape shoe-leg record: raw image, X_m (shoe pixels on black), mask, 12 keypoints."""
+    image = decode_image(item["image"], "RGB", source=item["source_uri"])
+    mask = decode_image(item["shoe_mask"], "L", "shoe_mask", item["source_uri"])
+    shoe = np.where(mask[..., None] > 127, image, 0).astype(np.uint8)
+    prov = {**provenance, "person_box": [round(float(v), 2) for v in item["person_box"]], "mask_qc": json.loads(item["mask_qc"] or "[]")}
+    return {
+        "id": item["content_hash"][:24],
+        "source_uri": item["source_uri"],
+        "content_hash": item["content_hash"],
+        "width": int(image.shape[1]),
+        "height": int(image.shape[0]),
+        "split": split_of(item["content_hash"], cfg.val_fraction, cfg.test_fraction),
+        "caption": None,
+        "provenance": json.dumps(prov, sort_keys=True),
+        "image": item["image"],
+        "shoe_image": encode_png(shoe),
+        "shoe_mask": item["shoe_mask"],
+        "keypoints": [float(v) for v in item["keypoints"]],
+    }
+
+
+def _key(item: dict[str, Any]) -> str:
+    return item["source_uri"]
+
+
+def stage_provenance(work_dir: str | Path) -> dict[str, Any]:
+    """Models, versions and thresholds of every stage, from their summaries and fingerprints."""
+    prov: dict[str, Any] = {"made_by": "shoemodel.curation"}
+    for stage in ("ingest", "detect", "pose", "segment"):
+        p = stage_dir(work_dir, stage) / parts.SUMMARY
+        if p.exists():
+            s = json.loads(p.read_text())
+            prov[stage] = {**s.get("extra", {}), "fingerprint": parts.read_fingerprint(stage_dir(work_dir, stage))}
+    prov["mask_source"] = prov.get("segment", {}).get("backend", "?")
+    return prov
+
+
+def run_build(work_dir: str | Path, out_root: str | Path, cfg: BuildConfig, thresholds: dict[str, Any],
+              executor: Any = None, progress: bool = True) -> Manifest:
+    """Write the shoe-leg set to out_root (resumable shards, manifest with provenance)."""
+    prov = {**stage_provenance(work_dir), "thresholds": thresholds}
+    fn = partial(make_shoe_leg_record, provenance=prov, cfg=cfg)
+    fp = {"stages": {k: v.get("fingerprint") for k, v in prov.items() if isinstance(v, dict) and "fingerprint" in v},
+          "build": cfg.__dict__, "thresholds": thresholds}
+    return write_set(out_root, "shoe_leg", iter_items(work_dir), fn, records_per_shard=cfg.records_per_shard,
+                     provenance=prov, executor=executor, item_key=_key, fingerprint=fp, progress=progress, desc="build")

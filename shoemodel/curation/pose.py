@@ -1,0 +1,156 @@
+"""Pose stage: whole-body (COCO-WholeBody 133) pose on each kept person -> 12 shoe-leg keypoints + filters.
+
+Backends share `estimate(image, boxes) -> (P, 133, 3)`: mediapipe (BlazePose, weights in the
+wheel, works offline), vitpose (transformers, 133-point head by path) and mmpose (optional).
+The first person (largest) that passes the quality filters gives the image's record.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import partial
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+
+from shoemodel.curation import models, parts
+from shoemodel.curation.config import PoseConfig
+from shoemodel.curation.stage_io import DETECT, POSE, decode_rgb, kept_rows, stage_dir
+from shoemodel.schemas.keypoints import KEYPOINT_NAMES, wholebody_to_shoeleg
+
+POSE_SCHEMA = pa.schema(parts.BASE_FIELDS + [
+    pa.field("keypoints", pa.list_(pa.float32())),  # 12 x (x, y, score); missing = 0, 0, 0
+    pa.field("person_box", pa.list_(pa.float32())),  # x1, y1, x2, y2, score
+])
+FOOT_PARTS = ("ankle", "big_toe", "small_toe", "heel")
+
+
+class WholeBodyPose(Protocol):
+    name: str
+    version: str
+
+    def estimate(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray: ...
+
+
+def build_pose(cfg: PoseConfig) -> WholeBodyPose:
+    """The pose backend named by the config."""
+    if cfg.backend == "mediapipe":
+        from shoemodel.curation.pose_mediapipe import MediaPipePose
+
+        return MediaPipePose(cfg.model_complexity, cfg.box_padding)
+    if cfg.backend == "vitpose":
+        from shoemodel.curation.pose_vitpose import VitPoseWholeBody
+
+        return VitPoseWholeBody(cfg.weights, dataset_index=cfg.dataset_index)
+    if cfg.backend == "mmpose":
+        from shoemodel.curation.pose_mmpose import MMPoseWholeBody
+
+        return MMPoseWholeBody(cfg.config, cfg.weights)
+    raise ValueError(f"curation.pose.backend '{cfg.backend}' unknown; use mediapipe, vitpose or mmpose")
+
+
+def to_shoeleg(wholebody: np.ndarray, width: int, height: int, min_score: float) -> np.ndarray:
+    """(133, 3) -> (12, 3); points below min_score or outside the image become missing (0, 0, 0)."""
+    k = wholebody_to_shoeleg(wholebody).copy()
+    inside = (k[:, 0] >= 0) & (k[:, 0] < width) & (k[:, 1] >= 0) & (k[:, 1] < height)
+    bad = (k[:, 2] < min_score) | ~inside
+    k[bad] = 0
+    k[:, 2] = np.clip(k[:, 2], 0, 1)
+    return k
+
+
+def _index(side: str, part: str) -> int:
+    return KEYPOINT_NAMES.index(f"{side}_{part}")
+
+
+def quality_reason(k: np.ndarray, box: np.ndarray, cfg: PoseConfig) -> str | None:
+    """Why these 12 keypoints fail the filters, or None when they pass."""
+    unknown = set(cfg.foot_points) - set(FOOT_PARTS)
+    if unknown:
+        raise ValueError(f"curation.pose.foot_points: unknown {sorted(unknown)}; choose from {FOOT_PARTS}")
+    complete = sum(all(k[_index(side, p), 2] > 0 for p in cfg.foot_points) for side in ("left", "right"))
+    if complete < cfg.min_complete_feet:
+        return f"no complete foot: {complete} < {cfg.min_complete_feet}"
+    box_h = max(float(box[3] - box[1]), 1.0)
+    for side in ("left", "right"):
+        knee, ankle = k[_index(side, "knee")], k[_index(side, "ankle")]
+        if knee[2] > 0 and ankle[2] > 0:
+            frac = float(np.hypot(*(knee[:2] - ankle[:2]))) / box_h
+            if not cfg.min_leg_frac <= frac <= cfg.max_leg_frac:
+                return f"leg length: {side} knee-ankle {frac:.2f} of box height"
+    return None
+
+
+def pose_rows(rows: list[dict[str, Any]], estimator: WholeBodyPose, cfg: PoseConfig) -> list[dict[str, Any]]:
+    """One output row per detect-kept image; errors per image are captured as failed rows."""
+    out = []
+    batch_fn = getattr(estimator, "estimate_batch", None)
+    for start in range(0, len(rows), max(1, cfg.batch_size)):
+        batch = rows[start: start + cfg.batch_size]
+        images: list[np.ndarray | Exception] = []
+        boxes = [np.asarray(r["boxes"], np.float32).reshape(-1, 5) for r in batch]
+        for r in batch:
+            try:
+                images.append(decode_rgb(r["image"]))
+            except Exception as exc:  # noqa: BLE001
+                images.append(exc)
+        wbs: list[Any] = [None] * len(batch)
+        ok = [i for i, im in enumerate(images) if not isinstance(im, Exception)]
+        if batch_fn is not None and ok:
+            try:
+                for i, wb in zip(ok, batch_fn([images[i] for i in ok], [boxes[i] for i in ok])):
+                    wbs[i] = wb
+            except Exception:  # noqa: BLE001 - fall back to one image at a time below
+                pass
+        for i, r in enumerate(batch):
+            im = images[i]
+            if isinstance(im, Exception):
+                out.append(parts.row(r["source_uri"], r["content_hash"], parts.FAILED, f"decode: {im}"))
+                continue
+            try:
+                wb = wbs[i] if wbs[i] is not None else estimator.estimate(im, boxes[i])
+                out.append(_choose(r, wb, boxes[i], im.shape[1], im.shape[0], cfg))
+            except Exception as exc:  # noqa: BLE001
+                out.append(parts.row(r["source_uri"], r["content_hash"], parts.FAILED, f"pose: {type(exc).__name__}: {exc}"))
+    return out
+
+
+def _choose(r: dict[str, Any], wb: np.ndarray, boxes: np.ndarray, width: int, height: int, cfg: PoseConfig) -> dict[str, Any]:
+    reason = "no person box"
+    for person, box in zip(wb, boxes):
+        k = to_shoeleg(person, width, height, cfg.min_point_score)
+        reason = quality_reason(k, box, cfg)
+        if reason is None:
+            return parts.row(r["source_uri"], r["content_hash"], parts.KEPT, None,
+                             keypoints=k.reshape(-1).tolist(), person_box=box.tolist())
+    return parts.row(r["source_uri"], r["content_hash"], parts.DROPPED, reason)
+
+
+def _pose_part(index: int, work_dir: str, cfg: PoseConfig) -> tuple[int, Counter]:
+    estimator = models.cached("pose", cfg, build_pose)
+    rows = pose_rows(kept_rows(work_dir, index, DETECT), estimator, cfg)
+    parts.write_part(stage_dir(work_dir, POSE), index, rows, POSE_SCHEMA)
+    return index, Counter(r["status"] for r in rows)
+
+
+def run_pose(work_dir: str | Path, cfg: PoseConfig, executor: Any = None, resources: dict[str, float] | None = None,
+             progress: bool = True) -> parts.StageSummary:
+    """Pose + 12-keypoint filters over every detect part; resumable; writes pose/summary.json."""
+    det_dir, out_dir = stage_dir(work_dir, DETECT), stage_dir(work_dir, POSE)
+    from shoemodel.curation.provenance import backend_info
+
+    info = backend_info("pose", cfg.backend, cfg.weights)
+    parts.prepare_stage_dir(out_dir, parts.fingerprint_of([parts.read_fingerprint(det_dir), cfg.__dict__, info, str(POSE_SCHEMA)]))
+    indices = parts.part_indices(det_dir)
+    fn = partial(_pose_part_task, work_dir=str(work_dir), cfg=cfg)
+    parts.run_parts(((i, None) for i in indices), fn, out_dir, executor, resources, len(indices), "pose", progress)
+    summary = parts.summarize("pose", out_dir)
+    summary.extra = info
+    parts.write_summary(out_dir, summary)
+    return summary
+
+
+def _pose_part_task(task: tuple[int, Any], work_dir: str, cfg: PoseConfig) -> tuple[int, Counter]:
+    return _pose_part(task[0], work_dir, cfg)

@@ -1,0 +1,70 @@
+"""Name and version of a stage's model without building it (the driver may have no GPU or no room for it).
+
+The weights file's SHA-256 (or, for a model folder, a hash of its file names and sizes) goes into the
+stage fingerprint, so swapping a checkpoint invalidates the stage's finished parts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from shoemodel.curation.weights import require_file
+
+#: backend -> (the distribution whose version matters, does it need a weights path)
+BACKENDS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "yolox_onnx": (("onnxruntime",), True),
+    "ultralytics": (("ultralytics",), False),  # a .yaml builds random weights
+    "full_frame": ((), False),
+    "mediapipe": (("mediapipe",), False),  # weights ship inside the wheel
+    "vitpose": (("transformers",), True),
+    "mmpose": (("mmpose",), True),
+    "sam": (("segment-anything",), True),
+    "hf_sam": (("transformers",), True),
+    "grabcut": (("opencv-python-headless", "opencv-python"), False),
+}
+
+
+def _version(dists: tuple[str, ...]) -> str:
+    for d in dists:
+        try:
+            return f"{d}-{metadata.version(d)}"
+        except metadata.PackageNotFoundError:
+            continue
+    return f"{dists[0]}-not-installed" if dists else "none"
+
+
+@lru_cache(maxsize=32)
+def weights_digest(path: str) -> str:
+    """Short content hash of a weights file, or of a model folder's listing (names + sizes)."""
+    p = Path(path)
+    h = hashlib.sha256()
+    if p.is_dir():
+        for f in sorted(p.rglob("*")):
+            if f.is_file():
+                h.update(f"{f.relative_to(p)}:{f.stat().st_size}\n".encode())
+    else:
+        with p.open("rb") as fh:
+            while block := fh.read(1 << 20):
+                h.update(block)
+    return h.hexdigest()[:16]
+
+
+def backend_info(stage: str, backend: str, weights: str = "") -> dict[str, Any]:
+    """{"backend", "library", "weights", "weights_sha256"} for provenance; a required missing file is named now."""
+    if backend not in BACKENDS:
+        raise ValueError(f"curation.{stage}.backend '{backend}' unknown; known: {sorted(BACKENDS)}")
+    dists, needs_weights = BACKENDS[backend]
+    info: dict[str, Any] = {"backend": backend, "library": _version(dists)}
+    if weights and (needs_weights or Path(weights).exists()):
+        p = require_file(weights, f"curation.{stage} ({backend})")
+        info["weights"] = p.name
+        info["weights_sha256"] = weights_digest(str(p.resolve()))
+    elif needs_weights:
+        require_file(weights, f"curation.{stage} ({backend})")
+    elif weights:
+        info["weights"] = Path(weights).name  # e.g. an ultralytics .yaml resolved by the library
+    return info

@@ -1,0 +1,140 @@
+"""SAM shoe segmenters: segment-anything's SamPredictor or transformers' SamModel.
+
+The image embedding is computed once per image; all foot prompts of that image go through the
+mask decoder as one batch. Real checkpoints load by path (none can be downloaded here).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shoemodel.curation.prompts import FootPrompt
+from shoemodel.curation.weights import require_file
+
+SAM_HINT = ("SAM checkpoints: sam_vit_b_01ec64.pth / sam_vit_l_0b3195.pth / sam_vit_h_4b8939.pth from the "
+            "segment-anything release; set curation.segment.weights to the file (e.g. models/sam/sam_vit_b_01ec64.pth).")
+HF_HINT = "A transformers SamModel folder (config.json + model.safetensors), e.g. a local copy of facebook/sam-vit-base."
+
+
+def tiny_sam() -> Any:
+    """The real segment-anything Sam class at a tiny size (random weights), for tests."""
+    from functools import partial
+
+    import torch
+
+    from shoemodel.curation.tv_compat import ensure_torchvision
+
+    ensure_torchvision()
+    from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+
+    img, emb = 256, 64
+    enc = ImageEncoderViT(img_size=img, patch_size=16, embed_dim=64, depth=2, num_heads=2, mlp_ratio=2, out_chans=emb,
+                          qkv_bias=True, norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), use_rel_pos=True,
+                          window_size=4, global_attn_indexes=(1,))
+    pe = PromptEncoder(embed_dim=emb, image_embedding_size=(img // 16, img // 16), input_image_size=(img, img), mask_in_chans=8)
+    dec = MaskDecoder(num_multimask_outputs=3, transformer=TwoWayTransformer(depth=1, embedding_dim=emb, mlp_dim=128, num_heads=2),
+                      transformer_dim=emb, iou_head_depth=2, iou_head_hidden_dim=32)
+    return Sam(image_encoder=enc, prompt_encoder=pe, mask_decoder=dec).eval()
+
+
+class SegmentAnythingSegmenter:
+    """segment-anything SamPredictor: set_image once, then predict_torch on all feet at once."""
+
+    name = "sam"
+
+    def __init__(self, weights: str | Path = "", model_type: str = "vit_b", model: Any = None):
+        from shoemodel.curation.tv_compat import ensure_torchvision
+
+        ensure_torchvision()
+        from segment_anything import SamPredictor, sam_model_registry
+
+        if model is None:
+            path = require_file(weights, "SAM (segment-anything)", SAM_HINT)
+            if model_type not in sam_model_registry:
+                raise ValueError(f"curation.segment.model_type '{model_type}' unknown; use {sorted(sam_model_registry)}")
+            model = sam_model_registry[model_type](checkpoint=str(path))
+        self.predictor = SamPredictor(model.eval())
+        self.version = f"{Path(str(weights)).name or 'in-memory'} segment-anything-1.0"
+
+    def segment(self, image: np.ndarray, prompts: list[FootPrompt]) -> list[np.ndarray]:
+        """One boolean (H, W) mask per foot prompt."""
+        import torch
+
+        if not prompts:
+            return []
+        self.predictor.set_image(image)
+        n = max(len(p.points) for p in prompts)
+        coords = np.zeros((len(prompts), n, 2), np.float32)
+        labels = np.full((len(prompts), n), -1, np.int64)  # -1 = padding, ignored by the prompt encoder
+        for i, p in enumerate(prompts):
+            coords[i, : len(p.points)], labels[i, : len(p.labels)] = p.points, p.labels
+        t = self.predictor.transform
+        shape = image.shape[:2]
+        pc = torch.as_tensor(t.apply_coords(coords, shape), dtype=torch.float32)
+        bx = torch.as_tensor(t.apply_boxes(np.stack([p.box for p in prompts]), shape), dtype=torch.float32)
+        with torch.inference_mode():
+            masks, iou, _ = self.predictor.predict_torch(pc, torch.as_tensor(labels), boxes=bx, multimask_output=True)
+        best = iou.argmax(1)
+        return [masks[i, int(best[i])].cpu().numpy().astype(bool) for i in range(len(prompts))]
+
+
+def tiny_hf_sam() -> Any:
+    """transformers' SamModel at a tiny size (random weights), for tests."""
+    from shoemodel.curation.tv_compat import ensure_torchvision
+
+    ensure_torchvision()
+    from transformers import SamConfig, SamMaskDecoderConfig, SamModel, SamPromptEncoderConfig, SamVisionConfig
+
+    vision = SamVisionConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, output_channels=32, image_size=256,
+                             patch_size=16, window_size=4, global_attn_indexes=[1], mlp_dim=64, num_pos_feats=16)
+    prompt = SamPromptEncoderConfig(hidden_size=32, image_size=256, patch_size=16, mask_input_channels=4)
+    decoder = SamMaskDecoderConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, mlp_dim=64, iou_head_hidden_dim=32)
+    return SamModel(SamConfig(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)).eval()
+
+
+class HFSamSegmenter:
+    """transformers SamModel: image embeddings once, then all feet of the image in one decoder call."""
+
+    name = "hf_sam"
+
+    def __init__(self, weights: str | Path = "", model: Any = None):
+        from shoemodel.curation.tv_compat import ensure_torchvision
+
+        ensure_torchvision()
+        import transformers
+        from transformers import SamImageProcessor, SamModel
+
+        if model is None:
+            folder = require_file(weights, "SAM (transformers SamModel)", HF_HINT)
+            model = SamModel.from_pretrained(str(folder))
+        self.model = model.eval()
+        size = model.config.vision_config.image_size
+        self.processor = SamImageProcessor(size={"longest_edge": size}, pad_size={"height": size, "width": size})
+        self.version = f"{Path(str(weights)).name or 'in-memory'} transformers-{transformers.__version__}"
+
+    def segment(self, image: np.ndarray, prompts: list[FootPrompt]) -> list[np.ndarray]:
+        import torch
+
+        if not prompts:
+            return []
+        enc = self.processor(image, return_tensors="pt")
+        h, w = image.shape[:2]
+        rh, rw = (int(v) for v in enc["reshaped_input_sizes"][0])
+        scale = np.array([rw / w, rh / h], np.float32)
+        n = max(len(p.points) for p in prompts)
+        pts = np.zeros((1, len(prompts), n, 2), np.float32)
+        lab = np.full((1, len(prompts), n), -10, np.int64)  # -10 = padding in transformers' SAM
+        for i, p in enumerate(prompts):
+            pts[0, i, : len(p.points)] = p.points * scale
+            lab[0, i, : len(p.labels)] = p.labels
+        boxes = np.stack([p.box * np.tile(scale, 2) for p in prompts])[None]
+        with torch.inference_mode():
+            emb = self.model.get_image_embeddings(enc["pixel_values"])
+            out = self.model(image_embeddings=emb, input_points=torch.as_tensor(pts), input_labels=torch.as_tensor(lab),
+                             input_boxes=torch.as_tensor(boxes), multimask_output=True)
+        masks = self.processor.post_process_masks(out.pred_masks, enc["original_sizes"], enc["reshaped_input_sizes"])[0]
+        best = out.iou_scores[0].argmax(-1)
+        return [masks[i, int(best[i])].numpy().astype(bool) for i in range(len(prompts))]

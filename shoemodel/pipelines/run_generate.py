@@ -1,0 +1,94 @@
+"""`shoemodel generate`: load the models named by path, run the pipeline on one shoe photo, write the results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shoemodel.pipelines.foreground import foreground_mask, load_mask
+from shoemodel.pipelines.generate import GenerateOptions, ShoeModelPipeline
+from shoemodel.pipelines.layout import ShoeLayout
+from shoemodel.pipelines.outputs import read_rgb, save_result
+from shoemodel.schemas.classes import VISIBLE
+
+
+@dataclass
+class GenerateConfig:
+    """params.yaml section `generate` (the CLI flags override it)."""
+
+    sw: str = "models/sw"
+    wd: str | None = "models/wd"  # None: no wearable-area detection, the whole foreground counts as visible
+    lps_keypoints: str = "models/lps_keypoints"
+    lps_diffusion: str = "models/lps_diffusion"
+    sam_checkpoint: str | None = None
+    sam_model_type: str = "vit_b"
+    n: int = 4
+    seed: int = 0
+    steps: int = 50
+    guidance: float = 7.0
+    negative_prompt: str | None = None
+    resolution: int | None = None
+    layout: dict[str, float] = field(default_factory=dict)  # scale / rotate / tx / ty
+    device: str = "cpu"
+    torch_threads: int = 0  # 0: torch's default
+
+
+def load_lps(foot: str | Path, legs: str | Path) -> tuple[Any, Any]:
+    """LpS phase 1 and phase 2 predictors from their checkpoints."""
+    from shoemodel.training.lps_diffusion import LegPoseSampler
+    from shoemodel.training.lps_keypoints import FootKeypointPredictor
+    from shoemodel.training.sw.models import require_path
+
+    return (FootKeypointPredictor.from_checkpoint(require_path(foot, "LpS phase-1 checkpoint")),
+            LegPoseSampler.from_checkpoint(require_path(legs, "LpS phase-2 checkpoint")))
+
+
+def build_pipeline(cfg: GenerateConfig) -> ShoeModelPipeline:
+    """The pipeline from checkpoint paths (clear errors naming any missing one)."""
+    from shoemodel.training.sw.models import require_path
+    from shoemodel.training.sw.pipeline import SWGenerator
+
+    sw = SWGenerator.from_pretrained(cfg.sw, cfg.device)
+    wd = None
+    if cfg.wd:
+        from shoemodel.training.wd import WDPredictor
+
+        wd = WDPredictor.from_checkpoint(require_path(cfg.wd, "WD checkpoint"))
+    foot, legs = load_lps(cfg.lps_keypoints, cfg.lps_diffusion)
+    return ShoeModelPipeline(sw, wd, foot, legs)
+
+
+def run_generate(shoe: str | Path, prompt: str, out_dir: str | Path, cfg: GenerateConfig,
+                 mask: str | Path | None = None, area_mask: str | Path | None = None,
+                 pipeline: ShoeModelPipeline | None = None) -> dict[str, Any]:
+    """Generate cfg.n images for one shoe photo; `mask` = foreground (0/255), `area_mask` = classes 0/1/2."""
+    from shoemodel.training.sw._diffusers import set_torch_threads
+
+    set_torch_threads(cfg.torch_threads)
+    rgb = read_rgb(shoe)
+    h, w = rgb.shape[:2]
+    pipe = pipeline or build_pipeline(cfg)
+    fg = foreground_mask(rgb, mask, cfg.sam_checkpoint, cfg.sam_model_type)
+    classes = None
+    if area_mask is not None:
+        from PIL import Image
+
+        with Image.open(area_mask) as im:
+            classes = np.asarray(im.convert("L").resize((w, h), Image.NEAREST))
+        fg = fg & (classes > 0) if mask is not None else classes > 0
+    elif pipe.wd is None:
+        classes = np.where(fg, VISIBLE, 0).astype(np.uint8)
+    opts = GenerateOptions(n=cfg.n, seed=cfg.seed, steps=cfg.steps, guidance=cfg.guidance,
+                           negative_prompt=cfg.negative_prompt, layout=ShoeLayout(**cfg.layout), resolution=cfg.resolution)
+    result = pipe(rgb, prompt, foreground=fg, classes=classes, options=opts)
+    info = {"shoe": str(shoe), "prompt": prompt, "n": cfg.n, "seed": cfg.seed, "steps": cfg.steps,
+            "guidance": cfg.guidance, "layout": dict(cfg.layout), "sw": cfg.sw, "wd": cfg.wd,
+            "foreground": "given mask" if mask else ("SAM" if cfg.sam_checkpoint else "studio background removal"),
+            "sw_meta": getattr(pipe.sw, "meta", {})}
+    return save_result(result, rgb, out_dir, Path(shoe).stem, info)
+
+
+__all__ = ["GenerateConfig", "load_lps", "build_pipeline", "run_generate", "load_mask"]

@@ -1,0 +1,86 @@
+"""CLI wiring, params.yaml section, the torchvision fallback, and the Dask resource guard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+from typer.testing import CliRunner
+
+from shoemodel.cli import app
+from shoemodel.curation.config import CurationConfig, load_curation_config
+
+
+def test_curate_help_lists_every_stage() -> None:
+    out = CliRunner().invoke(app, ["curate", "--help"])
+    assert out.exit_code == 0
+    for cmd in ("ingest", "detect", "pose", "segment", "build", "run"):
+        assert cmd in out.output
+
+
+def test_repo_params_curation_section_loads(repo_root: Path) -> None:
+    cfg = load_curation_config(str(repo_root / "params.yaml"))
+    assert cfg.pose.backend == "mediapipe" and cfg.segment.backend in ("sam", "hf_sam", "grabcut")
+    with pytest.raises(ValueError, match="unknown key"):
+        p = repo_root / "params.yaml"
+        data = yaml.safe_load(p.read_text())
+        data["curation"]["pose"]["min_pont_score"] = 0.3
+        from shoemodel.config import from_dict
+
+        from_dict(CurationConfig, data["curation"], "curation")
+
+
+def test_cli_run_on_a_folder_without_people(tmp_path: Path, mediapipe_installed) -> None:
+    """Nothing passes the filters -> every stage still succeeds and writes an empty set with a manifest."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((64, 64, 3), 40 * i, np.uint8)).save(raw / f"{i}.png")
+    (raw / "broken.jpg").write_bytes(b"nope")
+    params = {"curation": {"work_dir": str(tmp_path / "work"), "ingest": {"sources": [str(raw)], "part_size": 2},
+                           "detect": {"backend": "full_frame"}}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    metrics = tmp_path / "m.json"
+    res = CliRunner().invoke(app, ["curate", "run", "--params", str(tmp_path / "params.yaml"), "--out", str(tmp_path / "set"),
+                                   "--quiet", "--metrics", str(metrics)])
+    assert res.exit_code == 0, res.output
+    s = json.loads(metrics.read_text())
+    assert s["ingest"]["kept"] == 3 and s["ingest"]["dropped"] == {"not an image": 1}
+    assert s["pose"]["kept"] == 0 and s["pose"]["dropped"] == {"no complete foot": 3}
+    assert s["build"]["kept"] == 0
+    assert json.loads((tmp_path / "set" / "manifest.json").read_text())["num_records"] == 0
+    assert "pose" in res.output and "no complete foot 3" in res.output
+
+
+def test_torchvision_fallback_nms_matches_reference() -> None:
+    import torch
+
+    from shoemodel.curation.boxes import nms as np_nms
+    from shoemodel.curation.tv_compat import ensure_torchvision
+
+    ensure_torchvision()
+    import torchvision
+
+    g = torch.Generator().manual_seed(0)
+    xy = torch.rand(50, 2, generator=g) * 100
+    boxes = torch.cat([xy, xy + 10 + torch.rand(50, 2, generator=g) * 30], 1)
+    scores = torch.rand(50, generator=g)
+    got = torchvision.ops.nms(boxes, scores, 0.4).tolist()
+    assert got == np_nms(boxes.numpy(), scores.numpy(), 0.4).tolist()
+    assert 0 < len(got) < 50
+
+
+@pytest.mark.server
+def test_dask_without_gpu_workers_fails_fast_naming_the_resource() -> None:
+    from shoemodel.curation.pipeline import check_resources, executor_config
+    from shoemodel.parallel import ExecutorConfig, executor_from_config
+
+    with executor_from_config(ExecutorConfig(kind="local", n_workers=1)) as ex:
+        with pytest.raises(RuntimeError, match="GPU"):
+            check_resources(ex, {"GPU": 1})
+    cfg = CurationConfig(executor=ExecutorConfig(kind="local"))
+    assert executor_config(cfg).worker_resources == {"GPU": 1}

@@ -1,0 +1,96 @@
+"""WD: model presets, augmentation invariants, predictor output contract, checkpoint round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shoemodel.schemas.classes import VISIBLE, WEARABLE
+from shoemodel.training import augment as A
+from shoemodel.training.wd.predict import WDPredictor
+
+
+def test_presets_build_three_and_two_class_heads():
+    from shoemodel.training.wd.model import MIT_PRESETS, segformer_config
+
+    assert segformer_config("b2").num_labels == 3
+    assert segformer_config("tiny", two_class=True).num_labels == 2
+    assert segformer_config("b5").depths == [3, 6, 40, 3]
+    assert set(MIT_PRESETS) >= {"b0", "b1", "b2", "b3", "b4", "b5"}
+    with pytest.raises(ValueError, match="unknown Segformer size"):
+        segformer_config("b9")
+
+
+def test_missing_pretrained_path_is_named():
+    from shoemodel.training.wd.model import build_segformer
+
+    with pytest.raises(FileNotFoundError, match="nowhere/mit"):
+        build_segformer("b0", pretrained="nowhere/mit")
+
+
+def test_mosaic_keeps_image_and_mask_aligned():
+    rng = np.random.default_rng(0)
+    imgs, masks = [], []
+    for v in (1, 2, 3, 4):
+        img = np.zeros((40, 30, 3), np.uint8)
+        img[5:35, 5:25] = 60 * v
+        m = np.zeros((40, 30), np.uint8)
+        m[5:35, 5:25] = v % 3
+        imgs.append(img)
+        masks.append(m)
+    canvas, mask = A.mosaic(imgs, masks, 64, rng)
+    assert canvas.shape == (64, 64, 3) and mask.shape == (64, 64)
+    for v in (1, 2, 3, 4):  # every shoe made it in, with its own label under its pixels
+        sel = canvas[..., 0] == 60 * v
+        assert sel.sum() > 10
+        assert (mask[sel] == v % 3).mean() > 0.95
+
+
+def test_colour_jitter_keeps_black_background_black():
+    img = np.zeros((16, 16, 3), np.uint8)
+    img[4:12, 4:12] = (200, 100, 50)
+    out = A.color_jitter(img, np.random.default_rng(1), 0.4, 0.4, 0.4, 0.1, foreground=img.max(-1) > 0)
+    assert (out[:4] == 0).all() and not np.array_equal(out[4:12, 4:12], img[4:12, 4:12])
+
+
+def test_training_samples_are_deterministic_per_seed(wearable_set):
+    from shoemodel.training.data import load_split
+    from shoemodel.training.wd.config import WDConfig
+    from shoemodel.training.wd.data import WearableAreaDataset
+
+    ds = WearableAreaDataset(load_split(wearable_set, ["shoe_image", "area_mask"], "train"), WDConfig(image_size=48))
+    a, b, c = ds[(0, 5)], ds[(0, 5)], ds[(0, 6)]
+    assert a["pixel_values"].shape == (3, 48, 48) and a["labels"].shape == (48, 48)
+    assert (a["pixel_values"] == b["pixel_values"]).all() and not (a["pixel_values"] == c["pixel_values"]).all()
+    assert set(np.unique(a["labels"].numpy())) <= {0, 1, 2}
+
+
+def test_predict_contract_and_two_class_mapping():
+    img = np.zeros((50, 70, 3), np.uint8)
+    img[10:40, 10:60] = 120
+    p3 = WDPredictor.from_config_random("tiny", 32)
+    out = p3.predict(img)
+    assert out.shape == (50, 70) and out.dtype == np.uint8 and set(np.unique(out)) <= {0, 1, 2}
+    p2 = WDPredictor.from_config_random("tiny", 32, two_class=True)
+    raw = np.zeros((50, 70), np.uint8)
+    raw[10:20, 10:20] = 1
+    three = p2.to_three_class(raw, img)
+    assert three[15, 15] == WEARABLE and three[30, 30] == VISIBLE and three[0, 0] == 0
+
+
+def test_checkpoint_round_trip_and_learning_signal(wearable_set, tmp_path):
+    from shoemodel.training.wd.config import WDConfig
+    from shoemodel.training.wd.evaluate import evaluate_predictor
+    from shoemodel.training.wd.train import train_wd
+
+    cfg = WDConfig(train_set=str(wearable_set), output_dir=str(tmp_path / "wd"), metrics_dir=str(tmp_path / "m"),
+                   model_size="tiny", image_size=32, steps=40, batch_size=4, learning_rate=3e-3, warmup_steps=2,
+                   mixed_precision="no", num_workers=0, progress=False)
+    train_wd(cfg)
+    assert (tmp_path / "wd" / "config.json").exists() and (tmp_path / "wd" / "model.safetensors").exists()
+    assert (tmp_path / "m" / "train_log.csv").exists()
+    p = WDPredictor.from_checkpoint(tmp_path / "wd")
+    assert p.image_size == 32 and not p.two_class
+    trained = evaluate_predictor(p, str(wearable_set))
+    untrained = evaluate_predictor(WDPredictor.from_config_random("tiny", 32), str(wearable_set))
+    assert trained["aAcc"] > untrained["aAcc"] and trained["visible/IoU"] > untrained["visible/IoU"]
