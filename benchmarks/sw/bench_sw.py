@@ -20,26 +20,29 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def _full_base(folder: Path) -> Path:
-    """SD 1.5 shapes (UNet 320-1280, VAE 128-512, CLIP-L text encoder) with random weights and the tiny tokenizer."""
-    import json as _json
+def _full_base(folder: Path):
+    """SD 1.5 shapes (UNet 320-1280, VAE 128-512, CLIP-L-sized text encoder), random weights, built in memory.
 
+    Only the tokenizer comes from the tiny base written to `folder` (the vocabulary size does not matter here).
+    """
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from transformers import CLIPTextConfig, CLIPTextModel
 
-    from shoemodel.training.sw.tiny import make_tiny_base_model, write_tiny_tokenizer
+    from shoemodel.training.sw.models import BaseModel, load_base_model
+    from shoemodel.training.sw.tiny import make_tiny_base_model
 
-    make_tiny_base_model(folder)
-    d = write_tiny_tokenizer(folder / "tokenizer")
-    tok = CLIPTokenizer(str(d / "vocab.json"), str(d / "merges.txt"), model_max_length=77)
-    UNet2DConditionModel(cross_attention_dim=768).save_pretrained(folder / "unet")
-    AutoencoderKL(block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
-                  up_block_types=("UpDecoderBlock2D",) * 4, latent_channels=4, layers_per_block=2).save_pretrained(folder / "vae")
-    CLIPTextModel(CLIPTextConfig(vocab_size=len(tok), hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
-                                 num_attention_heads=12, max_position_embeddings=77)).save_pretrained(folder / "text_encoder")
-    DDPMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012).save_pretrained(folder / "scheduler")
-    _json.loads((folder / "model_index.json").read_text())
-    return folder
+    tok = load_base_model(make_tiny_base_model(folder)).tokenizer
+    return BaseModel(
+        unet=UNet2DConditionModel(cross_attention_dim=768),
+        vae=AutoencoderKL(block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
+                          up_block_types=("UpDecoderBlock2D",) * 4, latent_channels=4, layers_per_block=2),
+        text_encoder=CLIPTextModel(CLIPTextConfig(vocab_size=len(tok), hidden_size=768, intermediate_size=3072,
+                                                  num_hidden_layers=12, num_attention_heads=12,
+                                                  max_position_embeddings=77, bos_token_id=tok.bos_token_id,
+                                                  eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)),
+        tokenizer=tok,
+        scheduler=DDPMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012),
+        path="random SD 1.5 shapes")
 
 
 def main() -> None:
@@ -70,8 +73,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp())
     data = write_synthetic_shoe_leg_set(tmp / "set", n=16, size=max(64, args.resolution), n_val=0)
-    base_dir = _full_base(tmp / "base") if args.full else make_tiny_base_model(tmp / "base", args.resolution)
-    base = load_base_model(base_dir)
+    base = _full_base(tmp / "base") if args.full else load_base_model(make_tiny_base_model(tmp / "base", args.resolution))
     net = make_controlnet(base)
     freeze(base.unet, base.vae, base.text_encoder)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-5)

@@ -28,6 +28,7 @@ DETECT_SCHEMA = pa.schema(parts.BASE_FIELDS + [
     pa.field("num_persons", pa.int32()),
 ])
 ANKLES = (15, 16)  # COCO-17 indices
+_WARNED: set[str] = set()
 
 
 class PersonDetector(Protocol):
@@ -53,7 +54,9 @@ def resolve_backend(cfg: DetectConfig) -> str:
         return cfg.backend
     if cfg.weights and Path(cfg.weights).exists():
         return "yolox_onnx" if cfg.weights.endswith(".onnx") else "ultralytics"
-    log.warning("detect.backend=auto and no detector weights at %r: using full_frame (no person filtering)", cfg.weights)
+    if cfg.weights not in _WARNED:
+        _WARNED.add(cfg.weights)
+        log.warning("detect.backend=auto and no detector weights at %r: using full_frame (no person filtering)", cfg.weights)
     return "full_frame"
 
 

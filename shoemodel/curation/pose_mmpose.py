@@ -23,14 +23,14 @@ class MMPoseWholeBody:
     name = "mmpose"
 
     def __init__(self, config: str | Path, weights: str | Path, device: str = "cpu"):
+        from shoemodel.curation.tv_compat import ensure_torchvision
+
+        ensure_torchvision()  # mmcv/mmpose import torchvision
         try:
             import mmpose
             from mmpose.apis import init_model
         except ImportError as exc:
             raise ImportError(INSTALL) from exc
-        from shoemodel.curation.tv_compat import ensure_torchvision
-
-        ensure_torchvision()
         cfg = require_file(config, "mmpose model config")
         ckpt = require_file(weights, "mmpose checkpoint")
         self.model = init_model(str(cfg), str(ckpt), device=device)

@@ -10,6 +10,7 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 MANIFEST_COLUMNS = ("uri", "path", "source_uri", "url")
+_WARNED: set[str] = set()
 
 
 def _is_uri(s: str) -> bool:
@@ -52,7 +53,8 @@ def iter_sources(sources: Iterable[str], optional: Iterable[str] = ()) -> Iterat
     for s in optional:
         if _is_uri(s) or Path(s).exists():
             yield from iter_source(s)
-        else:
+        elif s not in _WARNED:
+            _WARNED.add(s)
             log.warning("optional curation source %s is absent; skipped", s)
 
 

@@ -124,9 +124,19 @@ def controlnet_inpaint_runner(base: str, controlnet: str, steps: int, guidance: 
 
 def paint_by_example_runner(path: str, steps: int, guidance: float, device: str = "cpu") -> Runner:
     prepare_imports()
-    from diffusers import PaintByExamplePipeline
+    from diffusers import AutoencoderKL, DDIMScheduler, PaintByExamplePipeline, UNet2DConditionModel
+    from diffusers.pipelines.deprecated.paint_by_example import PaintByExampleImageEncoder
+    from transformers import CLIPImageProcessor
 
-    pipe = _ddim(PaintByExamplePipeline.from_pretrained(path)).to(device)
+    # assembled part by part: diffusers 0.4x moved the pipeline to `deprecated` and can no longer resolve the
+    # image encoder's class from model_index.json
+    pipe = _ddim(PaintByExamplePipeline(
+        vae=AutoencoderKL.from_pretrained(path, subfolder="vae"),
+        image_encoder=PaintByExampleImageEncoder.from_pretrained(path, subfolder="image_encoder"),
+        unet=UNet2DConditionModel.from_pretrained(path, subfolder="unet"),
+        scheduler=DDIMScheduler.from_pretrained(path, subfolder="scheduler"), safety_checker=None,
+        feature_extractor=CLIPImageProcessor.from_pretrained(path, subfolder="feature_extractor"),
+        requires_safety_checker=False)).to(device)
 
     def run(shoe: ShoeCondition, prompt: str, n: int, seed: int) -> list[np.ndarray]:
         ys, xs = np.nonzero(shoe.visible)

@@ -2,13 +2,12 @@
 
 photo → foreground mask → WD (3 classes) → layout on the canvas → X_w → LpS phase 1 (8 foot points)
 → LpS phase 2 (n leg poses) → X_p → SW (DDIM, CFG) → paste X_w back. Every model is injected, so tests
-and other front-ends can swap parts; `from_paths` builds the real ones from checkpoints.
+and other front-ends can swap parts; `run_generate.build_pipeline` builds the real ones from checkpoints.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -73,25 +72,6 @@ class ShoeModelPipeline:
         if render_pose is None:
             from shoemodel.training.pose_render import render_pose
         self.sw, self.wd, self.foot, self.legs, self.render_pose = sw, wd, foot, legs, render_pose
-
-    @classmethod
-    def from_paths(cls, sw: str | Path, wd: str | Path | None, foot: str | Path, legs: str | Path,
-                   device: str = "cpu") -> ShoeModelPipeline:
-        """Load trained checkpoints (WD may be None when the caller always gives a class mask)."""
-        from shoemodel.training.lps_diffusion import LegPoseSampler
-        from shoemodel.training.lps_keypoints import FootKeypointPredictor
-        from shoemodel.training.sw.models import require_path
-        from shoemodel.training.sw.pipeline import SWGenerator
-
-        wd_model = None
-        if wd is not None:
-            from shoemodel.training.wd import WDPredictor
-
-            wd_model = WDPredictor.from_checkpoint(require_path(wd, "WD checkpoint"))
-        return cls(SWGenerator.from_pretrained(sw, device),
-                   wd_model,
-                   FootKeypointPredictor.from_checkpoint(require_path(foot, "LpS phase-1 checkpoint")),
-                   LegPoseSampler.from_checkpoint(require_path(legs, "LpS phase-2 checkpoint")))
 
     def conditions(self, shoe_rgb: np.ndarray, foreground: np.ndarray | None = None, classes: np.ndarray | None = None,
                    options: GenerateOptions | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -87,6 +87,8 @@ def decode_image(data: bytes, mode: str | None = "RGB", field: str = "image", so
             return np.asarray(im)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise RecordError(field, f"cannot decode image bytes: {exc}", source) from exc
+    except ImportError as exc:  # a PIL plugin registered by another library (e.g. HEIF) may be missing
+        raise RecordError(field, f"cannot decode image bytes (no decoder: {exc})", source) from exc
 
 
 def keypoints_array(record: Mapping[str, Any]) -> np.ndarray:

@@ -24,7 +24,13 @@ def _parse_overrides(items: list[str] | None) -> dict[str, Any]:
         if "=" not in item:
             raise typer.BadParameter(f"--set expects key=value, got '{item}'")
         k, v = item.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)
+        value = yaml.safe_load(v)
+        if isinstance(value, str):  # YAML 1.1 reads "2e-3" as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        out[k.strip()] = value
     return out
 
 

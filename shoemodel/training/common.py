@@ -55,17 +55,26 @@ def rng_for(*keys: int) -> np.random.Generator:
 
 
 class StepBatchSampler:
-    """Yield, for steps start..steps-1, a batch of (record index, augmentation seed) pairs."""
+    """Yield, for steps start..steps-1, a batch of (record index, augmentation seed) pairs.
 
-    def __init__(self, num_items: int, batch_size: int, seed: int, steps: int, start_step: int = 0):
+    With several processes (multi-GPU), the global batch of a step is `batch_size * num_shards` draws and
+    process `shard` takes its own contiguous slice, so the processes never train on the same samples.
+    """
+
+    def __init__(self, num_items: int, batch_size: int, seed: int, steps: int, start_step: int = 0,
+                 num_shards: int = 1, shard: int = 0):
         if num_items <= 0:
             raise ValueError("StepBatchSampler: the training split is empty")
+        if not 0 <= shard < num_shards:
+            raise ValueError(f"shard {shard} outside 0..{num_shards - 1}")
         self.n, self.bs, self.seed, self.steps, self.start = num_items, batch_size, seed, steps, start_step
+        self.num_shards, self.shard = num_shards, shard
 
     def batch(self, step: int) -> list[tuple[int, int]]:
         out = []
-        for j in range(self.bs):
-            flat = step * self.bs + j
+        global_bs = self.bs * self.num_shards
+        for j in range(self.shard * self.bs, (self.shard + 1) * self.bs):
+            flat = step * global_bs + j
             epoch, pos = divmod(flat, self.n)
             perm = rng_for(self.seed, epoch).permutation(self.n)
             out.append((int(perm[pos]), int(rng_for(self.seed, step, j, 7).integers(0, 2**31 - 1))))

@@ -38,6 +38,15 @@ def _step_seed(seed: int, step: int) -> int:
     return (seed * 1_000_003 + step * 7919 + 12345) % (2**63 - 1)
 
 
+def _release_accelerator_state(mixed_precision: str) -> None:
+    """accelerate keeps one process-wide state; a later run in the same process (tests, notebooks) asking for
+    another precision would be refused, so drop a state that was set up differently."""
+    from accelerate.state import AcceleratorState
+
+    if AcceleratorState._shared_state and AcceleratorState._shared_state.get("_mixed_precision") not in (None, mixed_precision):
+        AcceleratorState._reset_state(reset_partial_state=True)
+
+
 def train_loop(cfg: LoopConfig, model: torch.nn.Module, dataset: Dataset, collate: Callable[[list], Any],
                loss_fn: LossFn, log_fields: list[str], use_ema: bool = False, ema_decay: float = 0.999,
                ) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -51,6 +60,7 @@ def train_loop(cfg: LoopConfig, model: torch.nn.Module, dataset: Dataset, collat
     from diffusers.training_utils import EMAModel
     from tqdm.auto import tqdm
 
+    _release_accelerator_state(cfg.mixed_precision)
     accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=not torch.cuda.is_available())
     if cfg.cpu_threads > 0 and accelerator.device.type == "cpu":
         torch.set_num_threads(cfg.cpu_threads)
@@ -73,15 +83,20 @@ def train_loop(cfg: LoopConfig, model: torch.nn.Module, dataset: Dataset, collat
     start = min(start, cfg.steps)
     end = min(cfg.steps, cfg.stop_at) if cfg.stop_at > 0 else cfg.steps
 
-    def save_state(step: int) -> None:
-        accelerator.save_state(str(state_dir))
-        save_json(state_dir / "step.json", {"step": step})
+    main = accelerator.is_main_process
 
-    log = MetricLog(Path(cfg.metrics_dir) / "train_log.csv", ["loss", "lr", *log_fields], start_step=start)
-    sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.seed, end, start)  # type: ignore[arg-type]
+    def save_state(step: int) -> None:
+        accelerator.wait_for_everyone()
+        accelerator.save_state(str(state_dir))
+        if main:
+            save_json(state_dir / "step.json", {"step": step})
+
+    log = MetricLog(Path(cfg.metrics_dir) / "train_log.csv", ["loss", "lr", *log_fields], start_step=start) if main else None
+    sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.seed, end, start,  # type: ignore[arg-type]
+                               num_shards=accelerator.num_processes, shard=accelerator.process_index)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=cfg.num_workers,
                         persistent_workers=False)
-    bar = tqdm(total=cfg.steps, initial=start, disable=not cfg.progress, desc=Path(cfg.output_dir).name,
+    bar = tqdm(total=cfg.steps, initial=start, disable=not (cfg.progress and main), desc=Path(cfg.output_dir).name,
                dynamic_ncols=True)
     t0, losses, last = time.time(), [], {}
     for step, batch in zip(range(start, end), loader, strict=False):
@@ -101,7 +116,7 @@ def train_loop(cfg: LoopConfig, model: torch.nn.Module, dataset: Dataset, collat
             ema.step(model.parameters())
         losses.append(float(loss.detach()))
         last = {"loss": losses[-1], **logs}
-        if (step + 1) % max(cfg.log_every, 1) == 0 or step + 1 == cfg.steps:
+        if log is not None and ((step + 1) % max(cfg.log_every, 1) == 0 or step + 1 == cfg.steps):
             log.append(step + 1, loss=sum(losses[-cfg.log_every:]) / len(losses[-cfg.log_every:]),
                        lr=scheduler.get_last_lr()[0], **{k: logs.get(k, float("nan")) for k in log_fields})
         bar.set_postfix(loss=f"{losses[-1]:.4f}")
@@ -116,5 +131,6 @@ def train_loop(cfg: LoopConfig, model: torch.nn.Module, dataset: Dataset, collat
     summary = {"steps": max(end, start), "resumed_from": start, "seconds": round(time.time() - t0, 2),
                "final_loss": last.get("loss", float("nan")),
                "mean_loss_last_10pct": (sum(losses[-max(1, len(losses) // 10):]) / max(1, len(losses[-max(1, len(losses) // 10):]))) if losses else float("nan")}
-    save_json(Path(cfg.metrics_dir) / "train.json", summary)
-    return final, {**summary, "losses": losses}
+    if main:
+        save_json(Path(cfg.metrics_dir) / "train.json", summary)
+    return final, {**summary, "losses": losses, "is_main_process": main}

@@ -113,3 +113,16 @@ def test_quality_filters() -> None:
     wb[17] = (60, 185, 0.9)
     k = to_shoeleg(wb, 100, 200, 0.5)
     assert k[4].tolist() == [0, 0, 0] and k[5].tolist() == [0, 0, 0] and k[6].tolist() == pytest.approx([60, 185, 0.9])
+
+
+def test_vitpose_loads_a_checkpoint_folder_by_path(tmp_path: Path) -> None:
+    import torch
+
+    from shoemodel.curation.pose_vitpose import tiny_vitpose
+
+    torch.manual_seed(0)
+    tiny_vitpose(num_labels=133).save_pretrained(tmp_path / "vitpose-wb-tiny")
+    est = build_pose(PoseConfig(backend="vitpose", weights=str(tmp_path / "vitpose-wb-tiny")))
+    image = np.zeros((120, 90, 3), np.uint8)
+    out = est.estimate(image, np.array([[10, 10, 80, 110, 1]], np.float32))
+    assert out.shape == (1, 133, 3) and np.isfinite(out).all()

@@ -116,3 +116,25 @@ def test_mask_qc_area_components_and_calf_overlap() -> None:
     leg = good.copy()
     leg[15:60, 50:70] = True  # mask climbs up the calf
     assert check_mask(leg, p, cfg)[1].startswith("mask covers the calf")
+
+
+@pytest.mark.fixtures
+def test_hf_sam_loads_a_checkpoint_folder_by_path_and_runs_the_stage(fixtures_dir: Path, tmp_path: Path) -> None:
+    """save_pretrained -> curation.segment.weights: the same by-path loading a real SAM folder goes through."""
+    import torch
+
+    from shoemodel.curation.segment import segment_rows
+    from shoemodel.curation.segment_sam import tiny_hf_sam
+
+    torch.manual_seed(0)
+    tiny_hf_sam().save_pretrained(tmp_path / "sam-tiny")
+    cfg = SegmentConfig(backend="hf_sam", weights=str(tmp_path / "sam-tiny"), min_area_frac=0.0, max_area_frac=1e9,
+                        max_components=10**6, max_leg_overlap=1.0)
+    seg = build_segmenter(cfg)
+    assert seg.name == "hf_sam" and "sam-tiny" in seg.version
+    bus = fixtures_dir / "images" / "ultralytics_samples" / "bus.jpg"
+    rows = [{"source_uri": str(bus), "content_hash": "h", "image": bus.read_bytes(), "keypoints": BUS_FEET.reshape(-1).tolist()}]
+    (row,) = segment_rows(rows, seg, cfg)
+    qc = json.loads(row["mask_qc"])
+    assert [q["side"] for q in qc] == ["left", "right"]
+    assert row["status"] == ("kept" if any(q["ok"] for q in qc) else "dropped")

@@ -18,9 +18,12 @@ def test_train_and_evaluate_lps_diffusion_from_params(shoe_leg_set, tmp_path):
         "hidden_size": 32, "num_blocks": 1, "time_embed_dim": 16, "steps": 5, "batch_size": 8, "warmup_steps": 1,
         "mixed_precision": "no", "num_workers": 0, "eval_samples": 2}}}))
     runner = CliRunner()
-    r = runner.invoke(app, ["train", "lps-diffusion", "--params", str(params), "--set", "steps=6", "--set", "progress=false"])
+    r = runner.invoke(app, ["train", "lps-diffusion", "--params", str(params), "--set", "steps=6", "--set", "progress=false",
+                                "--set", "learning_rate=2e-3"])
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "metrics" / "train.json").read_text())["steps"] == 6
+    cfg = json.loads((tmp_path / "models" / "config.json").read_text())["train_config"]
+    assert cfg["learning_rate"] == 2e-3 and cfg["steps"] == 6
     r = runner.invoke(app, ["evaluate", "lps-diffusion", "--params", str(params)])
     assert r.exit_code == 0, r.output
     report = json.loads((tmp_path / "metrics" / "eval.json").read_text())

@@ -18,8 +18,9 @@ def _diffusion(cfg_kw):
     from shoemodel.training.lps_diffusion.config import LegDiffusionConfig
     from shoemodel.training.lps_diffusion.train import train_lps_diffusion
 
+    kw = {"mixed_precision": "no", **cfg_kw}
     cfg = LegDiffusionConfig(hidden_size=32, num_blocks=1, time_embed_dim=16, batch_size=8, learning_rate=1e-3,
-                             warmup_steps=2, mixed_precision="no", num_workers=0, progress=False, log_every=1, **cfg_kw)
+                             warmup_steps=2, num_workers=0, progress=False, log_every=1, **kw)
     return train_lps_diffusion(cfg), cfg
 
 
@@ -27,8 +28,9 @@ def _wd(cfg_kw):
     from shoemodel.training.wd.config import WDConfig
     from shoemodel.training.wd.train import train_wd
 
+    kw = {"num_workers": 0, **cfg_kw}
     cfg = WDConfig(model_size="tiny", image_size=32, batch_size=2, learning_rate=1e-3, warmup_steps=2,
-                   mixed_precision="no", num_workers=0, progress=False, log_every=1, **cfg_kw)
+                   mixed_precision="no", progress=False, log_every=1, **kw)
     return train_wd(cfg), cfg
 
 
@@ -64,3 +66,27 @@ def test_step_sampler_is_a_pure_function_of_step():
     seen = [i for b in full[:5] for i, _ in b][:10]
     assert sorted(seen) == list(range(10))
     assert np.unique([seed for b in full for _, seed in b]).size == 24
+
+
+def test_mixed_precision_can_change_between_runs_in_one_process(shoe_leg_set, tmp_path):
+    """accelerate's process-wide state would refuse a second precision; the loop releases it."""
+    for mp in ("no", "bf16"):
+        summary, _ = _diffusion(dict(train_set=str(shoe_leg_set), output_dir=str(tmp_path / mp),
+                                     metrics_dir=str(tmp_path / f"m{mp}"), steps=2, mixed_precision=mp))
+        assert len(summary["losses"]) == 2 and all(np.isfinite(summary["losses"]))
+
+
+def test_data_workers_do_not_change_the_batches(wearable_set, tmp_path):
+    """Augmentation seeds travel with the indices, so worker processes draw exactly what the main process would."""
+    losses = [_wd(dict(train_set=str(wearable_set), output_dir=str(tmp_path / f"w{n}"), metrics_dir=str(tmp_path / f"m{n}"),
+                       steps=2, num_workers=n))[0]["losses"] for n in (0, 2)]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-6)
+
+
+def test_process_shards_split_the_global_batch():
+    from shoemodel.training.common import StepBatchSampler
+
+    whole = StepBatchSampler(10, 6, seed=1, steps=3)
+    shards = [StepBatchSampler(10, 3, seed=1, steps=3, num_shards=2, shard=k) for k in (0, 1)]
+    for step in range(3):
+        assert shards[0].batch(step) + shards[1].batch(step) == whole.batch(step)

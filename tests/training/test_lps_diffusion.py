@@ -75,3 +75,12 @@ def test_phase2_learns_a_pose_distribution(shoe_leg_set, tmp_path):
     r = evaluate_lps_diffusion(cfg.output_dir, str(shoe_leg_set), samples=4)
     assert r["generated"]["mmd"] < r["random"]["mmd"] and r["generated"]["mmd"] < r["mean_pose"]["mmd"]
     assert r["generated"]["ankle_agreement"] > r["random"]["ankle_agreement"]
+
+
+def test_low_score_foot_points_count_as_missing():
+    s = LegPoseSampler.from_config_random()
+    f = _foot8()
+    f[4:, 2] = 0.1  # right foot barely detected
+    out = s.sample(f, (128, 128), n=2, seed=0, min_score=0.3)
+    assert (out[:, [9, 10, 11]] == 0).all()  # right toes and heel dropped
+    np.testing.assert_array_equal(out[0, 4], f[0])  # left ankle given

@@ -13,6 +13,16 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
 
+@pytest.fixture(autouse=True)
+def fresh_accelerator_state():
+    """accelerate keeps one mixed-precision setting per process; other tests may have set another."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(True)
+    yield
+    AcceleratorState._reset_state(True)
+
+
 @pytest.fixture(autouse=True, scope="module")
 def one_torch_thread():
     """Tiny models: one thread is as fast, and far faster when other jobs share the 2 cores; restored after."""
@@ -122,3 +132,78 @@ def test_tiny_tokenizer_round_trips(tmp_path):
     ids = tok("a photo of a person wearing shoes").input_ids
     assert ids[0] == tok.bos_token_id and ids[-1] == tok.eos_token_id
     assert tok.decode(ids, skip_special_tokens=True).strip() == "a photo of a person wearing shoes"
+
+
+def test_gradient_checkpointing_step_and_8bit_adam_message(tmp_path, tiny_base, shoe_leg_set):
+    import importlib.util
+
+    from shoemodel.training.sw.config import SWConfig
+    from shoemodel.training.sw.train import train_sw
+
+    cfg = SWConfig(data=str(shoe_leg_set), base_model=str(tiny_base), output_dir=str(tmp_path / "gc"), resolution=32,
+                   train_batch_size=2, max_train_steps=1, gradient_checkpointing=True, checkpointing_steps=0,
+                   validation_steps=0, shuffle_buffer=2)
+    assert json_steps(train_sw(cfg, log=lambda _: None)) == 1
+    if importlib.util.find_spec("bitsandbytes") is None:
+        cfg.use_8bit_adam, cfg.output_dir = True, str(tmp_path / "bnb")
+        with pytest.raises(ImportError, match="bitsandbytes"):
+            train_sw(cfg, log=lambda _: None)
+
+
+def json_steps(out) -> int:
+    import json
+
+    return json.loads((out / "sw.json").read_text())["steps"]
+
+
+def test_tiny_base_run_is_a_movable_folder_that_generates(tmp_path, shoe_leg_set):
+    import shutil
+
+    from shoemodel.training.sw.config import SWConfig
+    from shoemodel.training.sw.pipeline import SWGenerator
+    from shoemodel.training.sw.train import train_sw
+
+    cfg = SWConfig(data=str(shoe_leg_set), base_model="tiny", output_dir=str(tmp_path / "a"), resolution=32,
+                   train_batch_size=1, max_train_steps=1, checkpointing_steps=0, validation_steps=0, shuffle_buffer=2)
+    out = train_sw(cfg, log=lambda _: None)
+    moved = shutil.move(str(out), str(tmp_path / "b"))
+    gen = SWGenerator.from_pretrained(moved)
+    x = np.zeros((32, 32, 3), np.uint8)
+    img = gen.generate(x, [x], "a photo of a person wearing shoes", steps=2)[0]
+    assert img.shape == (32, 32, 3) and img.dtype == np.uint8
+
+
+def test_base_model_errors_name_what_is_missing(tmp_path):
+    from shoemodel.training.sw.models import WeightsNotFound, load_base_model
+
+    with pytest.raises(WeightsNotFound, match="Stable Diffusion 1.5 base model not found"):
+        load_base_model(tmp_path / "sd15")
+    (tmp_path / "sd15.safetensors").write_bytes(b"")
+    with pytest.raises(ValueError, match="base_config"):
+        load_base_model(tmp_path / "sd15.safetensors")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(WeightsNotFound, match="'unet' folder"):
+        load_base_model(tmp_path / "folder")
+
+
+def test_bf16_mixed_precision_with_accumulation_and_validation(tmp_path, tiny_base, shoe_leg_set):
+    from shoemodel.training.sw.config import SWConfig
+    from shoemodel.training.sw.train import train_sw
+
+    cfg = SWConfig(data=str(shoe_leg_set), base_model=str(tiny_base), output_dir=str(tmp_path / "bf16"), resolution=32,
+                   train_batch_size=1, max_train_steps=2, mixed_precision="bf16", gradient_accumulation_steps=2,
+                   checkpointing_steps=0, validation_steps=2, validation_inference_steps=2, num_validation_images=1,
+                   shuffle_buffer=2)
+    out = train_sw(cfg, log=lambda _: None)
+    assert json_steps(out) == 2 and (out / "validation" / "step-0000002.png").exists()
+
+
+def test_each_process_streams_its_own_share(shoe_leg_set):
+    from shoemodel.training.sw.data import iter_examples
+
+    def pixels_of(shard: int) -> set[tuple]:
+        stream = iter_examples(shoe_leg_set, 32, shard_index=shard, num_shards=2, repeat=False, flip=False)
+        return {tuple(x["pixel_values"][:, 0, 0].tolist()) for x in stream}
+
+    a, b = pixels_of(0), pixels_of(1)
+    assert len(a) == 2 and len(b) == 2 and not (a & b)  # 4 train records, split 2 / 2

@@ -94,3 +94,36 @@ def test_checkpoint_round_trip_and_learning_signal(wearable_set, tmp_path):
     trained = evaluate_predictor(p, str(wearable_set))
     untrained = evaluate_predictor(WDPredictor.from_config_random("tiny", 32), str(wearable_set))
     assert trained["aAcc"] > untrained["aAcc"] and trained["visible/IoU"] > untrained["visible/IoU"]
+
+
+def test_two_class_ablation_trains_and_reports_other_vs_wearable(wearable_set, tmp_path):
+    from shoemodel.training.wd.config import WDConfig
+    from shoemodel.training.wd.evaluate import evaluate_predictor
+    from shoemodel.training.wd.train import train_wd
+
+    cfg = WDConfig(train_set=str(wearable_set), output_dir=str(tmp_path / "wd2"), metrics_dir=str(tmp_path / "m"),
+                   model_size="tiny", image_size=32, steps=3, batch_size=2, two_class=True, class_weights=(1.0, 5.0),
+                   mixed_precision="no", num_workers=0, progress=False, warmup_steps=0)
+    train_wd(cfg)
+    p = WDPredictor.from_checkpoint(tmp_path / "wd2")
+    assert p.two_class
+    r = evaluate_predictor(p, str(wearable_set))
+    assert {"other/IoU", "wearable/IoU", "mIoU", "mAcc", "aAcc"} <= set(r) and "visible/IoU" not in r
+    with pytest.raises(ValueError, match="class_weights"):
+        train_wd(WDConfig(train_set=str(wearable_set), two_class=True, class_weights=(1.0, 1.0, 5.0)))
+
+
+def test_pretrained_backbone_by_path_gets_a_fresh_three_class_head(tmp_path):
+    from transformers import SegformerForSemanticSegmentation
+
+    from shoemodel.training.wd.model import MIT_PRESETS, build_segformer, segformer_config
+
+    cfg = segformer_config("tiny")
+    cfg.num_labels, cfg.id2label, cfg.label2id = 19, {i: str(i) for i in range(19)}, {str(i): i for i in range(19)}
+    src = SegformerForSemanticSegmentation(cfg)
+    src.save_pretrained(tmp_path / "mit")
+    model = build_segformer("tiny", pretrained=str(tmp_path / "mit"))
+    assert model.config.num_labels == 3 and model.decode_head.classifier.out_channels == 3
+    key = "segformer.stages.0.patch_embeddings.proj.weight"
+    assert (model.state_dict()[key] == src.state_dict()[key]).all()  # the encoder weights came from the path
+    assert MIT_PRESETS["tiny"]["hidden_sizes"] == model.config.hidden_sizes

@@ -67,15 +67,18 @@ class LegPoseSampler:
             x = sched.step(eps.cpu(), t, x.cpu(), generator=gen).prev_sample.to(self.device)
         return x.cpu().numpy()
 
-    def sample(self, foot8: np.ndarray, image_size: tuple[int, int], n: int, seed: int) -> np.ndarray:
+    def sample(self, foot8: np.ndarray, image_size: tuple[int, int], n: int, seed: int, *,
+               min_score: float = 0.0) -> np.ndarray:
         """(n, 12, 3) poses: generated hips/knees (and ankles when the foot lacks them) plus the given foot points.
 
         `image_size` is (width, height) of the image the foot keypoints live in; score 1 marks a generated
-        point, 0 a point the model left out of frame (paper: missing = 0).
+        point, 0 a point the model left out of frame (paper: missing = 0). Foot points scoring <= `min_score`
+        (phase 1's peak heatmap value) count as missing and come back as zeros.
         """
-        f = np.asarray(foot8, np.float32)
+        f = np.asarray(foot8, np.float32).copy()
         if f.shape != (8, 3):
             raise ValueError(f"foot8 must be (8, 3), got {f.shape}")
+        f[f[:, 2] <= min_score] = 0
         w, h = float(image_size[0]), float(image_size[1])
         cond = np.repeat(encode_foot(f, w, h)[None], n, axis=0)
         legs = (self.sample_normalized(cond, seed) + 1) / 2  # back to the paper's [0, 1] normalisation

@@ -26,6 +26,7 @@ def make_loss(scheduler: Any):
 
 
 def train_lps_diffusion(cfg: LegDiffusionConfig) -> dict[str, Any]:
+    """Run (or resume) training; writes `<output_dir>` (config.json + model.safetensors, EMA weights)."""
     torch.manual_seed(cfg.seed)
     kpts, sizes = load_keypoints(cfg.train_set, "train", cfg.max_records)
     model = LegPoseDenoiser(cfg.hidden_size, cfg.num_blocks, cfg.time_embed_dim, cfg.dropout)
@@ -33,6 +34,7 @@ def train_lps_diffusion(cfg: LegDiffusionConfig) -> dict[str, Any]:
     scheduler = make_scheduler(**sched_cfg)
     final, summary = train_loop(cfg, model, LegPoseDataset(kpts, sizes, cfg, train=True), collate, make_loss(scheduler),
                                 [], use_ema=cfg.use_ema, ema_decay=cfg.ema_decay)
-    write_model_folder(cfg.output_dir, {"kind": "lps_diffusion", "model": final.config, "scheduler": sched_cfg,
-                                        "train_config": config_dict(cfg)}, final.state_dict())
+    if summary["is_main_process"]:  # one writer when several GPUs train
+        write_model_folder(cfg.output_dir, {"kind": "lps_diffusion", "model": final.config, "scheduler": sched_cfg,
+                                            "train_config": config_dict(cfg)}, final.state_dict())
     return summary

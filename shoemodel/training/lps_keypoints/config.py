@@ -35,5 +35,6 @@ class FootKeypointsConfig(LoopConfig):
     contrast: float = 0.2
     saturation: float = 0.2
     hue: float = 0.0
+    supervise_missing: bool = True  # a foot out of frame gets an all-zero target (weight 1), so scores tell presence
     flip_test: bool = True
     eval_split: str = "test"

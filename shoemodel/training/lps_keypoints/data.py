@@ -55,6 +55,8 @@ class FootKeypointDataset(Dataset):
         foot8 = foot_keypoints(self.kpts[idx].as_py())
         img, k = augment_sample(img, foot8, self.cfg, np.random.default_rng(seed) if self.train else None)
         heat, weight = H.encode(k, self.cfg.image_size, self.hm_size, self.cfg.sigma)
+        if self.cfg.supervise_missing:
+            weight = np.ones_like(weight)
         return {"pixel_values": torch.from_numpy(A.to_tensor_normalized(img)), "heatmaps": torch.from_numpy(heat),
                 "weights": torch.from_numpy(weight)}
 

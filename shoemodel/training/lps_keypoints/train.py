@@ -34,5 +34,6 @@ def train_lps_keypoints(cfg: FootKeypointsConfig) -> dict[str, Any]:
     model.config.shoemodel = shoemodel_meta(cfg)
     ds = FootKeypointDataset(table, cfg, heatmap_size(cfg.model_size, cfg.image_size), train=True)
     final, summary = train_loop(cfg, model, ds, collate, heatmap_loss, [])
-    final.save_pretrained(cfg.output_dir, safe_serialization=True)
+    if summary["is_main_process"]:  # one writer when several GPUs train
+        final.save_pretrained(cfg.output_dir, safe_serialization=True)
     return summary

@@ -53,9 +53,11 @@ def load_base_model(path: str | Path, config: str | Path | None = None) -> BaseM
     if p.is_file():
         from diffusers import StableDiffusionPipeline
 
-        kwargs: dict[str, Any] = {"local_files_only": True, "safety_checker": None, "requires_safety_checker": False}
-        if config is not None:
-            kwargs["config"] = str(require_path(config, "diffusers config folder for the single-file base model"))
+        if config is None:
+            raise ValueError(f"{p} is a single file: offline it also needs `base_config`, a folder with the diffusers "
+                             "component configs (model_index.json, */config.json, tokenizer files) of SD 1.5")
+        kwargs: dict[str, Any] = {"local_files_only": True, "safety_checker": None, "requires_safety_checker": False,
+                                  "config": str(require_path(config, "diffusers config folder for the single-file base"))}
         pipe = StableDiffusionPipeline.from_single_file(str(p), **kwargs)
         scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
         return BaseModel(pipe.unet, pipe.vae, pipe.text_encoder, pipe.tokenizer, scheduler, str(p))

@@ -42,7 +42,10 @@ class SWGenerator:
 
         sw_dir = require_path(sw_dir, "trained SW folder")
         meta = json.loads(require_path(Path(sw_dir) / META_FILE, "SW metadata").read_text())
-        base = load_base_model(meta["base_model"], meta.get("base_config"))
+        base_path = Path(meta["base_model"])
+        if not base_path.is_absolute() and (Path(sw_dir) / base_path).exists():  # stored relative to the SW folder
+            base_path = Path(sw_dir) / base_path
+        base = load_base_model(base_path, meta.get("base_config"))
         controlnet = ControlNetModel.from_pretrained(require_path(Path(sw_dir) / "controlnet", "ShoeControlNet weights"))
         pipe = build_pipeline(base, controlnet).to(device)
         pipe.set_progress_bar_config(disable=True)

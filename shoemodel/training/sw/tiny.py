@@ -50,10 +50,11 @@ def write_tiny_tokenizer(folder: str | Path) -> Path:
     return folder
 
 
-def make_tiny_base_model(folder: str | Path, resolution: int = 64, seed: int = 0) -> Path:
+def make_tiny_base_model(folder: str | Path, resolution: int = 64, seed: int = 0, unet_in_channels: int = 4) -> Path:
     """Build and save a tiny random base model (diffusers layout) at `folder`; returns the folder.
 
     The VAE downsamples 4x (SD: 8x), so a 64 px image is a 16x16 latent: cheap on 2 CPU cores.
+    `unet_in_channels=9` makes an SD-inpainting-shaped base (latent + mask + masked-image latent).
     """
     prepare_imports()
     import torch
@@ -75,7 +76,7 @@ def make_tiny_base_model(folder: str | Path, resolution: int = 64, seed: int = 0
         sample_size=resolution)
     latent = resolution // 2 ** (len(vae.config.block_out_channels) - 1)
     unet = UNet2DConditionModel(
-        sample_size=latent, in_channels=4, out_channels=4, block_out_channels=(16, 32), layers_per_block=1,
+        sample_size=latent, in_channels=unet_in_channels, out_channels=4, block_out_channels=(16, 32), layers_per_block=1,
         down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
         cross_attention_dim=32, attention_head_dim=(2, 4), norm_num_groups=8)
     scheduler = DDPMScheduler(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",

@@ -130,6 +130,8 @@ def train_sw(cfg: SWConfig, log: Callable[[str], None] = print) -> Path:
     if cfg.gradient_checkpointing:
         controlnet.enable_gradient_checkpointing()
     weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(accelerator.mixed_precision, torch.float32)
+    if accelerator.device.type == "cpu":  # CPU kernels (group_norm) refuse half weights with fp32 inputs: autocast only
+        weight_dtype = torch.float32
     for m in (base.unet, base.vae, base.text_encoder):
         m.to(accelerator.device) if weight_dtype == torch.float32 else m.to(accelerator.device, dtype=weight_dtype)
 
@@ -154,7 +156,7 @@ def train_sw(cfg: SWConfig, log: Callable[[str], None] = print) -> Path:
     while step < cfg.max_train_steps:
         with accelerator.accumulate(controlnet):
             batch = next(batches)
-            prompts = ["" if gen_rand(gen) < cfg.empty_prompt_prob else p for p in batch["prompts"]]
+            prompts = ["" if _uniform(gen) < cfg.empty_prompt_prob else p for p in batch["prompts"]]
             embeds = encode_prompts(base.tokenizer, base.text_encoder, prompts, accelerator.device)
             loss = sw_loss(batch["pixel_values"].to(accelerator.device), batch["conditioning"].to(accelerator.device),
                            embeds, vae=base.vae, unet=base.unet, controlnet=controlnet, scheduler=base.scheduler)
@@ -181,7 +183,9 @@ def train_sw(cfg: SWConfig, log: Callable[[str], None] = print) -> Path:
     if accelerator.is_main_process:
         net = accelerator.unwrap_model(controlnet)
         net.save_pretrained(out / "controlnet")
-        meta = {"base_model": str(base_path), "base_config": cfg.base_config, "resolution": cfg.resolution,
+        # the tiny base lives inside the SW folder: store it relative so the folder can move
+        base_ref = str(Path(base_path).relative_to(out)) if tiny else str(base_path)
+        meta = {"base_model": base_ref, "base_config": cfg.base_config, "resolution": cfg.resolution,
                 "steps": step, "tiny_random_base": tiny, "final_loss": float(np.mean(losses[-10:])) if losses else None,
                 "train_seconds": round(time.time() - t0, 2)}
         (out / META_FILE).write_text(json.dumps(meta, indent=1))
@@ -190,7 +194,7 @@ def train_sw(cfg: SWConfig, log: Callable[[str], None] = print) -> Path:
     return out
 
 
-def gen_rand(gen: Any) -> float:
+def _uniform(gen: Any) -> float:
     """A uniform draw from a torch generator (reproducible prompt dropping)."""
     import torch
 
@@ -198,12 +202,17 @@ def gen_rand(gen: Any) -> float:
 
 
 def _validate(accelerator: Any, base: Any, controlnet: Any, conditions: list, path: Path, cfg: SWConfig) -> None:
+    import copy
+
     from shoemodel.training.sw.pipeline import build_pipeline
 
     net = accelerator.unwrap_model(controlnet)
-    net.eval()
-    pipe = build_pipeline(base, net)
+    dtype = next(base.unet.parameters()).dtype
+    # Under mixed precision the frozen parts are fp16/bf16 and the ControlNet fp32: sample with a cast copy
+    # (CPU kernels refuse mixed dtypes, and autocast would change what validation measures).
+    val_net = net if next(net.parameters()).dtype == dtype else copy.deepcopy(net).to(dtype=dtype)
+    val_net.eval()
+    pipe = build_pipeline(base, val_net)
     pipe.set_progress_bar_config(disable=True)
-    with accelerator.autocast():  # frozen parts may be fp16/bf16 while the ControlNet is fp32
-        save_validation_images(pipe, conditions, path, cfg.validation_inference_steps, cfg.seed)
+    save_validation_images(pipe, conditions, path, cfg.validation_inference_steps, cfg.seed)
     net.train()

@@ -41,5 +41,6 @@ def train_wd(cfg: WDConfig) -> dict[str, Any]:
                               "model_size": cfg.model_size, "crop_to_content": cfg.crop_to_content,
                               "crop_margin": cfg.crop_margin, "train_config": config_dict(cfg)}
     final, summary = train_loop(cfg, model, WearableAreaDataset(table, cfg, train=True), collate, make_loss(tuple(cfg.class_weights)), [])
-    final.save_pretrained(cfg.output_dir, safe_serialization=True)
+    if summary["is_main_process"]:  # one writer when several GPUs train
+        final.save_pretrained(cfg.output_dir, safe_serialization=True)
     return summary
