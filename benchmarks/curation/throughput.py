@@ -104,9 +104,9 @@ def sam_batching(files: list[Path], vit_b: bool = False) -> dict:
     """
     import torch
 
+    from shoemodel.compat.torchvision import ensure_torchvision
     from shoemodel.curation.prompts import foot_prompts
     from shoemodel.curation.segment_sam import SegmentAnythingSegmenter, tiny_sam
-    from shoemodel.curation.tv_compat import ensure_torchvision
     from shoemodel.schemas.records import decode_image
 
     torch.manual_seed(0)

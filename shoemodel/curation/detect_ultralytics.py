@@ -20,7 +20,7 @@ class UltralyticsDetector:
                  nms_threshold: float = 0.45, batch_size: int = 8):
         import os
 
-        from shoemodel.curation.tv_compat import ensure_torchvision
+        from shoemodel.compat.torchvision import ensure_torchvision
 
         os.environ.setdefault("YOLO_AUTOINSTALL", "false")  # never pip-install at run time on a worker
         ensure_torchvision()

@@ -23,7 +23,7 @@ class MMPoseWholeBody:
     name = "mmpose"
 
     def __init__(self, config: str | Path, weights: str | Path, device: str = "cpu"):
-        from shoemodel.curation.tv_compat import ensure_torchvision
+        from shoemodel.compat.torchvision import ensure_torchvision
 
         ensure_torchvision()  # mmcv/mmpose import torchvision
         try:

@@ -20,7 +20,7 @@ HINT = ("Give a transformers VitPoseForPoseEstimation folder (config.json + weig
 
 def tiny_vitpose(num_labels: int = 133, num_experts: int = 1) -> Any:
     """The real VitPoseForPoseEstimation class at a tiny size with random weights (tests, smoke runs)."""
-    from shoemodel.curation.tv_compat import ensure_torchvision
+    from shoemodel.compat.torchvision import ensure_torchvision
 
     ensure_torchvision()
     from transformers import VitPoseForPoseEstimation
@@ -44,7 +44,7 @@ class VitPoseWholeBody:
     name = "vitpose"
 
     def __init__(self, weights: str | Path = "", model: Any = None, dataset_index: int = 0):
-        from shoemodel.curation.tv_compat import ensure_torchvision
+        from shoemodel.compat.torchvision import ensure_torchvision
 
         ensure_torchvision()
         import transformers

@@ -25,7 +25,7 @@ def tiny_sam() -> Any:
 
     import torch
 
-    from shoemodel.curation.tv_compat import ensure_torchvision
+    from shoemodel.compat.torchvision import ensure_torchvision
 
     ensure_torchvision()
     from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
@@ -46,7 +46,7 @@ class SegmentAnythingSegmenter:
     name = "sam"
 
     def __init__(self, weights: str | Path = "", model_type: str = "vit_b", model: Any = None):
-        from shoemodel.curation.tv_compat import ensure_torchvision
+        from shoemodel.compat.torchvision import ensure_torchvision
 
         ensure_torchvision()
         from segment_anything import SamPredictor, sam_model_registry
@@ -83,7 +83,7 @@ class SegmentAnythingSegmenter:
 
 def tiny_hf_sam() -> Any:
     """transformers' SamModel at a tiny size (random weights), for tests."""
-    from shoemodel.curation.tv_compat import ensure_torchvision
+    from shoemodel.compat.torchvision import ensure_torchvision
 
     ensure_torchvision()
     from transformers import SamConfig, SamMaskDecoderConfig, SamModel, SamPromptEncoderConfig, SamVisionConfig
@@ -101,7 +101,7 @@ class HFSamSegmenter:
     name = "hf_sam"
 
     def __init__(self, weights: str | Path = "", model: Any = None):
-        from shoemodel.curation.tv_compat import ensure_torchvision
+        from shoemodel.compat.torchvision import ensure_torchvision
 
         ensure_torchvision()
         import transformers

@@ -59,10 +59,10 @@ def mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
 
 def sam_mask(rgb: np.ndarray, checkpoint: str | Path, box: tuple[int, int, int, int], model_type: str = "vit_b") -> np.ndarray:
     """SAM's best mask for the box prompt; checkpoint = an original .pth (segment-anything) or a transformers folder."""
-    from shoemodel.training._torchvision_compat import ensure_torchvision_importable
+    from shoemodel.training.sw._diffusers import prepare_imports
     from shoemodel.training.sw.models import require_path
 
-    ensure_torchvision_importable()
+    prepare_imports()
     ckpt = require_path(checkpoint, "SAM checkpoint")
     if ckpt.is_dir():
         import torch

@@ -23,11 +23,11 @@ def normalize_coords(points: np.ndarray, size: float | tuple[float, float], visi
 def denormalize_coords(norm: np.ndarray, size: float | tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of `normalize_coords`: returns (pixel coords, visible flags).
 
-    A point whose both coordinates are below half the offset is read as missing (0 in, 0 out).
+    A point is present only when both coordinates reach half the offset; anything else is missing (0 in, 0 out).
     """
     n = np.asarray(norm, dtype=np.float32)
     s = np.asarray(size, dtype=np.float32)
-    visible = np.any(n >= OFFSET / 2, axis=-1)
+    visible = np.all(n >= OFFSET / 2, axis=-1)
     pix = (n - OFFSET) / SCALE * s
     pix = np.where(visible[..., None], pix, 0.0)
     return pix.astype(np.float32), visible

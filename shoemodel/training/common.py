@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from shoemodel.training._torchvision_compat import ensure_torchvision_importable
+from shoemodel.compat.torchvision import ensure_torchvision
 
-ensure_torchvision_importable()
+ensure_torchvision()
 
 
 @dataclass

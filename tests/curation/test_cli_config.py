@@ -59,8 +59,8 @@ def test_cli_run_on_a_folder_without_people(tmp_path: Path, mediapipe_installed)
 def test_torchvision_fallback_nms_matches_reference() -> None:
     import torch
 
+    from shoemodel.compat.torchvision import ensure_torchvision
     from shoemodel.curation.boxes import nms as np_nms
-    from shoemodel.curation.tv_compat import ensure_torchvision
 
     ensure_torchvision()
     import torchvision

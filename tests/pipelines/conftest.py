@@ -4,9 +4,9 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from shoemodel.training._torchvision_compat import ensure_torchvision_importable  # noqa: E402
+from shoemodel.training.sw._diffusers import prepare_imports  # noqa: E402
 
-ensure_torchvision_importable()
+prepare_imports()
 
 import pytest  # noqa: E402
 from sw_standins import product, sw_dir  # noqa: E402,F401  (session fixtures)

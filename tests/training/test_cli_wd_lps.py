@@ -41,7 +41,7 @@ def test_unknown_override_key_is_rejected(tmp_path):
 
 
 def test_torchvision_fallback_nms_matches_greedy_nms():
-    from shoemodel.training._torchvision_compat import _nms
+    from shoemodel.compat.torchvision import _nms
 
     boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30], [0, 0, 9, 10.0]])
     scores = torch.tensor([0.9, 0.8, 0.7, 0.95])

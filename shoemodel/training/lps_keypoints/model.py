@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from shoemodel.compat.torchvision import ensure_torchvision
 from shoemodel.schemas.keypoints import FOOT_NAMES
-from shoemodel.training import _torchvision_compat
 
-_torchvision_compat.ensure_torchvision_importable()
+ensure_torchvision()
 
 #: ViTPose backbone sizes (ViT-S/B/L/H as in ViTPose), plus a tiny one for tests and the CPU sample.
 VITPOSE_PRESETS: dict[str, dict[str, Any]] = {

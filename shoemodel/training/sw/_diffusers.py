@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from shoemodel.training._torchvision_compat import ensure_torchvision_importable
-
 
 def prepare_imports() -> None:
-    """Call before importing diffusers or transformers models: registers torchvision op fallbacks if needed."""
-    ensure_torchvision_importable()
+    """Call before importing diffusers, transformers models or torchmetrics: registers torchvision op fallbacks."""
+    from shoemodel.compat.torchvision import ensure_torchvision
+
+    ensure_torchvision()
 
 
 def set_torch_threads(n: int) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from shoemodel.compat.torchvision import ensure_torchvision
 from shoemodel.schemas.classes import CLASS_NAMES, TWO_CLASS_NAMES
-from shoemodel.training import _torchvision_compat
 
-_torchvision_compat.ensure_torchvision_importable()
+ensure_torchvision()
 
 #: MiT encoder sizes of the Segformer paper (hidden sizes, depths, heads, decoder width).
 MIT_PRESETS: dict[str, dict[str, Any]] = {

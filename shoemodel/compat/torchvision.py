@@ -45,23 +45,34 @@ def _has_op(name: str) -> bool:
 
 
 def ensure_torchvision() -> bool:
-    """Register the fallback `torchvision::nms` if missing; returns True when it had to."""
+    """Make torchvision importable and usable; returns True when the fallback ops had to be registered.
+
+    Safe to call from any area, any number of times, before or after torchvision was imported.
+    """
     global _DONE
-    if _DONE or _has_op("nms"):
+    if _DONE:
+        return False
+    import importlib.util
+
+    if importlib.util.find_spec("torchvision") is None:
         _DONE = True
         return False
-    lib = torch.library.Library("torchvision", "DEF")  # noqa: F841 - must stay alive
-    lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-    lib.impl("nms", _nms, "CompositeExplicitAutograd")
-    lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-    lib.impl("qnms", lambda d, s, t: _nms(d.dequantize(), s.dequantize(), t), "CompositeExplicitAutograd")
-    _LIBS.append(lib)
+    added = False
+    if not _has_op("nms"):
+        lib = torch.library.Library("torchvision", "DEF")
+        lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        lib.impl("nms", _nms, "CompositeExplicitAutograd")
+        lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        lib.impl("qnms", lambda d, s, t: _nms(d.dequantize(), s.dequantize(), t), "CompositeExplicitAutograd")
+        _LIBS.append(lib)  # the Library object must stay alive
+        added = True
     import torchvision.extension
 
-    # torchvision asks this before calling its ops; our nms/qnms now exist, the rest stay absent.
-    torchvision.extension._has_ops = lambda: True
+    if not torchvision.extension._has_ops():
+        # The compiled extension failed to load; nms/qnms now exist in pure torch, the rest stay absent.
+        torchvision.extension._has_ops = lambda: True
     _DONE = True
-    return True
+    return added
 
 
 _LIBS: list = []
