@@ -14,13 +14,8 @@ from shoemodel.curation import parts
 from shoemodel.curation.config import BuildConfig
 from shoemodel.curation.stage_io import SEGMENT, kept_rows, stage_dir
 from shoemodel.schemas.records import decode_image, encode_png
+from shoemodel.sets.splits import split_for
 from shoemodel.store import Manifest, write_set
-
-
-def split_of(content_hash: str, val_fraction: float, test_fraction: float) -> str:
-    """Deterministic split from the content hash (the same photo always lands in the same split)."""
-    u = int(content_hash[:8], 16) / 0x100000000
-    return "test" if u < test_fraction else "val" if u < test_fraction + val_fraction else "train"
 
 
 def iter_items(work_dir: str | Path) -> Iterator[dict[str, Any]]:
@@ -41,7 +36,7 @@ def make_shoe_leg_record(item: dict[str, Any], provenance: dict[str, Any], cfg: 
         "content_hash": item["content_hash"],
         "width": int(image.shape[1]),
         "height": int(image.shape[0]),
-        "split": split_of(item["content_hash"], cfg.val_fraction, cfg.test_fraction),
+        "split": split_for(item["content_hash"], cfg.val_fraction, cfg.test_fraction),
         "caption": None,
         "provenance": json.dumps(prov, sort_keys=True),
         "image": item["image"],

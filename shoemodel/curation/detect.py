@@ -154,14 +154,9 @@ def run_detect(work_dir: str | Path, cfg: DetectConfig, executor: Any = None, re
     from shoemodel.curation.ingest import load_duplicates
 
     ingest_dir, out_dir = stage_dir(work_dir, INGEST), stage_dir(work_dir, DETECT)
-    info = detector_info(cfg)
-    parts.prepare_stage_dir(out_dir, parts.fingerprint_of([parts.read_fingerprint(ingest_dir), cfg.__dict__, info, str(DETECT_SCHEMA)]))
     dups = load_duplicates(ingest_dir)
     indices = parts.part_indices(ingest_dir)
     tasks = ((i, dups.get(i, frozenset())) for i in indices)
     fn = partial(_detect_part, work_dir=str(work_dir), cfg=cfg)
-    parts.run_parts(tasks, fn, out_dir, executor, resources, len(indices), "detect", progress)
-    summary = parts.summarize("detect", out_dir)
-    summary.extra = info
-    parts.write_summary(out_dir, summary)
-    return summary
+    return parts.run_stage("detect", ingest_dir, out_dir, cfg, detector_info(cfg), DETECT_SCHEMA, tasks, len(indices), fn,
+                           executor, resources, progress)

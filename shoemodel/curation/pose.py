@@ -142,14 +142,10 @@ def run_pose(work_dir: str | Path, cfg: PoseConfig, executor: Any = None, resour
     from shoemodel.curation.provenance import backend_info
 
     info = backend_info("pose", cfg.backend, cfg.weights)
-    parts.prepare_stage_dir(out_dir, parts.fingerprint_of([parts.read_fingerprint(det_dir), cfg.__dict__, info, str(POSE_SCHEMA)]))
     indices = parts.part_indices(det_dir)
     fn = partial(_pose_part_task, work_dir=str(work_dir), cfg=cfg)
-    parts.run_parts(((i, None) for i in indices), fn, out_dir, executor, resources, len(indices), "pose", progress)
-    summary = parts.summarize("pose", out_dir)
-    summary.extra = info
-    parts.write_summary(out_dir, summary)
-    return summary
+    return parts.run_stage("pose", det_dir, out_dir, cfg, info, POSE_SCHEMA, ((i, None) for i in indices), len(indices), fn,
+                           executor, resources, progress)
 
 
 def _pose_part_task(task: tuple[int, Any], work_dir: str, cfg: PoseConfig) -> tuple[int, Counter]:

@@ -108,11 +108,7 @@ def run_segment(work_dir: str | Path, cfg: SegmentConfig, executor: Any = None, 
     from shoemodel.curation.provenance import backend_info
 
     info = backend_info("segment", cfg.backend, cfg.weights)
-    parts.prepare_stage_dir(out_dir, parts.fingerprint_of([parts.read_fingerprint(pose_dir), cfg.__dict__, info, str(SEGMENT_SCHEMA)]))
     indices = parts.part_indices(pose_dir)
     fn = partial(_segment_part, work_dir=str(work_dir), cfg=cfg)
-    parts.run_parts(((i, None) for i in indices), fn, out_dir, executor, resources, len(indices), "segment", progress)
-    summary = parts.summarize("segment", out_dir)
-    summary.extra = info
-    parts.write_summary(out_dir, summary)
-    return summary
+    return parts.run_stage("segment", pose_dir, out_dir, cfg, info, SEGMENT_SCHEMA, ((i, None) for i in indices), len(indices), fn,
+                           executor, resources, progress)

@@ -9,7 +9,6 @@ a temporary folder and renamed into place, so a crash never leaves half a sample
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from shoemodel.sets.splits import split_for
 from shoemodel.synthetic.examples import make_product_example, make_worn_example
 
 
@@ -34,12 +34,6 @@ class SampleConfig:
     jpeg_quality: int = 95
     val_fraction: float = 0.1
     test_fraction: float = 0.1
-
-
-def split_for(key: str, val_fraction: float, test_fraction: float) -> str:
-    """Deterministic split from a stable hash of the key (the same id always lands in the same split)."""
-    u = int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-    return "test" if u < test_fraction else "val" if u < test_fraction + val_fraction else "train"
 
 
 def _save(img: np.ndarray, path: Path, quality: int | None = None) -> None:

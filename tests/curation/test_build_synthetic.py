@@ -9,13 +9,14 @@ import numpy as np
 from PIL import Image
 
 from shoemodel.curation import parts
-from shoemodel.curation.build import run_build, split_of
+from shoemodel.curation.build import run_build
 from shoemodel.curation.config import BuildConfig, IngestConfig, SegmentConfig
 from shoemodel.curation.detect import DETECT_SCHEMA
 from shoemodel.curation.ingest import run_ingest
 from shoemodel.curation.pose import POSE_SCHEMA
 from shoemodel.curation.segment import run_segment
 from shoemodel.schemas.records import decode_image, keypoints_array, validate_record
+from shoemodel.sets.splits import split_for
 from shoemodel.store import iter_failures, iter_records
 from shoemodel.synthetic.examples import make_worn_example
 
@@ -55,7 +56,7 @@ def test_segment_and_build_on_synthetic_scenes_with_exact_keypoints(tmp_path: Pa
         shoe = decode_image(r["shoe_image"], "RGB")
         assert np.all(shoe[~mask] == 0) and np.array_equal(shoe[mask], ex.image[mask])  # X_m = shoe pixels on black
         np.testing.assert_allclose(keypoints_array(r)[:, :2], ex.keypoints[:, :2], atol=1e-4)
-        assert r["split"] == split_of(r["content_hash"], 0.05, 0.05)
+        assert r["split"] == split_for(r["content_hash"], 0.05, 0.05)
         assert json.loads(r["provenance"])["mask_source"] == "grabcut"
         ious.append((mask & ex.shoe_mask).sum() / (mask | ex.shoe_mask).sum())
     assert np.mean(ious) >= 0.6, np.round(ious, 2)  # GrabCut from exact foot points (measured mean ~0.76)
