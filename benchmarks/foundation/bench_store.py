@@ -38,10 +38,25 @@ def make_record(i: int, size: int) -> dict:
     }
 
 
+REPEATS = 3
+
+
 def timed(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
+    """Median wall time of REPEATS calls (each call gets a fresh output folder from its caller)."""
+    times = []
+    for _ in range(REPEATS):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return sorted(times)[len(times) // 2]
+
+
+def fresh(base: Path, name: str) -> Path:
+    """A new empty folder for one repeat of one method."""
+    i = 0
+    while (base / f"{name}{i}").exists():
+        i += 1
+    return base / f"{name}{i}"
 
 
 def main() -> None:
@@ -52,18 +67,18 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     records = [make_record(i, args.size) for i in range(8)]  # warm-up imports
-    gen_s = timed(lambda: [make_worn_example(i, args.size) for i in range(args.n)])
+    gen_s = timed(lambda: [make_worn_example(i, args.size) for i in range(args.n)])  # one core
     records = [make_record(i, args.size) for i in range(args.n)]
     tmp = Path(tempfile.mkdtemp())
     res: dict[str, float] = {}
 
-    res["store_write_s"] = timed(lambda: write_set(tmp / "store", "shoe_leg", range(args.n), lambda i: records[i], records_per_shard=128,
+    res["store_write_s"] = timed(lambda: write_set(fresh(tmp, "store"), "shoe_leg", range(args.n), lambda i: records[i], records_per_shard=128,
                                                    validation=ValidationOptions(decode_images=False), progress=False))
-    res["store_write_validated_s"] = timed(lambda: write_set(tmp / "store_v", "shoe_leg", range(args.n), lambda i: records[i],
+    res["store_write_validated_s"] = timed(lambda: write_set(fresh(tmp, "store_v"), "shoe_leg", range(args.n), lambda i: records[i],
                                                              records_per_shard=128, progress=False))
 
     def naive_write():
-        d = tmp / "naive"
+        d = fresh(tmp, "naive")
         d.mkdir()
         for r in records:
             for key in ("image", "shoe_image", "shoe_mask"):
@@ -76,13 +91,14 @@ def main() -> None:
     def hf_write():
         from datasets import Dataset
 
-        Dataset.from_generator(partial(iter, records)).save_to_disk(str(tmp / "hf"))
+        # a fresh cache_dir each time: from_generator would otherwise reuse its cached Arrow file
+        Dataset.from_generator(partial(iter, records), cache_dir=str(fresh(tmp, "hfcache"))).save_to_disk(str(fresh(tmp, "hf")))
 
     res["hf_datasets_write_s"] = timed(hf_write)
-    res["store_read_s"] = timed(lambda: sum(1 for _ in iter_records(tmp / "store")))
+    res["store_read_s"] = timed(lambda: sum(1 for _ in iter_records(tmp / "store0")))
 
     def naive_read():
-        d = tmp / "naive"
+        d = tmp / "naive0"
         for i in range(args.n):
             json.loads((d / f"r{i}.json").read_text())
             for key in ("image", "shoe_image", "shoe_mask"):
@@ -93,14 +109,14 @@ def main() -> None:
     def hf_read():
         from datasets import load_from_disk
 
-        for _ in load_from_disk(str(tmp / "hf")):
+        for _ in load_from_disk(str(tmp / "hf0")):
             pass
 
     res["hf_datasets_read_s"] = timed(hf_read)
-    files = {name: sum(1 for p in (tmp / name).rglob("*") if p.is_file()) for name in ("store", "naive", "hf")}
+    files = {name: sum(1 for p in (tmp / f"{name}0").rglob("*") if p.is_file()) for name in ("store", "naive", "hf")}
     shutil.rmtree(tmp)
     out = {
-        "n_records": args.n, "image_size": args.size, "machine": f"{platform.machine()} {os.cpu_count()} cores",
+        "n_records": args.n, "repeats": REPEATS, "statistic": "median", "image_size": args.size, "machine": f"{platform.machine()} {os.cpu_count()} cores",
         "synthetic_images_per_s": round(args.n / gen_s, 1),
         **{k: round(v, 3) for k, v in res.items()},
         "write_ratio_naive_over_store": round(res["naive_write_s"] / res["store_write_s"], 2),

@@ -27,21 +27,24 @@ def polygon_mask(size: tuple[int, int], points: np.ndarray) -> np.ndarray:
 
 
 def gradient_background(rng: np.random.Generator, size: tuple[int, int], light: bool) -> np.ndarray:
-    """A vertical two-colour gradient, light (product studio) or random (scene), with mild noise."""
+    """A vertical two-colour gradient, light (product studio) or random (scene), with mild grain.
+
+    Built row-wise and in int16 so a 256 px background costs well under a millisecond.
+    """
     w, h = size
     if light:
         top = rng.integers(225, 256, size=3)
         bottom = top - rng.integers(5, 30, size=3)
     else:
         top, bottom = rng.integers(30, 230, size=3), rng.integers(30, 230, size=3)
-    t = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
-    img = (1 - t) * top + t * bottom
-    img = np.broadcast_to(img, (h, w, 3)).copy()
+    t = np.linspace(0, 1, h, dtype=np.float32)[:, None]
+    rows = ((1 - t) * top + t * bottom).astype(np.int16)  # (h, 3)
     if not light:
         floor_y = int(rng.uniform(0.55, 0.85) * h)
-        img[floor_y:] = img[floor_y:] * 0.6 + rng.integers(40, 200, size=3) * 0.4
+        rows[floor_y:] = (rows[floor_y:] * 0.6 + rng.integers(40, 200, size=3) * 0.4).astype(np.int16)
     k = 4 if light else 8
-    img += rng.integers(-k, k + 1, size=img.shape, dtype=np.int16)
+    grain = rng.integers(-k, k + 1, size=((h + 1) // 2, (w + 1) // 2, 3), dtype=np.int16)
+    img = rows[:, None, :] + grain.repeat(2, axis=0).repeat(2, axis=1)[:h, :w]
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
@@ -124,19 +127,29 @@ def leg_polygon(p0: np.ndarray, p1: np.ndarray, w0: float, w1: float) -> np.ndar
     return np.array([p0 + n * w0 / 2, p1 + n * w1 / 2, p1 - n * w1 / 2, p0 - n * w0 / 2])
 
 
-def draw_leg(canvas: np.ndarray, labels: np.ndarray, ankle: np.ndarray, knee: np.ndarray, hip: np.ndarray,
+def draw_leg(canvas: np.ndarray, labels: np.ndarray, knee: np.ndarray, hip: np.ndarray,
              base: np.ndarray, widths: tuple[float, float, float], rgb: tuple[int, int, int]) -> None:
-    """Paint a leg (base of calf inside the shoe -> knee -> hip) in place, labelled as leg."""
+    """Paint a leg (base of calf inside the shoe -> knee -> hip) in place, labelled as leg.
+
+    Like `draw_shoe`, the work is limited to the leg's bounding box.
+    """
     h, w = labels.shape
-    size = (w, h)
     wa, wk, wh = widths
-    m = polygon_mask(size, leg_polygon(base, knee, wa, wk)) | polygon_mask(size, leg_polygon(knee, hip, wk, wh))
+    calf, thigh = leg_polygon(base, knee, wa, wk), leg_polygon(knee, hip, wk, wh)
     r = wk / 2
+    win = _window((h, w), calf, thigh, np.array([knee - r, knee + r]))
+    if win is None:
+        return
+    x0, y0, x1, y1 = win
+    off = np.array([x0, y0], np.float64)
+    size = (x1 - x0, y1 - y0)
     im = Image.new("L", size, 0)
-    ImageDraw.Draw(im).ellipse([knee[0] - r, knee[1] - r, knee[0] + r, knee[1] + r], fill=1)
-    m |= np.asarray(im, dtype=bool)
-    shade = np.linspace(0.85, 1.1, w, dtype=np.float32)[None, :, None]
-    col = np.clip(np.asarray(rgb, np.float32) * shade, 0, 255)
-    canvas[m] = np.broadcast_to(col, (h, w, 3))[m].astype(np.uint8)
-    labels[m] = L_LEG
-    del ankle
+    draw = ImageDraw.Draw(im)
+    draw.polygon(_poly(calf - off), fill=1)
+    draw.polygon(_poly(thigh - off), fill=1)
+    draw.ellipse([knee[0] - r - x0, knee[1] - r - y0, knee[0] + r - x0, knee[1] + r - y0], fill=1)
+    m = np.asarray(im, dtype=bool)
+    shade = np.linspace(0.85, 1.1, w, dtype=np.float32)[x0:x1, None]  # light from the right, in image coordinates
+    col = np.clip(np.asarray(rgb, np.float32) * shade, 0, 255).astype(np.uint8)  # (x1 - x0, 3)
+    canvas[y0:y1, x0:x1][m] = np.broadcast_to(col[None], (y1 - y0, x1 - x0, 3))[m]
+    labels[y0:y1, x0:x1][m] = L_LEG
