@@ -128,7 +128,8 @@ def _choose(r: dict[str, Any], wb: np.ndarray, boxes: np.ndarray, width: int, he
     return parts.row(r["source_uri"], r["content_hash"], parts.DROPPED, reason)
 
 
-def _pose_part(index: int, work_dir: str, cfg: PoseConfig) -> tuple[int, Counter]:
+def _pose_part(task: tuple[int, Any], work_dir: str, cfg: PoseConfig) -> tuple[int, Counter]:
+    index = task[0]
     estimator = models.cached("pose", cfg, build_pose)
     rows = pose_rows(kept_rows(work_dir, index, DETECT), estimator, cfg)
     parts.write_part(stage_dir(work_dir, POSE), index, rows, POSE_SCHEMA)
@@ -143,10 +144,6 @@ def run_pose(work_dir: str | Path, cfg: PoseConfig, executor: Any = None, resour
 
     info = backend_info("pose", cfg.backend, cfg.weights)
     indices = parts.part_indices(det_dir)
-    fn = partial(_pose_part_task, work_dir=str(work_dir), cfg=cfg)
+    fn = partial(_pose_part, work_dir=str(work_dir), cfg=cfg)
     return parts.run_stage("pose", det_dir, out_dir, cfg, info, POSE_SCHEMA, ((i, None) for i in indices), len(indices), fn,
                            executor, resources, progress)
-
-
-def _pose_part_task(task: tuple[int, Any], work_dir: str, cfg: PoseConfig) -> tuple[int, Counter]:
-    return _pose_part(task[0], work_dir, cfg)
