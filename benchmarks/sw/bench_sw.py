@@ -28,8 +28,8 @@ def _full_base(folder: Path):
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from shoemodel.training.sw.models import BaseModel, load_base_model
-    from shoemodel.training.sw.tiny import make_tiny_base_model
+    from shoemodel.models.sw.base import BaseModel, load_base_model
+    from shoemodel.models.sw.tiny import make_tiny_base_model
 
     tok = load_base_model(make_tiny_base_model(folder)).tokenizer
     return BaseModel(
@@ -55,21 +55,21 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
-    from shoemodel.training.sw._diffusers import prepare_imports
+    from shoemodel.models.runtime import prepare_imports
 
     prepare_imports()
-    from shoemodel.training.sw._diffusers import set_torch_threads
+    from shoemodel.models.runtime import set_torch_threads
 
     set_torch_threads(args.threads)
     import numpy as np
     import torch
 
+    from shoemodel.models.sw.base import freeze, load_base_model, make_controlnet
+    from shoemodel.models.sw.generator import SWGenerator, build_pipeline
+    from shoemodel.models.sw.tiny import make_tiny_base_model
     from shoemodel.training.sw.data import collate, iter_examples
     from shoemodel.training.sw.fixtures import write_synthetic_shoe_leg_set
     from shoemodel.training.sw.loss import encode_prompts, sw_loss
-    from shoemodel.training.sw.models import freeze, load_base_model, make_controlnet
-    from shoemodel.training.sw.pipeline import SWGenerator, build_pipeline
-    from shoemodel.training.sw.tiny import make_tiny_base_model
 
     tmp = Path(tempfile.mkdtemp())
     data = write_synthetic_shoe_leg_set(tmp / "set", n=16, size=max(64, args.resolution), n_val=0)

@@ -60,8 +60,8 @@ def uncertainty(probs: np.ndarray, region: np.ndarray | None = None) -> float:
 
 
 def wd_checkpoint(checkpoint: str, device: str | None = None) -> Predictor:
-    """Factory for `annotation.predictor`: the trained WD model (shoemodel.training.wd) as a predictor."""
-    from shoemodel.training.wd.predict import WDPredictor  # imported only when a WD model is asked for
+    """Factory for `annotation.predictor`: the trained WD model (shoemodel.models.wd) as a predictor."""
+    from shoemodel.models.wd.predictor import WDPredictor  # imported only when a WD model is asked for
 
     return from_wd_predictor(WDPredictor.from_checkpoint(checkpoint, device=device))
 

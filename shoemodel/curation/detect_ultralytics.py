@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shoemodel.curation.weights import require_file
+from shoemodel.models.weights import require_weights
 
 HINT = "Ultralytics checkpoints (.pt) load by path; a model .yaml builds the architecture with random weights."
 
@@ -29,7 +29,7 @@ class UltralyticsDetector:
 
         w = str(weights)
         if not w.endswith((".yaml", ".yml")):
-            require_file(w, "ultralytics detector", HINT)
+            require_weights(w, "ultralytics detector", HINT)
         cls = RTDETR if "rtdetr" in Path(w).name.lower() else YOLO
         self.model = cls(w)
         self.size, self.conf, self.iou, self.batch = input_size, score_threshold, nms_threshold, batch_size

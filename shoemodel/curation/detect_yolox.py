@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from shoemodel.curation.boxes import nms
-from shoemodel.curation.weights import require_file
+from shoemodel.models.weights import require_weights
 
 HINT = ("YOLOX ONNX files come from the YOLOX release (yolox_nano.onnx ... yolox_x.onnx); "
         "tests use ../shared/fixtures/weights/yolox_nano/yolox_nano.onnx.")
@@ -22,7 +22,7 @@ class YoloxOnnxDetector:
                  nms_threshold: float = 0.45, threads: int = 1):
         import onnxruntime as ort
 
-        path = require_file(weights, "YOLOX detector", HINT)
+        path = require_weights(weights, "YOLOX detector", HINT)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(path), opts, providers=ort.get_available_providers())

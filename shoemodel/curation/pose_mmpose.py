@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shoemodel.curation.weights import require_file
+from shoemodel.models.weights import require_weights
 
 INSTALL = ("mmpose is not installed. It is an optional extra: pip install 'setuptools<81' openmim; "
            "pip install --no-build-isolation mmcv==2.1.0 (a ~12-minute compile); pip install mmpose==1.3.2 mmdet==3.3.0 "
@@ -31,8 +31,8 @@ class MMPoseWholeBody:
             from mmpose.apis import init_model
         except ImportError as exc:
             raise ImportError(INSTALL) from exc
-        cfg = require_file(config, "mmpose model config")
-        ckpt = require_file(weights, "mmpose checkpoint")
+        cfg = require_weights(config, "mmpose model config")
+        ckpt = require_weights(weights, "mmpose checkpoint")
         self.model = init_model(str(cfg), str(ckpt), device=device)
         self.version = f"{Path(ckpt).name} mmpose-{mmpose.__version__}"
 

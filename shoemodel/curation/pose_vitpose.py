@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from shoemodel.curation.weights import require_file
+from shoemodel.models.weights import require_weights
 
 HINT = ("Give a transformers VitPoseForPoseEstimation folder (config.json + weights) whose head has 133 "
         "COCO-WholeBody outputs (num_labels=133), e.g. a converted ViTPose+ whole-body checkpoint.")
@@ -51,7 +51,7 @@ class VitPoseWholeBody:
         from transformers import VitPoseForPoseEstimation, VitPoseImageProcessor
 
         if model is None:
-            folder = require_file(weights, "ViTPose whole-body", HINT)
+            folder = require_weights(weights, "ViTPose whole-body", HINT)
             model = VitPoseForPoseEstimation.from_pretrained(str(folder))
         self.model = model.eval()
         size = model.config.backbone_config.image_size

@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from shoemodel.curation.weights import require_file
+from shoemodel.models.weights import require_weights
 
 #: backend -> (the distribution whose version matters, does it need a weights path)
 BACKENDS: dict[str, tuple[tuple[str, ...], bool]] = {
@@ -60,11 +60,11 @@ def backend_info(stage: str, backend: str, weights: str = "") -> dict[str, Any]:
     dists, needs_weights = BACKENDS[backend]
     info: dict[str, Any] = {"backend": backend, "library": _version(dists)}
     if weights and (needs_weights or Path(weights).exists()):
-        p = require_file(weights, f"curation.{stage} ({backend})")
+        p = require_weights(weights, f"curation.{stage} ({backend})")
         info["weights"] = p.name
         info["weights_sha256"] = weights_digest(str(p.resolve()))
     elif needs_weights:
-        require_file(weights, f"curation.{stage} ({backend})")
+        require_weights(weights, f"curation.{stage} ({backend})")
     elif weights:
         info["weights"] = Path(weights).name  # e.g. an ultralytics .yaml resolved by the library
     return info

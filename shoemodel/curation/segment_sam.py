@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from shoemodel.curation.prompts import FootPrompt
-from shoemodel.curation.weights import require_file
+from shoemodel.models.weights import require_weights
 
 SAM_HINT = ("SAM checkpoints: sam_vit_b_01ec64.pth / sam_vit_l_0b3195.pth / sam_vit_h_4b8939.pth from the "
             "segment-anything release; set curation.segment.weights to the file (e.g. models/sam/sam_vit_b_01ec64.pth).")
@@ -52,7 +52,7 @@ class SegmentAnythingSegmenter:
         from segment_anything import SamPredictor, sam_model_registry
 
         if model is None:
-            path = require_file(weights, "SAM (segment-anything)", SAM_HINT)
+            path = require_weights(weights, "SAM (segment-anything)", SAM_HINT)
             if model_type not in sam_model_registry:
                 raise ValueError(f"curation.segment.model_type '{model_type}' unknown; use {sorted(sam_model_registry)}")
             model = sam_model_registry[model_type](checkpoint=str(path))
@@ -108,7 +108,7 @@ class HFSamSegmenter:
         from transformers import SamImageProcessor, SamModel
 
         if model is None:
-            folder = require_file(weights, "SAM (transformers SamModel)", HF_HINT)
+            folder = require_weights(weights, "SAM (transformers SamModel)", HF_HINT)
             model = SamModel.from_pretrained(str(folder))
         self.model = model.eval()
         size = model.config.vision_config.image_size

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from shoemodel.training.sw._diffusers import prepare_imports
+from shoemodel.models.runtime import prepare_imports
 
 #: Table 3's competency column.
 SPECIFIED_SHOE = {"SD1.5": "Not Support", "SDXL": "Not Support", "SD1.5-inpaint": "Partial Support",

@@ -195,10 +195,10 @@ def _jsonable(v: Any) -> Any:
 
 def run_benchmark(cfg: BenchmarkConfig, shoemodel_pipeline: Any = None) -> str:
     """Run every method of cfg.methods on the same shoes/prompts; write table, JSON and images; return the table."""
+    from shoemodel.models.runtime import set_torch_threads
     from shoemodel.pipelines.generate import GenerateOptions
     from shoemodel.pipelines.image_metrics import clip_score, fid_kid
     from shoemodel.pipelines.layout import ShoeLayout
-    from shoemodel.training.sw._diffusers import set_torch_threads
 
     set_torch_threads(cfg.torch_threads)
     out = Path(cfg.out)

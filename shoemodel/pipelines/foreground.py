@@ -59,11 +59,11 @@ def mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
 
 def sam_mask(rgb: np.ndarray, checkpoint: str | Path, box: tuple[int, int, int, int], model_type: str = "vit_b") -> np.ndarray:
     """SAM's best mask for the box prompt; checkpoint = an original .pth (segment-anything) or a transformers folder."""
-    from shoemodel.training.sw._diffusers import prepare_imports
-    from shoemodel.training.sw.models import require_path
+    from shoemodel.models.runtime import prepare_imports
+    from shoemodel.models.weights import require_weights
 
     prepare_imports()
-    ckpt = require_path(checkpoint, "SAM checkpoint")
+    ckpt = require_weights(checkpoint, "SAM checkpoint")
     if ckpt.is_dir():
         import torch
         from transformers import SamModel, SamProcessor

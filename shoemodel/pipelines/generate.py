@@ -70,7 +70,7 @@ class ShoeModelPipeline:
     def __init__(self, sw: ImageGenerator, wd: AreaPredictor | None, foot: FootPredictor, legs: LegSampler,
                  render_pose: Any = None):
         if render_pose is None:
-            from shoemodel.training.pose_render import render_pose
+            from shoemodel.models.pose_render import render_pose
         self.sw, self.wd, self.foot, self.legs, self.render_pose = sw, wd, foot, legs, render_pose
 
     def conditions(self, shoe_rgb: np.ndarray, foreground: np.ndarray | None = None, classes: np.ndarray | None = None,

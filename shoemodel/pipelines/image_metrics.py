@@ -12,15 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
-from shoemodel.training.sw._diffusers import prepare_imports
-
-prepare_imports()  # torchmetrics imports torchvision
-
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from shoemodel.training.sw.models import require_path  # noqa: E402
+from shoemodel.models.runtime import prepare_imports
+from shoemodel.models.weights import require_weights
 
 
 class TinyFeatureExtractor(nn.Module):
@@ -46,8 +42,9 @@ class TinyFeatureExtractor(nn.Module):
 
 def inception_extractor(weights_path: str | Path) -> nn.Module:
     """torchmetrics' FID Inception v3 (2048-d pool features) from a local weights file (pt_inception-2015-12-05)."""
-    path = require_path(weights_path, "Inception v3 FID weights (pt_inception-2015-12-05-6726825d.pth)")
+    path = require_weights(weights_path, "Inception v3 FID weights (pt_inception-2015-12-05-6726825d.pth)")
     try:
+        prepare_imports()  # torchmetrics imports torchvision
         from torchmetrics.image.fid import NoTrainInceptionV3
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ImportError("FID/KID with Inception need torch-fidelity: pip install 'shoemodel[benchmark]'") from exc
@@ -78,6 +75,7 @@ def _to_batch(images: Sequence[np.ndarray]) -> torch.Tensor:
 def fid_kid(real: Sequence[np.ndarray], fake: Sequence[np.ndarray], extractor: nn.Module,
             kid_subset_size: int = 1000, batch_size: int = 32) -> dict[str, float]:
     """FID and KID×1000 (mean, std) between two image sets (uint8 HxWx3, any equal size) with one feature extractor."""
+    prepare_imports()  # torchmetrics imports torchvision
     from torchmetrics.image.fid import FrechetInceptionDistance
     from torchmetrics.image.kid import KernelInceptionDistance
 
@@ -122,7 +120,7 @@ def clip_from_path(path: str | Path) -> tuple[nn.Module, Any]:
     """A CLIP model + processor from a local transformers folder (e.g. openai/clip-vit-large-patch14 saved offline)."""
     from transformers import CLIPModel, CLIPProcessor
 
-    p = require_path(path, "CLIP model folder (transformers layout, e.g. clip-vit-large-patch14)")
+    p = require_weights(path, "CLIP model folder (transformers layout, e.g. clip-vit-large-patch14)")
     return PooledCLIP(CLIPModel.from_pretrained(p).eval()), CLIPProcessor.from_pretrained(p)
 
 
@@ -138,7 +136,7 @@ def tiny_clip(folder: str | Path, image_size: int = 32, seed: int = 0) -> tuple[
         CLIPVisionConfig,
     )
 
-    from shoemodel.training.sw.tiny import write_tiny_tokenizer
+    from shoemodel.models.sw.tiny import write_tiny_tokenizer
 
     d = write_tiny_tokenizer(Path(folder))
     tok = CLIPTokenizer(str(d / "vocab.json"), str(d / "merges.txt"), model_max_length=77)
@@ -158,6 +156,7 @@ def tiny_clip(folder: str | Path, image_size: int = 32, seed: int = 0) -> tuple[
 def clip_score(images: Sequence[np.ndarray], prompts: Sequence[str], model_and_processor: tuple[nn.Module, Any],
                batch_size: int = 32) -> float:
     """torchmetrics CLIPScore (100 · cosine, floored at 0) averaged over image/prompt pairs."""
+    prepare_imports()  # torchmetrics imports torchvision
     from torchmetrics.multimodal.clip_score import CLIPScore
 
     if len(images) != len(prompts):

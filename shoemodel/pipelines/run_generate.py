@@ -38,25 +38,25 @@ class GenerateConfig:
 
 def load_lps(foot: str | Path, legs: str | Path) -> tuple[Any, Any]:
     """LpS phase 1 and phase 2 predictors from their checkpoints."""
-    from shoemodel.training.lps_diffusion import LegPoseSampler
-    from shoemodel.training.lps_keypoints import FootKeypointPredictor
-    from shoemodel.training.sw.models import require_path
+    from shoemodel.models.lps_diffusion import LegPoseSampler
+    from shoemodel.models.lps_keypoints import FootKeypointPredictor
+    from shoemodel.models.weights import require_weights
 
-    return (FootKeypointPredictor.from_checkpoint(require_path(foot, "LpS phase-1 checkpoint")),
-            LegPoseSampler.from_checkpoint(require_path(legs, "LpS phase-2 checkpoint")))
+    return (FootKeypointPredictor.from_checkpoint(require_weights(foot, "LpS phase-1 checkpoint")),
+            LegPoseSampler.from_checkpoint(require_weights(legs, "LpS phase-2 checkpoint")))
 
 
 def build_pipeline(cfg: GenerateConfig) -> ShoeModelPipeline:
     """The pipeline from checkpoint paths (clear errors naming any missing one)."""
-    from shoemodel.training.sw.models import require_path
-    from shoemodel.training.sw.pipeline import SWGenerator
+    from shoemodel.models.sw.generator import SWGenerator
+    from shoemodel.models.weights import require_weights
 
     sw = SWGenerator.from_pretrained(cfg.sw, cfg.device)
     wd = None
     if cfg.wd:
-        from shoemodel.training.wd import WDPredictor
+        from shoemodel.models.wd import WDPredictor
 
-        wd = WDPredictor.from_checkpoint(require_path(cfg.wd, "WD checkpoint"))
+        wd = WDPredictor.from_checkpoint(require_weights(cfg.wd, "WD checkpoint"))
     foot, legs = load_lps(cfg.lps_keypoints, cfg.lps_diffusion)
     return ShoeModelPipeline(sw, wd, foot, legs)
 
@@ -65,7 +65,7 @@ def run_generate(shoe: str | Path, prompt: str, out_dir: str | Path, cfg: Genera
                  mask: str | Path | None = None, area_mask: str | Path | None = None,
                  pipeline: ShoeModelPipeline | None = None) -> dict[str, Any]:
     """Generate cfg.n images for one shoe photo; `mask` = foreground (0/255), `area_mask` = classes 0/1/2."""
-    from shoemodel.training.sw._diffusers import set_torch_threads
+    from shoemodel.models.runtime import set_torch_threads
 
     set_torch_threads(cfg.torch_threads)
     rgb = read_rgb(shoe)

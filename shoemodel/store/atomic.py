@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 @contextlib.contextmanager
@@ -40,3 +42,18 @@ def remove_stale_temporaries(folder: str | Path) -> int:
         p.unlink(missing_ok=True)
         n += 1
     return n
+
+
+def write_json(final: str | Path, obj: Any) -> None:
+    """Write `obj` as indented, key-sorted JSON atomically (NumPy scalars and arrays allowed)."""
+    atomic_write_text(final, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

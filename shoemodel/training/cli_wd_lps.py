@@ -86,9 +86,9 @@ def train_lps_diffusion_command(params: str | None = _PARAMS, set_: list[str] = 
 
 
 def _write(cfg: Any, report: dict[str, Any], name: str = "eval.json") -> None:
-    from shoemodel.training.common import save_json
+    from shoemodel.store.atomic import write_json
 
-    save_json(f"{cfg.metrics_dir}/{name}", report)
+    write_json(f"{cfg.metrics_dir}/{name}", report)
     typer.echo(json.dumps(report, indent=1))
 
 

@@ -8,19 +8,11 @@ exactly the batches and augmentations the uninterrupted run would have drawn.
 from __future__ import annotations
 
 import csv
-import dataclasses
-import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-
-from shoemodel.compat.torchvision import ensure_torchvision
-
-ensure_torchvision()
 
 
 @dataclass
@@ -88,23 +80,6 @@ class StepBatchSampler:
         return max(0, self.steps - self.start)
 
 
-def save_json(path: str | Path, obj: Any) -> None:
-    """Write JSON atomically (temp name then rename), so DVC never sees half a metrics file."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix(p.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
-    os.replace(tmp, p)
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
 class MetricLog:
     """Append-only CSV of (step, name=value...) rows: a DVC plot file that survives resume."""
 
@@ -124,39 +99,3 @@ class MetricLog:
         with self.path.open("a", newline="") as fh:
             csv.DictWriter(fh, self.fields).writerow({"step": step, **{k: f"{v:.6g}" for k, v in values.items()}})
 
-
-def config_dict(cfg: Any) -> dict[str, Any]:
-    return dataclasses.asdict(cfg)
-
-
-def write_model_folder(folder: str | Path, model_config: dict[str, Any], state_dict: dict[str, Any]) -> Path:
-    """A checkpoint folder = config.json (what to build) + model.safetensors (weights)."""
-    from safetensors.torch import save_file
-
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    save_json(out / "config.json", model_config)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
-    tmp = out / "model.safetensors.tmp"
-    save_file(tensors, str(tmp))
-    os.replace(tmp, out / "model.safetensors")
-    return out
-
-
-def read_model_folder(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Inverse of `write_model_folder`, with an error naming the missing file."""
-    from safetensors.torch import load_file
-
-    p = Path(folder)
-    for name in ("config.json", "model.safetensors"):
-        if not (p / name).exists():
-            raise FileNotFoundError(f"checkpoint {p}: missing {name} (train it first, e.g. `dvc repro`, or copy a trained folder here)")
-    return json.loads((p / "config.json").read_text()), load_file(str(p / "model.safetensors"))
-
-
-def select_device(name: str | None = None) -> str:
-    import torch
-
-    if name:
-        return name
-    return "cuda" if torch.cuda.is_available() else "cpu"

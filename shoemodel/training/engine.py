@@ -17,7 +17,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from shoemodel.training.common import LoopConfig, MetricLog, StepBatchSampler, save_json
+from shoemodel.store.atomic import write_json
+from shoemodel.training.common import LoopConfig, MetricLog, StepBatchSampler
 
 LossFn = Callable[[torch.nn.Module, Any, torch.Generator], tuple[torch.Tensor, dict[str, float]]]
 
@@ -89,7 +90,7 @@ def train_loop(cfg: LoopConfig, model: torch.nn.Module, dataset: Dataset, collat
         accelerator.wait_for_everyone()
         accelerator.save_state(str(state_dir))
         if main:
-            save_json(state_dir / "step.json", {"step": step})
+            write_json(state_dir / "step.json", {"step": step})
 
     log = MetricLog(Path(cfg.metrics_dir) / "train_log.csv", ["loss", "lr", *log_fields], start_step=start) if main else None
     sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.seed, end, start,  # type: ignore[arg-type]
@@ -132,5 +133,5 @@ def train_loop(cfg: LoopConfig, model: torch.nn.Module, dataset: Dataset, collat
                "final_loss": last.get("loss", float("nan")),
                "mean_loss_last_10pct": (sum(losses[-max(1, len(losses) // 10):]) / max(1, len(losses[-max(1, len(losses) // 10):]))) if losses else float("nan")}
     if main:
-        save_json(Path(cfg.metrics_dir) / "train.json", summary)
+        write_json(Path(cfg.metrics_dir) / "train.json", summary)
     return final, {**summary, "losses": losses, "is_main_process": main}

@@ -33,7 +33,7 @@ def test_load_predictor_spec_errors_are_clear():
 
 
 def test_adapter_runs_an_untrained_wd_model():
-    wd_mod = pytest.importorskip("shoemodel.training.wd.predict")
+    wd_mod = pytest.importorskip("shoemodel.models.wd.predictor")
     wd = wd_mod.WDPredictor.from_config_random("tiny", image_size=32)
     run = from_wd_predictor(wd)
     img = np.zeros((40, 48, 3), np.uint8)

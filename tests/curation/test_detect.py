@@ -10,7 +10,7 @@ import pytest
 from shoemodel.curation.boxes import iou
 from shoemodel.curation.config import DetectConfig
 from shoemodel.curation.detect import FullFrameDetector, build_detector, detect_rows, resolve_backend, select_persons
-from shoemodel.curation.weights import WeightsMissing
+from shoemodel.models.weights import WeightsNotFound
 from shoemodel.schemas.records import decode_image
 
 
@@ -98,7 +98,7 @@ def test_select_persons_reasons() -> None:
 def test_auto_without_weights_is_full_frame_and_missing_weights_are_named(tmp_path: Path) -> None:
     assert resolve_backend(DetectConfig(backend="auto", weights=str(tmp_path / "none.onnx"))) == "full_frame"
     assert isinstance(build_detector(DetectConfig(backend="auto")), FullFrameDetector)
-    with pytest.raises(WeightsMissing, match="none.onnx"):
+    with pytest.raises(WeightsNotFound, match="none.onnx"):
         build_detector(DetectConfig(backend="yolox_onnx", weights=str(tmp_path / "none.onnx")))
-    with pytest.raises(WeightsMissing, match="nope.pt"):
+    with pytest.raises(WeightsNotFound, match="nope.pt"):
         build_detector(DetectConfig(backend="ultralytics", weights=str(tmp_path / "nope.pt")))

@@ -76,9 +76,9 @@ def test_vitpose_tiny_133_point_head_runs_on_photos(coco_dir: Path) -> None:
 
 
 def test_vitpose_and_mmpose_missing_files_are_named(tmp_path: Path) -> None:
-    from shoemodel.curation.weights import WeightsMissing
+    from shoemodel.models.weights import WeightsNotFound
 
-    with pytest.raises(WeightsMissing, match="vitpose-wholebody"):
+    with pytest.raises(WeightsNotFound, match="vitpose-wholebody"):
         build_pose(PoseConfig(backend="vitpose", weights=str(tmp_path / "vitpose-wholebody")))
     try:
         import mmpose  # noqa: F401

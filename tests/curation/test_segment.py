@@ -12,7 +12,7 @@ from shoemodel.curation.config import SegmentConfig
 from shoemodel.curation.mask_qc import check_mask
 from shoemodel.curation.prompts import FootPrompt, foot_prompts
 from shoemodel.curation.segment import build_segmenter, segment_image
-from shoemodel.curation.weights import WeightsMissing
+from shoemodel.models.weights import WeightsNotFound
 from shoemodel.schemas.keypoints import KEYPOINT_NAMES
 from shoemodel.schemas.records import decode_image
 
@@ -58,9 +58,9 @@ def test_tiny_random_sam_runs_batched_prompts_on_a_real_photo(fixtures_dir: Path
 
 
 def test_missing_sam_weights_name_the_file(tmp_path: Path) -> None:
-    with pytest.raises(WeightsMissing, match="sam_vit_b_01ec64.pth"):
+    with pytest.raises(WeightsNotFound, match="sam_vit_b_01ec64.pth"):
         build_segmenter(SegmentConfig(backend="sam", weights=str(tmp_path / "sam_vit_b_01ec64.pth")))
-    with pytest.raises(WeightsMissing, match="sam-vit-base"):
+    with pytest.raises(WeightsNotFound, match="sam-vit-base"):
         build_segmenter(SegmentConfig(backend="hf_sam", weights=str(tmp_path / "sam-vit-base")))
 
 

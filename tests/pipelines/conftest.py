@@ -4,7 +4,7 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from shoemodel.training.sw._diffusers import prepare_imports  # noqa: E402
+from shoemodel.models.runtime import prepare_imports  # noqa: E402
 
 prepare_imports()
 

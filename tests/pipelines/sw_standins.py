@@ -40,9 +40,9 @@ class LegStandIn:
 @pytest.fixture(scope="session")
 def sw_dir(tmp_path_factory):
     """A trained-by-nobody SW folder: tiny random base + random 6-channel ControlNet, saved like training does."""
-    from shoemodel.training.sw.models import load_base_model, make_controlnet
-    from shoemodel.training.sw.pipeline import META_FILE
-    from shoemodel.training.sw.tiny import make_tiny_base_model
+    from shoemodel.models.sw.base import load_base_model, make_controlnet
+    from shoemodel.models.sw.generator import META_FILE
+    from shoemodel.models.sw.tiny import make_tiny_base_model
 
     root = tmp_path_factory.mktemp("sw")
     base_dir = make_tiny_base_model(root / "base", resolution=SIZE)

@@ -33,10 +33,10 @@ def shoes_labels(tmp_path_factory):
 
 
 def test_benchmark_writes_table3(tmp_path, sw_dir, shoes_labels):
+    from shoemodel.models.sw.generator import SWGenerator
     from shoemodel.pipelines.benchmark import BenchmarkConfig, run_benchmark
     from shoemodel.pipelines.generate import ShoeModelPipeline
     from shoemodel.training.sw.fixtures import write_synthetic_shoe_leg_set
-    from shoemodel.training.sw.pipeline import SWGenerator
 
     real = write_synthetic_shoe_leg_set(tmp_path / "real", n=4, size=48, n_val=4)
     sw = SWGenerator.from_pretrained(sw_dir)
@@ -61,10 +61,10 @@ def test_benchmark_writes_table3(tmp_path, sw_dir, shoes_labels):
 
 def test_inpaint_baselines_run_on_tiny_weights(tmp_path, product):
     """SD-inpaint and ControlNet-inpaint runners on tiny random weights: n images of the canvas size."""
+    from shoemodel.models.sw.base import conditioning_embedding_channels, load_base_model
+    from shoemodel.models.sw.tiny import make_tiny_base_model
     from shoemodel.pipelines.baselines import ShoeCondition, controlnet_inpaint_runner, sd15_inpaint_runner
     from shoemodel.schemas.classes import VISIBLE, wearable_shoe_image
-    from shoemodel.training.sw.models import conditioning_embedding_channels, load_base_model
-    from shoemodel.training.sw.tiny import make_tiny_base_model
 
     size = 32
     from shoemodel.pipelines.layout import place
@@ -90,10 +90,10 @@ def test_paint_by_example_runner_on_tiny_weights(tmp_path, product):
     from diffusers.pipelines.deprecated.paint_by_example import PaintByExampleImageEncoder
     from transformers import CLIPImageProcessor, CLIPVisionConfig
 
+    from shoemodel.models.sw.tiny import make_tiny_base_model
     from shoemodel.pipelines.baselines import ShoeCondition, paint_by_example_runner
     from shoemodel.pipelines.layout import place
     from shoemodel.schemas.classes import VISIBLE, wearable_shoe_image
-    from shoemodel.training.sw.tiny import make_tiny_base_model
 
     size = 32
     base = make_tiny_base_model(tmp_path / "base", resolution=size, unet_in_channels=9)

@@ -15,8 +15,8 @@ from shoemodel.schemas.classes import VISIBLE  # noqa: E402
 
 
 def _pipeline(sw_dir, wd=None):
+    from shoemodel.models.sw.generator import SWGenerator
     from shoemodel.pipelines.generate import ShoeModelPipeline
-    from shoemodel.training.sw.pipeline import SWGenerator
 
     return ShoeModelPipeline(SWGenerator.from_pretrained(sw_dir), wd, FootStandIn(), LegStandIn())
 
@@ -39,9 +39,9 @@ def test_generate_pastes_x_w_exactly(sw_dir, product):
 
 
 def test_generate_with_random_wd_and_custom_layout(sw_dir, product):
+    from shoemodel.models.wd import WDPredictor
     from shoemodel.pipelines.generate import GenerateOptions
     from shoemodel.pipelines.layout import ShoeLayout
-    from shoemodel.training.wd import WDPredictor
 
     wd = WDPredictor.from_config_random(image_size=32)
     pipe = _pipeline(sw_dir, wd)
@@ -104,10 +104,10 @@ def test_generate_cli_end_to_end(tmp_path, sw_dir, product, monkeypatch):
 
 def test_generate_with_the_real_wd_and_lps_classes_untrained(sw_dir, product):
     """The real WD / LpS phase-1 / phase-2 classes (random weights) plug into the pipeline unchanged."""
+    from shoemodel.models.lps_diffusion import LegPoseSampler
+    from shoemodel.models.lps_keypoints import FootKeypointPredictor
+    from shoemodel.models.sw.generator import SWGenerator
     from shoemodel.pipelines.generate import GenerateOptions, ShoeModelPipeline
-    from shoemodel.training.lps_diffusion import LegPoseSampler
-    from shoemodel.training.lps_keypoints import FootKeypointPredictor
-    from shoemodel.training.sw.pipeline import SWGenerator
 
     pipe = ShoeModelPipeline(SWGenerator.from_pretrained(sw_dir), None, FootKeypointPredictor.from_config_random(),
                              LegPoseSampler.from_config_random())

@@ -30,8 +30,8 @@ def test_fid_of_a_set_with_itself_is_zero_and_grows_with_shift():
 
 
 def test_missing_weights_give_a_clear_error(tmp_path):
+    from shoemodel.models.weights import WeightsNotFound
     from shoemodel.pipelines.image_metrics import clip_from_path, inception_extractor
-    from shoemodel.training.sw.models import WeightsNotFound
 
     with pytest.raises(WeightsNotFound, match="Inception"):
         inception_extractor(tmp_path / "pt_inception.pth")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from shoemodel.models.lps_diffusion.encoding import encode_pose
+from shoemodel.models.lps_diffusion.sampler import LegPoseSampler
 from shoemodel.schemas.keypoints import FOOT_INDICES
 from shoemodel.training.lps_diffusion.config import LegDiffusionConfig
-from shoemodel.training.lps_diffusion.data import encode_pose, rotate_keypoints
-from shoemodel.training.lps_diffusion.sample import LegPoseSampler
+from shoemodel.training.lps_diffusion.data import rotate_keypoints
 
 
 def _foot8() -> np.ndarray:

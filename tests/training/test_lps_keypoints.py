@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from shoemodel.models import geometry as G
+from shoemodel.models.lps_keypoints import heatmaps as H
 from shoemodel.schemas.keypoints import FOOT_FLIP_PERMUTATION, flip_keypoints
 from shoemodel.training import augment as A
-from shoemodel.training.lps_keypoints import heatmaps as H
 from shoemodel.training.lps_keypoints.config import FootKeypointsConfig
 from shoemodel.training.lps_keypoints.data import augment_sample
 
@@ -71,9 +72,9 @@ def test_warp_points_follow_the_warped_pixels():
     img[20, 30] = 255
     m, _ = A.random_affine(64, np.random.default_rng(3), rotate_prob=1.0, rotate_deg=15, scale_range=(0.8, 1.2),
                            translate=0.1)
-    out = A.warp_image(img, m, 64)
+    out = G.warp_image(img, m, 64)
     y, x = np.unravel_index(out[..., 0].argmax(), out.shape[:2])
-    p = A.warp_points(np.array([[30.0, 20.0, 1.0]]), m)
+    p = G.warp_points(np.array([[30.0, 20.0, 1.0]]), m)
     assert abs(p[0, 0] - x) <= 1 and abs(p[0, 1] - y) <= 1
 
 
@@ -91,7 +92,7 @@ def test_augmentation_flip_swaps_feet():
 
 
 def test_predictor_returns_input_pixel_coordinates():
-    from shoemodel.training.lps_keypoints.predict import FootKeypointPredictor
+    from shoemodel.models.lps_keypoints.predictor import FootKeypointPredictor
 
     p = FootKeypointPredictor.from_config_random("tiny", 64)
     img = np.zeros((90, 120, 3), np.uint8)

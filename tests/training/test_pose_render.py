@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from shoemodel.models.pose_render import render_pose
 from shoemodel.schemas.keypoints import KEYPOINT_COLORS, SKELETON, SKELETON_COLORS
-from shoemodel.training.pose_render import render_pose
 
 
 def _pose() -> np.ndarray:

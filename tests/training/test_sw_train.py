@@ -34,7 +34,7 @@ def one_torch_thread():
 
 @pytest.fixture(scope="module")
 def tiny_base(tmp_path_factory):
-    from shoemodel.training.sw.tiny import make_tiny_base_model
+    from shoemodel.models.sw.tiny import make_tiny_base_model
 
     return make_tiny_base_model(tmp_path_factory.mktemp("base"), resolution=32)
 
@@ -55,9 +55,9 @@ def _changed(before, module):
 
 
 def test_one_step_updates_controlnet_and_leaves_frozen_parts(tiny_base, shoe_leg_set):
+    from shoemodel.models.sw.base import freeze, load_base_model, make_controlnet
     from shoemodel.training.sw.data import collate, iter_examples
     from shoemodel.training.sw.loss import encode_prompts, sw_loss
-    from shoemodel.training.sw.models import freeze, load_base_model, make_controlnet
 
     base = load_base_model(tiny_base)
     net = make_controlnet(base)
@@ -125,7 +125,7 @@ def test_example_crop_keeps_keypoints_inside_and_uses_template(shoe_leg_set):
 def test_tiny_tokenizer_round_trips(tmp_path):
     from transformers import CLIPTokenizer
 
-    from shoemodel.training.sw.tiny import write_tiny_tokenizer
+    from shoemodel.models.sw.tiny import write_tiny_tokenizer
 
     folder = write_tiny_tokenizer(tmp_path)
     tok = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
@@ -159,8 +159,8 @@ def json_steps(out) -> int:
 def test_tiny_base_run_is_a_movable_folder_that_generates(tmp_path, shoe_leg_set):
     import shutil
 
+    from shoemodel.models.sw.generator import SWGenerator
     from shoemodel.training.sw.config import SWConfig
-    from shoemodel.training.sw.pipeline import SWGenerator
     from shoemodel.training.sw.train import train_sw
 
     cfg = SWConfig(data=str(shoe_leg_set), base_model="tiny", output_dir=str(tmp_path / "a"), resolution=32,
@@ -174,7 +174,8 @@ def test_tiny_base_run_is_a_movable_folder_that_generates(tmp_path, shoe_leg_set
 
 
 def test_base_model_errors_name_what_is_missing(tmp_path):
-    from shoemodel.training.sw.models import WeightsNotFound, load_base_model
+    from shoemodel.models.sw.base import load_base_model
+    from shoemodel.models.weights import WeightsNotFound
 
     with pytest.raises(WeightsNotFound, match="Stable Diffusion 1.5 base model not found"):
         load_base_model(tmp_path / "sd15")

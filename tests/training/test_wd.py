@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from shoemodel.models.wd.predictor import WDPredictor
 from shoemodel.schemas.classes import VISIBLE, WEARABLE
 from shoemodel.training import augment as A
-from shoemodel.training.wd.predict import WDPredictor
 
 
 def test_presets_build_three_and_two_class_heads():
-    from shoemodel.training.wd.model import MIT_PRESETS, segformer_config
+    from shoemodel.models.wd.model import MIT_PRESETS, segformer_config
 
     assert segformer_config("b2").num_labels == 3
     assert segformer_config("tiny", two_class=True).num_labels == 2
@@ -22,7 +22,7 @@ def test_presets_build_three_and_two_class_heads():
 
 
 def test_missing_pretrained_path_is_named():
-    from shoemodel.training.wd.model import build_segformer
+    from shoemodel.models.wd.model import build_segformer
 
     with pytest.raises(FileNotFoundError, match="nowhere/mit"):
         build_segformer("b0", pretrained="nowhere/mit")
@@ -116,7 +116,7 @@ def test_two_class_ablation_trains_and_reports_other_vs_wearable(wearable_set, t
 def test_pretrained_backbone_by_path_gets_a_fresh_three_class_head(tmp_path):
     from transformers import SegformerForSemanticSegmentation
 
-    from shoemodel.training.wd.model import MIT_PRESETS, build_segformer, segformer_config
+    from shoemodel.models.wd.model import MIT_PRESETS, build_segformer, segformer_config
 
     cfg = segformer_config("tiny")
     cfg.num_labels, cfg.id2label, cfg.label2id = 19, {i: str(i) for i in range(19)}, {str(i): i for i in range(19)}

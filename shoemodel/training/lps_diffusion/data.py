@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from shoemodel.schemas.keypoints import FOOT_INDICES, LEG_INDICES, NUM_KEYPOINTS, flip_keypoints
-from shoemodel.schemas.normalize import normalize_coords
+from shoemodel.models.lps_diffusion.encoding import encode_pose
+from shoemodel.schemas.keypoints import NUM_KEYPOINTS, flip_keypoints
 from shoemodel.training.lps_diffusion.config import LegDiffusionConfig
 
 
@@ -28,22 +28,6 @@ def rotate_keypoints(k: np.ndarray, width: float, height: float, deg: float) -> 
     out[:, :2] = np.where(keep[:, None], xy, 0)
     out[~keep, 2] = 0
     return out
-
-
-def encode_pose(k12: np.ndarray, width: float, height: float) -> tuple[np.ndarray, np.ndarray]:
-    """(12, 3) pixel keypoints -> (leg vector (12,) in [-1, 1], foot condition (16,) in {0} U [0.1, 1])."""
-    k = np.asarray(k12, np.float32)
-    vis = k[:, 2] > 0
-    norm = normalize_coords(k[:, :2], (width, height), vis)
-    leg = norm[list(LEG_INDICES)].reshape(-1) * 2 - 1
-    foot = norm[list(FOOT_INDICES)].reshape(-1)
-    return leg.astype(np.float32), foot.astype(np.float32)
-
-
-def encode_foot(foot8: np.ndarray, width: float, height: float) -> np.ndarray:
-    """(8, 3) pixel foot keypoints -> the (16,) condition vector."""
-    f = np.asarray(foot8, np.float32)
-    return normalize_coords(f[:, :2], (width, height), f[:, 2] > 0).reshape(-1)
 
 
 class LegPoseDataset(Dataset):

@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from shoemodel.models.lps_diffusion.encoding import encode_pose
+from shoemodel.models.lps_diffusion.sampler import LegPoseSampler
 from shoemodel.schemas.keypoints import FOOT_INDICES, LEG_INDICES
-from shoemodel.training.lps_diffusion.data import encode_pose, load_keypoints
-from shoemodel.training.lps_diffusion.sample import LegPoseSampler
+from shoemodel.training.lps_diffusion.data import load_keypoints
 from shoemodel.training.metrics import poses as P
 
 

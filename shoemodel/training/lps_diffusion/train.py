@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
 
-from shoemodel.training.common import config_dict, write_model_folder
+from shoemodel.models.checkpoint import write_model_folder
+from shoemodel.models.lps_diffusion.model import LegPoseDenoiser
+from shoemodel.models.lps_diffusion.sampler import make_scheduler
 from shoemodel.training.engine import train_loop
 from shoemodel.training.lps_diffusion.config import LegDiffusionConfig
 from shoemodel.training.lps_diffusion.data import LegPoseDataset, collate, load_keypoints
-from shoemodel.training.lps_diffusion.model import LegPoseDenoiser
-from shoemodel.training.lps_diffusion.sample import make_scheduler
 
 
 def make_loss(scheduler: Any):
@@ -36,5 +37,5 @@ def train_lps_diffusion(cfg: LegDiffusionConfig) -> dict[str, Any]:
                                 [], use_ema=cfg.use_ema, ema_decay=cfg.ema_decay)
     if summary["is_main_process"]:  # one writer when several GPUs train
         write_model_folder(cfg.output_dir, {"kind": "lps_diffusion", "model": final.config, "scheduler": sched_cfg,
-                                            "train_config": config_dict(cfg)}, final.state_dict())
+                                            "train_config": dataclasses.asdict(cfg)}, final.state_dict())
     return summary

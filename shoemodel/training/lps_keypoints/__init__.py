@@ -1,6 +1,5 @@
-"""LpS phase 1: foot keypoints from the shoe image with ViTPose-style heatmaps (paper §3.2)."""
+"""LpS phase-1 training: foot-keypoint heatmaps on the shoe-leg set (paper §3.2)."""
 
 from shoemodel.training.lps_keypoints.config import FootKeypointsConfig
-from shoemodel.training.lps_keypoints.predict import FootKeypointPredictor
 
-__all__ = ["FootKeypointPredictor", "FootKeypointsConfig"]
+__all__ = ["FootKeypointsConfig"]

@@ -6,10 +6,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from shoemodel.models import geometry as G
+from shoemodel.models.lps_keypoints import heatmaps as H
 from shoemodel.schemas.keypoints import FOOT_FLIP_PERMUTATION, FOOT_INDICES, NUM_KEYPOINTS, flip_keypoints
 from shoemodel.schemas.records import decode_image
 from shoemodel.training import augment as A
-from shoemodel.training.lps_keypoints import heatmaps as H
 from shoemodel.training.lps_keypoints.config import FootKeypointsConfig
 
 
@@ -22,13 +23,13 @@ def augment_sample(img: np.ndarray, foot8: np.ndarray, cfg: FootKeypointsConfig,
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Fit to the canvas, then (train only) rotate / rescale / crop / flip with the left-right swap."""
     s = cfg.image_size
-    m = A.content_matrix(img, s, cfg.crop_margin, cfg.crop_to_content)
+    m = G.content_matrix(img, s, cfg.crop_margin, cfg.crop_to_content)
     if rng is not None:
         aug, _ = A.random_affine(s, rng, cfg.rotate_prob, cfg.rotate_deg, (cfg.scale_min, cfg.scale_max),
                                        cfg.translate, 0.0)
-        m = A.compose(aug, m)
-    out_img = A.warp_image(img, m, s)
-    out_k = A.warp_points(foot8, m, s)
+        m = G.compose(aug, m)
+    out_img = G.warp_image(img, m, s)
+    out_k = G.warp_points(foot8, m, s)
     if rng is not None and rng.random() < cfg.flip_prob:
         out_img = np.ascontiguousarray(out_img[:, ::-1])
         out_k = flip_keypoints(out_k, s, FOOT_FLIP_PERMUTATION)
@@ -57,7 +58,7 @@ class FootKeypointDataset(Dataset):
         heat, weight = H.encode(k, self.cfg.image_size, self.hm_size, self.cfg.sigma)
         if self.cfg.supervise_missing:
             weight = np.ones_like(weight)
-        return {"pixel_values": torch.from_numpy(A.to_tensor_normalized(img)), "heatmaps": torch.from_numpy(heat),
+        return {"pixel_values": torch.from_numpy(G.to_tensor_normalized(img)), "heatmaps": torch.from_numpy(heat),
                 "weights": torch.from_numpy(weight)}
 
 

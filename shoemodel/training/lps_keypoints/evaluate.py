@@ -6,11 +6,11 @@ from typing import Any
 
 import numpy as np
 
+from shoemodel.models.lps_keypoints.predictor import FootKeypointPredictor
 from shoemodel.schemas.keypoints import FOOT_NAMES
 from shoemodel.schemas.records import decode_image
 from shoemodel.training.data import load_split
 from shoemodel.training.lps_keypoints.data import foot_keypoints
-from shoemodel.training.lps_keypoints.predict import FootKeypointPredictor
 from shoemodel.training.metrics.keypoints import keypoint_metrics
 
 

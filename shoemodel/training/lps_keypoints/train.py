@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
 
-from shoemodel.training.common import config_dict
+from shoemodel.models.lps_keypoints.model import build_vitpose, heatmap_size
 from shoemodel.training.data import load_split
 from shoemodel.training.engine import train_loop
 from shoemodel.training.lps_keypoints.config import FootKeypointsConfig
 from shoemodel.training.lps_keypoints.data import FootKeypointDataset, collate
-from shoemodel.training.lps_keypoints.model import build_vitpose, heatmap_size
 
 
 def heatmap_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], gen: torch.Generator):
@@ -23,7 +23,7 @@ def heatmap_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], gen: to
 
 def shoemodel_meta(cfg: FootKeypointsConfig) -> dict[str, Any]:
     return {"image_size": cfg.image_size, "model_size": cfg.model_size, "crop_to_content": cfg.crop_to_content,
-            "crop_margin": cfg.crop_margin, "flip_test": cfg.flip_test, "train_config": config_dict(cfg)}
+            "crop_margin": cfg.crop_margin, "flip_test": cfg.flip_test, "train_config": dataclasses.asdict(cfg)}
 
 
 def train_lps_keypoints(cfg: FootKeypointsConfig) -> dict[str, Any]:

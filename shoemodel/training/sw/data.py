@@ -15,18 +15,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from shoemodel.models.sw.condition import condition_array
 from shoemodel.schemas.keypoints import flip_keypoints
 from shoemodel.schemas.records import decode_image, keypoints_array
 
 COLUMNS = ("id", "image", "shoe_image", "keypoints", "caption", "width", "height", "split")
-
-
-def condition_array(x_w: np.ndarray, x_p: np.ndarray) -> np.ndarray:
-    """X_w ⊕ X_p as a (6, H, W) float32 array in [0, 1] (channel order: X_w RGB then X_p RGB)."""
-    if x_w.shape != x_p.shape or x_w.ndim != 3 or x_w.shape[2] != 3:
-        raise ValueError(f"X_w {x_w.shape} and X_p {x_p.shape} must both be (H, W, 3)")
-    both = np.concatenate([x_w, x_p], axis=2).astype(np.float32) / 255.0
-    return np.ascontiguousarray(both.transpose(2, 0, 1))
 
 
 def prompt_of(record: dict[str, Any], template: str) -> str:
@@ -51,7 +44,7 @@ def _resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def make_example(record: dict[str, Any], resolution: int, rng: random.Random, flip: bool, template: str) -> SWExample:
     """Decode a record, optionally flip (with left/right swap), resize the short side, random-crop a square."""
-    from shoemodel.training.pose_render import render_pose
+    from shoemodel.models.pose_render import render_pose
 
     src = record.get("id")
     image = decode_image(record["image"], "RGB", "image", src)

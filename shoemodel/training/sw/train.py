@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from shoemodel.training.sw._diffusers import prepare_imports, set_torch_threads
+from shoemodel.models.runtime import prepare_imports, set_torch_threads
+from shoemodel.models.sw.base import freeze, load_base_model, make_controlnet
+from shoemodel.models.sw.generator import META_FILE
 from shoemodel.training.sw.config import SWConfig
 from shoemodel.training.sw.data import collate, iter_examples, make_example
 from shoemodel.training.sw.loss import encode_prompts, sw_loss
-from shoemodel.training.sw.models import freeze, load_base_model, make_controlnet
-from shoemodel.training.sw.pipeline import META_FILE
 
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 
@@ -32,7 +32,7 @@ def resolve_base(cfg: SWConfig) -> tuple[str, bool]:
     """The base model path; "tiny" builds (once) a random tiny base under output_dir/tiny_base."""
     if cfg.base_model != "tiny":
         return cfg.base_model, False
-    from shoemodel.training.sw.tiny import make_tiny_base_model
+    from shoemodel.models.sw.tiny import make_tiny_base_model
 
     folder = Path(cfg.output_dir) / "tiny_base"
     if not (folder / "model_index.json").exists():
@@ -96,7 +96,7 @@ def save_validation_images(pipe: Any, conditions: list[tuple[np.ndarray, np.ndar
     """One row per condition: X_w, X_p, generated image; written as a PNG for a quick look during training."""
     from PIL import Image
 
-    from shoemodel.training.sw.pipeline import SWGenerator
+    from shoemodel.models.sw.generator import SWGenerator
 
     gen = SWGenerator(pipe, conditions[0][0].shape[0])
     rows = [np.concatenate([x_w, x_p, gen.generate(x_w, [x_p], prompt, steps=steps, seed=seed)[0]], axis=1)
@@ -204,7 +204,7 @@ def _uniform(gen: Any) -> float:
 def _validate(accelerator: Any, base: Any, controlnet: Any, conditions: list, path: Path, cfg: SWConfig) -> None:
     import copy
 
-    from shoemodel.training.sw.pipeline import build_pipeline
+    from shoemodel.models.sw.generator import build_pipeline
 
     net = accelerator.unwrap_model(controlnet)
     dtype = next(base.unet.parameters()).dtype

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from shoemodel.models import geometry as G
 from shoemodel.schemas.classes import to_two_class
 from shoemodel.schemas.records import decode_image
 from shoemodel.training import augment as A
@@ -32,15 +33,15 @@ class WearableAreaDataset(Dataset):
         """The sample fitted to the training canvas (shoe box from X_m's own pixels, or letterbox)."""
         img, mask = self.load(i)
         s = self.cfg.image_size
-        m = A.content_matrix(img, s, self.cfg.crop_margin, self.cfg.crop_to_content)
-        return A.warp_image(img, m, s), A.warp_image(mask, m, s, nearest=True)
+        m = G.content_matrix(img, s, self.cfg.crop_margin, self.cfg.crop_to_content)
+        return G.warp_image(img, m, s), G.warp_image(mask, m, s, nearest=True)
 
     def __getitem__(self, key: tuple[int, int] | int) -> dict[str, torch.Tensor]:
         idx, seed = key if isinstance(key, tuple) else (key, 0)
         img, mask = self.sample(idx, seed)
         if self.cfg.two_class:
             mask = to_two_class(mask)
-        return {"pixel_values": torch.from_numpy(A.to_tensor_normalized(img)),
+        return {"pixel_values": torch.from_numpy(G.to_tensor_normalized(img)),
                 "labels": torch.from_numpy(mask.astype(np.int64))}
 
     def sample(self, idx: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +57,7 @@ class WearableAreaDataset(Dataset):
         if not self.train:
             return img, mask
         m, _ = A.random_affine(s, rng, c.rotate_prob, c.rotate_deg, (c.scale_min, c.scale_max), 0.1, c.flip_prob)
-        img, mask = A.warp_image(img, m, s), A.warp_image(mask, m, s, nearest=True)
+        img, mask = G.warp_image(img, m, s), G.warp_image(mask, m, s, nearest=True)
         img = A.color_jitter(img, rng, c.brightness, c.contrast, c.saturation, c.hue, foreground=img.max(-1) > 0)
         return img, mask
 

@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from shoemodel.models.wd.model import class_names
+from shoemodel.models.wd.predictor import WDPredictor
 from shoemodel.schemas.classes import NUM_CLASSES, VISIBLE, to_two_class
 from shoemodel.schemas.records import decode_image
 from shoemodel.training.data import load_split
 from shoemodel.training.metrics.segmentation import confusion_matrix, segmentation_metrics
-from shoemodel.training.wd.model import class_names
-from shoemodel.training.wd.predict import WDPredictor
 
 
 def evaluate_predictor(predictor: WDPredictor, set_root: str, split: str = "test", batch_size: int = 8,

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
 
-from shoemodel.training.common import config_dict
+from shoemodel.models.wd.model import build_segformer
 from shoemodel.training.data import load_split
 from shoemodel.training.engine import train_loop
 from shoemodel.training.wd.config import WDConfig
 from shoemodel.training.wd.data import WearableAreaDataset, collate
-from shoemodel.training.wd.model import build_segformer
 
 
 def make_loss(class_weights: tuple[float, ...]):
@@ -39,7 +39,7 @@ def train_wd(cfg: WDConfig) -> dict[str, Any]:
     model = build_segformer(cfg.model_size, cfg.two_class, cfg.pretrained)
     model.config.shoemodel = {"image_size": cfg.image_size, "two_class": cfg.two_class,
                               "model_size": cfg.model_size, "crop_to_content": cfg.crop_to_content,
-                              "crop_margin": cfg.crop_margin, "train_config": config_dict(cfg)}
+                              "crop_margin": cfg.crop_margin, "train_config": dataclasses.asdict(cfg)}
     final, summary = train_loop(cfg, model, WearableAreaDataset(table, cfg, train=True), collate, make_loss(tuple(cfg.class_weights)), [])
     if summary["is_main_process"]:  # one writer when several GPUs train
         final.save_pretrained(cfg.output_dir, safe_serialization=True)

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from shoemodel.training import augment as A
-from shoemodel.training.lps_keypoints import heatmaps as H
-from shoemodel.training.lps_keypoints.model import build_vitpose
+from shoemodel.models import geometry as G
+from shoemodel.models.lps_keypoints import heatmaps as H
+from shoemodel.models.lps_keypoints.model import build_vitpose
 
 
 class FootKeypointPredictor:
@@ -42,13 +42,13 @@ class FootKeypointPredictor:
 
     def predict_batch(self, images: list[np.ndarray]) -> list[np.ndarray]:
         s = self.image_size
-        mats = [A.content_matrix(im, s, self.crop_margin, self.crop_to_content) for im in images]
-        batch = np.stack([A.to_tensor_normalized(A.warp_image(im, m, s)) for im, m in zip(images, mats, strict=True)])
+        mats = [G.content_matrix(im, s, self.crop_margin, self.crop_to_content) for im in images]
+        batch = np.stack([G.to_tensor_normalized(G.warp_image(im, m, s)) for im, m in zip(images, mats, strict=True)])
         heat = H.predict_heatmaps(self.model, torch.from_numpy(batch).to(self.device), self.flip_test).cpu().numpy()
         out = []
         for hm, m in zip(heat, mats, strict=True):
             k = H.decode(hm, s)
-            inv = A.invert(m)
+            inv = G.invert(m)
             k[:, :2] = k[:, :2] @ inv[:, :2].T + inv[:, 2]
             out.append(k)
         return out

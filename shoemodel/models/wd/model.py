@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shoemodel.compat.torchvision import ensure_torchvision
+from shoemodel.models.runtime import prepare_imports
 from shoemodel.schemas.classes import CLASS_NAMES, TWO_CLASS_NAMES
-
-ensure_torchvision()
 
 #: MiT encoder sizes of the Segformer paper (hidden sizes, depths, heads, decoder width).
 MIT_PRESETS: dict[str, dict[str, Any]] = {
@@ -28,6 +26,7 @@ def class_names(two_class: bool) -> tuple[str, ...]:
 
 def segformer_config(model_size: str, two_class: bool = False) -> Any:
     """A `SegformerConfig` for a MiT size with 3 (or 2) labels."""
+    prepare_imports()
     from transformers import SegformerConfig
 
     if model_size not in MIT_PRESETS:
@@ -39,6 +38,7 @@ def segformer_config(model_size: str, two_class: bool = False) -> Any:
 
 def build_segformer(model_size: str, two_class: bool = False, pretrained: str = "") -> Any:
     """Random init from the preset, or a local pretrained checkpoint with a fresh 3-class head."""
+    prepare_imports()
     from transformers import SegformerForSemanticSegmentation
 
     cfg = segformer_config(model_size, two_class)

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from shoemodel.models import geometry as G
+from shoemodel.models.wd.model import build_segformer
 from shoemodel.schemas.classes import VISIBLE, WEARABLE, wearable_shoe_image
-from shoemodel.training import augment as A
-from shoemodel.training.wd.model import build_segformer
 
 
 class WDPredictor:
@@ -46,14 +46,14 @@ class WDPredictor:
     def predict_scores(self, images: list[np.ndarray]) -> list[np.ndarray]:
         """Class probabilities (C, H, W) at each input's own resolution (outside the canvas: background)."""
         s = self.image_size
-        mats = [A.content_matrix(im, s, self.crop_margin, self.crop_to_content) for im in images]
-        batch = np.stack([A.to_tensor_normalized(A.warp_image(im, m, s)) for im, m in zip(images, mats, strict=True)])
+        mats = [G.content_matrix(im, s, self.crop_margin, self.crop_to_content) for im in images]
+        batch = np.stack([G.to_tensor_normalized(G.warp_image(im, m, s)) for im, m in zip(images, mats, strict=True)])
         logits = self.model(pixel_values=torch.from_numpy(batch).to(self.device)).logits.float()
         logits = torch.nn.functional.interpolate(logits, size=(s, s), mode="bilinear", align_corners=False)
         probs = logits.softmax(1).cpu().numpy()
         fill = np.zeros(probs.shape[1], np.float32)
         fill[0] = 1.0
-        return [A.unwarp_scores(p, m, im.shape[1], im.shape[0], fill) for p, m, im in zip(probs, mats, images, strict=True)]
+        return [G.unwarp_scores(p, m, im.shape[1], im.shape[0], fill) for p, m, im in zip(probs, mats, images, strict=True)]
 
     def predict_raw(self, images: list[np.ndarray]) -> list[np.ndarray]:
         """Model class ids (3, or 2 for the ablation) at each input's own resolution."""

@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from shoemodel.models.checkpoint import read_model_folder, write_model_folder
+from shoemodel.models.lps_diffusion.encoding import encode_foot
+from shoemodel.models.lps_diffusion.model import LEG_DIM, LegPoseDenoiser
 from shoemodel.schemas.keypoints import FOOT_INDICES, LEG_INDICES, NUM_KEYPOINTS
 from shoemodel.schemas.normalize import OFFSET, denormalize_coords
-from shoemodel.training.common import read_model_folder, write_model_folder
-from shoemodel.training.lps_diffusion.data import encode_foot
-from shoemodel.training.lps_diffusion.model import LEG_DIM, LegPoseDenoiser
 
 #: Position of each ankle within the 12 keypoints, and within the 8 foot keypoints.
 _ANKLES_12, _ANKLES_8 = (4, 5), (0, 4)

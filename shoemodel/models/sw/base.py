@@ -7,15 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shoemodel.training.sw._diffusers import prepare_imports
+from shoemodel.models.runtime import prepare_imports
+from shoemodel.models.weights import require_weights
 
 #: ControlNet's conditioning embedding for SD (three stride-2 convs: pixel -> latent size at VAE factor 8).
 SD_CONDITIONING_CHANNELS: tuple[int, ...] = (16, 32, 96, 256)
 CONDITIONING_CHANNELS = 6  # X_w (3) ⊕ X_p (3)
-
-
-class WeightsNotFound(FileNotFoundError):
-    """A model file or folder the user must provide (no downloads here); the message says what and where."""
 
 
 @dataclass
@@ -34,14 +31,6 @@ class BaseModel:
         return 2 ** (len(self.vae.config.block_out_channels) - 1)
 
 
-def require_path(path: str | Path, what: str) -> Path:
-    """Return `path` if it exists, else raise WeightsNotFound naming the file and what it is for."""
-    p = Path(path)
-    if not p.exists():
-        raise WeightsNotFound(f"{what} not found at '{p}'. No downloads are made: put the weights there "
-                              f"(or pass another local path).")
-    return p
-
 
 def load_base_model(path: str | Path, config: str | Path | None = None) -> BaseModel:
     """Load SD 1.5 from a diffusers folder or a single .safetensors/.ckpt file (then `config` = a diffusers folder)."""
@@ -49,7 +38,7 @@ def load_base_model(path: str | Path, config: str | Path | None = None) -> BaseM
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
 
-    p = require_path(path, "Stable Diffusion 1.5 base model")
+    p = require_weights(path, "Stable Diffusion 1.5 base model")
     if p.is_file():
         from diffusers import StableDiffusionPipeline
 
@@ -57,12 +46,12 @@ def load_base_model(path: str | Path, config: str | Path | None = None) -> BaseM
             raise ValueError(f"{p} is a single file: offline it also needs `base_config`, a folder with the diffusers "
                              "component configs (model_index.json, */config.json, tokenizer files) of SD 1.5")
         kwargs: dict[str, Any] = {"local_files_only": True, "safety_checker": None, "requires_safety_checker": False,
-                                  "config": str(require_path(config, "diffusers config folder for the single-file base"))}
+                                  "config": str(require_weights(config, "diffusers config folder for the single-file base"))}
         pipe = StableDiffusionPipeline.from_single_file(str(p), **kwargs)
         scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
         return BaseModel(pipe.unet, pipe.vae, pipe.text_encoder, pipe.tokenizer, scheduler, str(p))
     for sub in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):
-        require_path(p / sub, f"'{sub}' folder of the diffusers-layout base model")
+        require_weights(p / sub, f"'{sub}' folder of the diffusers-layout base model")
     return BaseModel(
         unet=UNet2DConditionModel.from_pretrained(p, subfolder="unet"),
         vae=AutoencoderKL.from_pretrained(p, subfolder="vae"),
@@ -87,7 +76,7 @@ def make_controlnet(base: BaseModel, init: str | Path | None = None) -> Any:
     from diffusers import ControlNetModel
 
     if init is not None:
-        net = ControlNetModel.from_pretrained(require_path(init, "ShoeControlNet checkpoint"))
+        net = ControlNetModel.from_pretrained(require_weights(init, "ShoeControlNet checkpoint"))
         if net.config.conditioning_channels != CONDITIONING_CHANNELS:
             raise ValueError(f"{init}: conditioning_channels={net.config.conditioning_channels}, need {CONDITIONING_CHANNELS}")
         return net

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from shoemodel.training.sw._diffusers import prepare_imports
-from shoemodel.training.sw.data import condition_array
-from shoemodel.training.sw.models import BaseModel, load_base_model, require_path
+from shoemodel.models.runtime import prepare_imports
+from shoemodel.models.sw.base import BaseModel, load_base_model
+from shoemodel.models.sw.condition import condition_array
+from shoemodel.models.weights import require_weights
 
 META_FILE = "sw.json"  # written next to the trained ControlNet: base model path, resolution, scale
 
@@ -40,13 +41,13 @@ class SWGenerator:
         prepare_imports()
         from diffusers import ControlNetModel
 
-        sw_dir = require_path(sw_dir, "trained SW folder")
-        meta = json.loads(require_path(Path(sw_dir) / META_FILE, "SW metadata").read_text())
+        sw_dir = require_weights(sw_dir, "trained SW folder")
+        meta = json.loads(require_weights(Path(sw_dir) / META_FILE, "SW metadata").read_text())
         base_path = Path(meta["base_model"])
         if not base_path.is_absolute() and (Path(sw_dir) / base_path).exists():  # stored relative to the SW folder
             base_path = Path(sw_dir) / base_path
         base = load_base_model(base_path, meta.get("base_config"))
-        controlnet = ControlNetModel.from_pretrained(require_path(Path(sw_dir) / "controlnet", "ShoeControlNet weights"))
+        controlnet = ControlNetModel.from_pretrained(require_weights(Path(sw_dir) / "controlnet", "ShoeControlNet weights"))
         pipe = build_pipeline(base, controlnet).to(device)
         pipe.set_progress_bar_config(disable=True)
         return cls(pipe, int(meta["resolution"]), meta)

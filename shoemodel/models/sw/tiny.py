@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from shoemodel.training.sw._diffusers import prepare_imports
+from shoemodel.models.runtime import prepare_imports
 
 #: Words given whole-word tokens in the tiny vocabulary (others fall back to single characters).
 _WORDS = ("a", "photo", "of", "person", "wearing", "shoes", "shoe", "legs", "sneakers", "boots", "street", "on", "the")

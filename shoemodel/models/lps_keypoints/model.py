@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shoemodel.compat.torchvision import ensure_torchvision
+from shoemodel.models.runtime import prepare_imports
 from shoemodel.schemas.keypoints import FOOT_NAMES
-
-ensure_torchvision()
 
 #: ViTPose backbone sizes (ViT-S/B/L/H as in ViTPose), plus a tiny one for tests and the CPU sample.
 VITPOSE_PRESETS: dict[str, dict[str, Any]] = {
@@ -20,6 +18,7 @@ VITPOSE_PRESETS: dict[str, dict[str, Any]] = {
 
 
 def vitpose_config(model_size: str, image_size: int) -> Any:
+    prepare_imports()
     from transformers import VitPoseBackboneConfig, VitPoseConfig
 
     if model_size not in VITPOSE_PRESETS:
@@ -34,6 +33,7 @@ def vitpose_config(model_size: str, image_size: int) -> Any:
 
 
 def build_vitpose(model_size: str, image_size: int) -> Any:
+    prepare_imports()
     from transformers import VitPoseForPoseEstimation
 
     return VitPoseForPoseEstimation(vitpose_config(model_size, image_size))
