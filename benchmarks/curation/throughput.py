@@ -12,12 +12,15 @@ import json
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: tests/helpers holds the tiny builders
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = Path(os.environ.get("SHOEMODEL_FIXTURES", HERE.parents[1].parent / "shared" / "fixtures"))
@@ -106,8 +109,9 @@ def sam_batching(files: list[Path], vit_b: bool = False) -> dict:
 
     from shoemodel.compat.torchvision import ensure_torchvision
     from shoemodel.curation.prompts import foot_prompts
-    from shoemodel.curation.segment_sam import SegmentAnythingSegmenter, tiny_sam
+    from shoemodel.curation.segment_sam import SegmentAnythingSegmenter
     from shoemodel.schemas.records import decode_image
+    from tests.helpers.tiny_models import tiny_sam
 
     torch.manual_seed(0)
     ensure_torchvision()

@@ -13,9 +13,12 @@ import argparse
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: tests/helpers holds the tiny builders
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -68,8 +71,8 @@ def main() -> None:
     from shoemodel.models.sw.generator import SWGenerator, build_pipeline
     from shoemodel.models.sw.tiny import make_tiny_base_model
     from shoemodel.training.sw.data import collate, iter_examples
-    from shoemodel.training.sw.fixtures import write_synthetic_shoe_leg_set
     from shoemodel.training.sw.loss import encode_prompts, sw_loss
+    from tests.helpers.sets import write_synthetic_shoe_leg_set
 
     tmp = Path(tempfile.mkdtemp())
     data = write_synthetic_shoe_leg_set(tmp / "set", n=16, size=max(64, args.resolution), n_val=0)

@@ -16,8 +16,3 @@ def cached(kind: str, cfg: Any, build: Callable[[Any], Any]) -> Any:
     if key not in _CACHE:
         _CACHE[key] = build(cfg)
     return _CACHE[key]
-
-
-def clear() -> None:
-    """Forget cached models (tests)."""
-    _CACHE.clear()

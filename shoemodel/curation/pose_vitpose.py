@@ -18,26 +18,6 @@ HINT = ("Give a transformers VitPoseForPoseEstimation folder (config.json + weig
         "COCO-WholeBody outputs (num_labels=133), e.g. a converted ViTPose+ whole-body checkpoint.")
 
 
-def tiny_vitpose(num_labels: int = 133, num_experts: int = 1) -> Any:
-    """The real VitPoseForPoseEstimation class at a tiny size with random weights (tests, smoke runs)."""
-    from shoemodel.compat.torchvision import ensure_torchvision
-
-    ensure_torchvision()
-    from transformers import VitPoseForPoseEstimation
-
-    return VitPoseForPoseEstimation(tiny_vitpose_config(num_labels, num_experts)).eval()
-
-
-def tiny_vitpose_config(num_labels: int = 133, num_experts: int = 1) -> Any:
-    """A small VitPose config: 2 layers, width 32, 64x48 input."""
-    from transformers import VitPoseBackboneConfig, VitPoseConfig
-
-    backbone = VitPoseBackboneConfig(image_size=[64, 48], patch_size=[16, 16], hidden_size=32, num_hidden_layers=2,
-                                     num_attention_heads=2, mlp_ratio=2, num_experts=num_experts, part_features=8,
-                                     out_indices=[2])
-    return VitPoseConfig(backbone_config=backbone, num_labels=num_labels, use_simple_decoder=True)
-
-
 class VitPoseWholeBody:
     """Top-down ViTPose on person boxes, batched over all boxes of all images in a call."""
 

@@ -19,27 +19,6 @@ SAM_HINT = ("SAM checkpoints: sam_vit_b_01ec64.pth / sam_vit_l_0b3195.pth / sam_
 HF_HINT = "A transformers SamModel folder (config.json + model.safetensors), e.g. a local copy of facebook/sam-vit-base."
 
 
-def tiny_sam() -> Any:
-    """The real segment-anything Sam class at a tiny size (random weights), for tests."""
-    from functools import partial
-
-    import torch
-
-    from shoemodel.compat.torchvision import ensure_torchvision
-
-    ensure_torchvision()
-    from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
-
-    img, emb = 256, 64
-    enc = ImageEncoderViT(img_size=img, patch_size=16, embed_dim=64, depth=2, num_heads=2, mlp_ratio=2, out_chans=emb,
-                          qkv_bias=True, norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), use_rel_pos=True,
-                          window_size=4, global_attn_indexes=(1,))
-    pe = PromptEncoder(embed_dim=emb, image_embedding_size=(img // 16, img // 16), input_image_size=(img, img), mask_in_chans=8)
-    dec = MaskDecoder(num_multimask_outputs=3, transformer=TwoWayTransformer(depth=1, embedding_dim=emb, mlp_dim=128, num_heads=2),
-                      transformer_dim=emb, iou_head_depth=2, iou_head_hidden_dim=32)
-    return Sam(image_encoder=enc, prompt_encoder=pe, mask_decoder=dec).eval()
-
-
 class SegmentAnythingSegmenter:
     """segment-anything SamPredictor: set_image once, then predict_torch on all feet at once."""
 
@@ -79,20 +58,6 @@ class SegmentAnythingSegmenter:
             masks, iou, _ = self.predictor.predict_torch(pc, torch.as_tensor(labels), boxes=bx, multimask_output=True)
         best = iou.argmax(1)
         return [masks[i, int(best[i])].cpu().numpy().astype(bool) for i in range(len(prompts))]
-
-
-def tiny_hf_sam() -> Any:
-    """transformers' SamModel at a tiny size (random weights), for tests."""
-    from shoemodel.compat.torchvision import ensure_torchvision
-
-    ensure_torchvision()
-    from transformers import SamConfig, SamMaskDecoderConfig, SamModel, SamPromptEncoderConfig, SamVisionConfig
-
-    vision = SamVisionConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, output_channels=32, image_size=256,
-                             patch_size=16, window_size=4, global_attn_indexes=[1], mlp_dim=64, num_pos_feats=16)
-    prompt = SamPromptEncoderConfig(hidden_size=32, image_size=256, patch_size=16, mask_input_channels=4)
-    decoder = SamMaskDecoderConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, mlp_dim=64, iou_head_hidden_dim=32)
-    return SamModel(SamConfig(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)).eval()
 
 
 class HFSamSegmenter:

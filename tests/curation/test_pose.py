@@ -56,7 +56,8 @@ def test_mediapipe_foot_points_match_coco_wholebody(coco_dir: Path, wholebody_gt
 def test_vitpose_tiny_133_point_head_runs_on_photos(coco_dir: Path) -> None:
     import torch
 
-    from shoemodel.curation.pose_vitpose import VitPoseWholeBody, tiny_vitpose
+    from shoemodel.curation.pose_vitpose import VitPoseWholeBody
+    from tests.helpers.tiny_models import tiny_vitpose
 
     torch.manual_seed(0)
     model = tiny_vitpose(num_labels=133, num_experts=2)
@@ -118,7 +119,7 @@ def test_quality_filters() -> None:
 def test_vitpose_loads_a_checkpoint_folder_by_path(tmp_path: Path) -> None:
     import torch
 
-    from shoemodel.curation.pose_vitpose import tiny_vitpose
+    from tests.helpers.tiny_models import tiny_vitpose
 
     torch.manual_seed(0)
     tiny_vitpose(num_labels=133).save_pretrained(tmp_path / "vitpose-wb-tiny")

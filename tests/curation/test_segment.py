@@ -45,10 +45,11 @@ def test_tiny_random_sam_runs_batched_prompts_on_a_real_photo(fixtures_dir: Path
     import torch
 
     from shoemodel.curation import segment_sam
+    from tests.helpers.tiny_models import tiny_hf_sam, tiny_sam
 
     torch.manual_seed(0)
-    seg = (segment_sam.SegmentAnythingSegmenter(model=segment_sam.tiny_sam()) if backend == "sam"
-           else segment_sam.HFSamSegmenter(model=segment_sam.tiny_hf_sam()))
+    seg = (segment_sam.SegmentAnythingSegmenter(model=tiny_sam()) if backend == "sam"
+           else segment_sam.HFSamSegmenter(model=tiny_hf_sam()))
     image = decode_image((fixtures_dir / "images" / "ultralytics_samples" / "bus.jpg").read_bytes(), "RGB")
     prompts = foot_prompts(BUS_FEET, image.shape[1], image.shape[0])
     masks = seg.segment(image, prompts)
@@ -124,7 +125,7 @@ def test_hf_sam_loads_a_checkpoint_folder_by_path_and_runs_the_stage(fixtures_di
     import torch
 
     from shoemodel.curation.segment import segment_rows
-    from shoemodel.curation.segment_sam import tiny_hf_sam
+    from tests.helpers.tiny_models import tiny_hf_sam
 
     torch.manual_seed(0)
     tiny_hf_sam().save_pretrained(tmp_path / "sam-tiny")

@@ -36,7 +36,7 @@ def test_benchmark_writes_table3(tmp_path, sw_dir, shoes_labels):
     from shoemodel.models.sw.generator import SWGenerator
     from shoemodel.pipelines.benchmark import BenchmarkConfig, run_benchmark
     from shoemodel.pipelines.generate import ShoeModelPipeline
-    from shoemodel.training.sw.fixtures import write_synthetic_shoe_leg_set
+    from tests.helpers.sets import write_synthetic_shoe_leg_set
 
     real = write_synthetic_shoe_leg_set(tmp_path / "real", n=4, size=48, n_val=4)
     sw = SWGenerator.from_pretrained(sw_dir)

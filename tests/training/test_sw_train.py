@@ -41,7 +41,7 @@ def tiny_base(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def shoe_leg_set(tmp_path_factory):
-    from shoemodel.training.sw.fixtures import write_synthetic_shoe_leg_set
+    from tests.helpers.sets import write_synthetic_shoe_leg_set
 
     return write_synthetic_shoe_leg_set(tmp_path_factory.mktemp("set") / "shoe_leg", n=5, size=48, n_val=1)
 

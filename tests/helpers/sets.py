@@ -1,4 +1,4 @@
-"""A small synthetic shoe-leg set for tests and smoke runs (real sets come from curation / build_sets)."""
+"""A small synthetic shoe-leg shard set for tests and benchmarks (real sets come from curation / build-set)."""
 
 from __future__ import annotations
 
