@@ -10,13 +10,31 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
 
 T = TypeVar("T")
 
 DEFAULT_PARAMS = Path(os.environ.get("SHOEMODEL_PARAMS", "params.yaml"))
+
+
+class PathParam:
+    """Marks a config field as a filesystem path, so a relative value is read against the params file's folder.
+
+    `keywords` are values of the field that name a built-in choice instead of a file (e.g. "tiny"); they,
+    empty values, absolute paths and URIs ("s3://...") are left as they are.
+    """
+
+    def __init__(self, *keywords: str) -> None:
+        self.keywords = frozenset(keywords)
+
+    def __repr__(self) -> str:
+        return f"PathParam({', '.join(map(repr, sorted(self.keywords)))})"
+
+
+#: A path field: `train_set: ParamPath = "data/sets/shoe_leg"` (use `Annotated[str, PathParam("tiny")]` for keywords).
+ParamPath = Annotated[str, PathParam()]
 
 
 def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
