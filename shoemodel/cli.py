@@ -1,14 +1,15 @@
 """The `shoemodel` command. Each area owns its commands in <area>/cli.py and registers them here.
 
-Heavy libraries (torch, transformers, label-studio-sdk, fiftyone) are imported inside commands,
-so `shoemodel --help` stays fast.
+Every command takes `--params PATH` and `--set KEY=VALUE` (shoemodel/cli_options.py says how they
+combine); they may also come before the command name, for all of it. Heavy libraries (torch,
+transformers, label-studio-sdk, fiftyone) are imported inside commands, so `shoemodel --help` stays fast.
 """
 
 from __future__ import annotations
 
 import typer
 
-from shoemodel import annotation, core_cli, curation, pipelines, training  # noqa: F401
+from shoemodel import cli_options, core_cli
 from shoemodel.annotation import cli as annotation_cli
 from shoemodel.curation import cli as curation_cli
 from shoemodel.pipelines import cli as pipelines_cli
@@ -16,9 +17,12 @@ from shoemodel.training import cli as training_cli
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="ShoeModel toolkit: build the shoe-wearing dataset, train WD / LpS / SW, benchmark, generate.",
+    help="ShoeModel toolkit: build the shoe-wearing dataset, train WD / LpS / SW, benchmark, generate.\n\n"
+         "Settings come from the params file (--params, default ./params.yaml) and `--set section.key=value`; "
+         "relative paths in the file are read against its folder.",
     pretty_exceptions_show_locals=False,
 )
+app.callback()(cli_options.root_callback)
 core_cli.register(app)
 for area in (curation_cli, annotation_cli, training_cli, pipelines_cli):
     area.register(app)

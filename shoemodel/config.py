@@ -1,46 +1,66 @@
 """One place for configuration: params.yaml sections loaded into typed dataclasses.
 
-Each area defines its own dataclass next to its code; `load_section` fills it from params.yaml
-and rejects unknown keys with the section and key named, so a typo never silently falls back
-to a default.
+Each area defines its own dataclass next to its code; `load_section` fills it from the params file, then
+from `--set key=value` texts and command-line flags, and rejects unknown keys with the section and key
+named, so a typo never silently falls back to a default.
+
+Paths: relative values of path fields (`ParamPath`) written in the params file, and the defaults of
+those the file leaves out, are read against the params file's folder (the project root for the repo's
+params.yaml), so a command run from another folder reads the same files. Values from the command line
+are read against the current folder, as a user typing a path means.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import difflib
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 
+from shoemodel.config_fields import (
+    ParamPath,
+    PathParam,
+    dataclass_of,
+    field_types,
+    parse_text,
+    resolve_field,
+    resolve_mapping,
+)
+
+__all__ = ["DEFAULT_PARAMS", "PARAMS_ENV", "ParamPath", "PathParam", "from_dict", "load_params", "load_section",
+           "params_path", "parse_set", "to_dict"]
+
 T = TypeVar("T")
 
-DEFAULT_PARAMS = Path(os.environ.get("SHOEMODEL_PARAMS", "params.yaml"))
+#: The params file read when neither --params nor $SHOEMODEL_PARAMS names one (built-in defaults if absent).
+DEFAULT_PARAMS = Path("params.yaml")
+PARAMS_ENV = "SHOEMODEL_PARAMS"
 
 
-class PathParam:
-    """Marks a config field as a filesystem path, so a relative value is read against the params file's folder.
+def params_path(path: str | Path | None = None) -> Path | None:
+    """The params file to read: `path`, else $SHOEMODEL_PARAMS, else ./params.yaml; None when that default is absent.
 
-    `keywords` are values of the field that name a built-in choice instead of a file (e.g. "tiny"); they,
-    empty values, absolute paths and URIs ("s3://...") are left as they are.
+    A file named explicitly (argument or environment) must exist: a typo there would otherwise run on defaults.
     """
-
-    def __init__(self, *keywords: str) -> None:
-        self.keywords = frozenset(keywords)
-
-    def __repr__(self) -> str:
-        return f"PathParam({', '.join(map(repr, sorted(self.keywords)))})"
-
-
-#: A path field: `train_set: ParamPath = "data/sets/shoe_leg"` (use `Annotated[str, PathParam("tiny")]` for keywords).
-ParamPath = Annotated[str, PathParam()]
+    named = path if path is not None else os.environ.get(PARAMS_ENV) or None
+    if named is None:
+        return DEFAULT_PARAMS if DEFAULT_PARAMS.is_file() else None
+    p = Path(named)
+    if not p.is_file():
+        origin = f"${PARAMS_ENV}" if path is None else "--params"
+        raise FileNotFoundError(f"params file not found: {p} (from {origin})")
+    return p
 
 
-def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
-    """Read params.yaml (an empty dict if the file does not exist)."""
-    p = Path(path)
-    if not p.exists():
+def load_params(path: str | Path | None = None) -> dict[str, Any]:
+    """Read the params file named as in `params_path` ({} only when the default ./params.yaml is absent)."""
+    p = params_path(path)
+    if p is None:
         return {}
     with p.open() as fh:
         data = yaml.safe_load(fh) or {}
@@ -49,41 +69,142 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
     return data
 
 
-def from_dict(cls: type[T], values: dict[str, Any] | None, where: str = "") -> T:
-    """Build dataclass `cls` from a mapping; nested dataclass fields are built recursively."""
+def from_dict(cls: type[T], values: Mapping[str, Any] | None, where: str = "", base: str | Path | None = None) -> T:
+    """Build dataclass `cls` from a mapping; nested dataclass fields are built recursively.
+
+    With `base`, the defaults of path fields absent from `values` are read against that folder (values
+    present are taken as they are: the caller has already resolved them).
+    """
     values = dict(values or {})
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(values) - set(fields))
+    types_ = field_types(cls)
+    unknown = sorted(set(values) - set(types_))
     if unknown:
-        raise ValueError(f"{where or cls.__name__}: unknown key(s) {unknown}; known: {sorted(fields)}")
+        raise ValueError(_unknown(where or cls.__name__, unknown, types_))
     kwargs: dict[str, Any] = {}
     for name, value in values.items():
-        ftype = fields[name].type
-        sub = _dataclass_type(cls, name, ftype)
+        sub = dataclass_of(types_[name])
         if sub is not None and isinstance(value, dict):
-            value = from_dict(sub, value, f"{where}.{name}" if where else name)
+            value = from_dict(sub, value, f"{where}.{name}" if where else name, base)
         elif isinstance(value, list) and isinstance(getattr(cls, name, None), tuple):
             value = tuple(value)
         kwargs[name] = value
-    return cls(**kwargs)
+    obj = cls(**kwargs)
+    if base is not None:
+        _resolve_defaults(obj, values, base)
+    return obj
 
 
-def _dataclass_type(cls: type, name: str, ftype: Any) -> type | None:
-    import typing
+def _resolve_defaults(obj: Any, given: Mapping[str, Any], base: str | Path) -> None:
+    """Read the defaults of path fields not in `given` against `base` (they are relative to the project root)."""
+    for name, tp in field_types(type(obj)).items():
+        if name in given and not isinstance(given[name], dict):
+            continue
+        value = getattr(obj, name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            if name not in given:  # a nested dict given was already handled by from_dict's recursion
+                _resolve_defaults(value, {}, base)
+        elif name not in given:
+            object.__setattr__(obj, name, resolve_field(value, tp, base))  # also for frozen configs
 
-    hints = typing.get_type_hints(cls)
-    t = hints.get(name, ftype)
-    return t if dataclasses.is_dataclass(t) else None
+
+def _unknown(where: str, keys: list[str], known: Mapping[str, Any]) -> str:
+    close = [m for k in keys for m in difflib.get_close_matches(k, list(known), n=1)]
+    hint = f"did you mean {', '.join(map(repr, close))}?" if close else f"known: {sorted(known)}"
+    return f"{where}: unknown key(s) {keys}; {hint}"
 
 
-def load_section(cls: type[T], section: str, path: str | Path = DEFAULT_PARAMS, overrides: dict[str, Any] | None = None) -> T:
-    """Fill dataclass `cls` from the `section` of params.yaml (dotted for nesting), then apply overrides."""
-    node: Any = load_params(path)
+def parse_set(item: str) -> tuple[str, str]:
+    """`key=value` -> (key, value text); the value is parsed later, against the field's type."""
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"--set expects key=value, got '{item}'")
+    return key.strip(), text
+
+
+def relative_key(key: str, section: str) -> str:
+    """`train.wd.steps` or `steps` -> `steps` for section `train.wd` (full dotted paths or relative ones)."""
+    return key[len(section) + 1:] if key.startswith(section + ".") else key
+
+
+def set_value(cls: type, values: dict[str, Any], key: str, value: Any, where: str, text: bool = False) -> None:
+    """Set dotted `key` (relative to dataclass `cls`) in the mapping `values`, checking every part of it.
+
+    `text=True`: `value` is a `--set` text, parsed against the field's type. A mapping given for a
+    nested config sets its keys one by one (the file's other keys stay); for any other field it replaces.
+    """
+    name, _, rest = key.partition(".")
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    types_ = field_types(cls)
+    if name not in types_:
+        raise ValueError(_unknown(where, [name], types_))
+    tp, sub = types_[name], dataclass_of(types_[name])
+    here = f"{where}.{name}"
+    if sub is not None:
+        node = values.get(name)
+        node = dict(node) if isinstance(node, dict) else {}
+        if rest:
+            set_value(sub, node, rest, value, here, text)
+        else:
+            value = parse_text(value, tp) if text else value
+            if not isinstance(value, dict):
+                raise ValueError(f"{here}: is a group of settings; give a mapping or set {here}.KEY")
+            for k, v in value.items():
+                set_value(sub, node, str(k), v, here)
+        values[name] = node
+    elif rest:
+        current = values.get(name, _default(cls, name))
+        if not isinstance(current, dict):
+            raise ValueError(f"{here}: is not a mapping, so '{key}' has no part '{rest}'")
+        values[name] = _set_in_dict(copy.deepcopy(current), rest.split("."), parse_text(value) if text else value)
+    else:
+        values[name] = parse_text(value, tp) if text else value
+
+
+def _default(cls: type, name: str) -> Any:
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None if f.default is dataclasses.MISSING else f.default
+
+
+def _set_in_dict(d: dict[str, Any], parts: list[str], value: Any) -> dict[str, Any]:
+    node = d
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+    node[parts[-1]] = value
+    return d
+
+
+def load_section(cls: type[T], section: str, path: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
+                 sets: Iterable[str] = (), implied: Mapping[str, Any] | None = None) -> T:
+    """Fill dataclass `cls` from `section` (dotted for nesting) of the params file, then the command line.
+
+    Applied in order: the file (`path`, as in `params_path`), `implied` (values a flag implies, such as
+    `--out`'s work folder), `sets` ("key=value" texts of --set; key relative to the section or starting
+    with it), then `overrides` (typed flag values; None means the flag was not given). Keys are dotted
+    paths relative to the section.
+    """
+    p = params_path(path)
+    node: Any = load_params(p) if p is not None else {}
     for part in section.split("."):
-        node = (node or {}).get(part, {}) if isinstance(node, dict) else {}
-    values = dict(node or {})
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return from_dict(cls, values, section)
+        node = node.get(part) if isinstance(node, dict) else None
+    if node is not None and not isinstance(node, dict):
+        raise ValueError(f"{p}: section {section} must be a mapping, got {type(node).__name__}")
+    base = p.parent if p is not None else None
+    values = resolve_mapping(cls, node or {}, base) if base is not None else dict(node or {})
+    for key, value in (implied or {}).items():
+        set_value(cls, values, key, value, section)
+    for item in sets:
+        key, text = parse_set(item)
+        try:
+            set_value(cls, values, relative_key(key, section), text, section, text=True)
+        except ValueError as exc:
+            raise ValueError(f"--set {item}: {exc}") from exc
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            set_value(cls, values, key, value, section)
+    return from_dict(cls, values, section, base)
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from shoemodel.config import load_section
+from shoemodel.cli_options import PARAMS, SET, command_config, fail, need_path
 
 SET_NAMES = ("shoe_leg", "wearable_area")
 
@@ -18,36 +18,39 @@ def _check_set_name(name: str) -> str:
 
 
 def sample(
-    out: str | None = typer.Option(None, help="Output folder [params.yaml sample.out, default data/sample]."),
-    n_shoe_leg: int | None = typer.Option(None, help="Worn scenes (shoe-leg set) to make."),
-    n_wearable_area: int | None = typer.Option(None, help="Product photos (wearable-area set) to make."),
-    size: int | None = typer.Option(None, help="Image side in pixels."),
-    seed: int | None = typer.Option(None, help="Seed; the same seed gives byte-identical images."),
-    params: Path = typer.Option(Path("params.yaml"), help="Parameter file."),
+    out: Path | None = typer.Option(None, "--out", help="Output folder (params: sample.out)."),
+    params: Path | None = PARAMS,
+    set_: list[str] | None = SET,
 ) -> None:
-    """Make the bundled synthetic sample (exact ground truth; for tests and the offline default run)."""
+    """Make the bundled synthetic sample (exact ground truth; for tests and the offline default run). Params: sample."""
     from shoemodel.synthetic.sample import SampleConfig, write_sample
 
-    cfg = load_section(SampleConfig, "sample", params, dict(out=out, n_shoe_leg=n_shoe_leg, n_wearable_area=n_wearable_area, size=size, seed=seed))
+    cfg = command_config(params, set_, "sample").load(SampleConfig, "sample", {"out": out})
     path = write_sample(cfg)
     typer.echo(f"sample written to {path} ({cfg.n_shoe_leg} worn scenes, {cfg.n_wearable_area} product photos, {cfg.size}px)")
 
 
 def build_set(
     set_name: str = typer.Argument(..., callback=_check_set_name, help="shoe_leg or wearable_area."),
-    labels: Path = typer.Option(..., help="Labelled folder holding labels.jsonl (e.g. data/sample/shoe_leg)."),
-    out: Path = typer.Option(..., help="Output set folder (shards/ + manifest.json)."),
-    records_per_shard: int | None = typer.Option(None, help="Records per shard [params.yaml sets.records_per_shard]."),
-    executor: str = typer.Option("inline", help="inline | local (Dask LocalCluster) | address (SHOEMODEL_DASK_SCHEDULER)."),
-    params: Path = typer.Option(Path("params.yaml"), help="Parameter file."),
+    labels: Path = typer.Option(..., "--labels", help="Labelled folder holding labels.jsonl (e.g. data/sample/shoe_leg)."),
+    out: Path = typer.Option(..., "--out", help="Output set folder (shards/ + manifest.json)."),
+    executor: str | None = typer.Option(None, "--executor", help="inline | local (Dask LocalCluster) | address (params: executor.kind)."),
+    workers: int | None = typer.Option(None, "--workers", help="LocalCluster worker processes (params: executor.n_workers)."),
+    address: str | None = typer.Option(None, "--address", help="Dask scheduler address; implies --executor address (params: executor.address)."),
+    params: Path | None = PARAMS,
+    set_: list[str] | None = SET,
 ) -> None:
-    """Build (or resume) a shard set from a labelled folder; bad lines are recorded and skipped."""
+    """Build (or resume) a shard set from a labelled folder; bad lines are recorded and skipped. Params: sets, executor."""
     from shoemodel.parallel import ExecutorConfig, executor_from_config
     from shoemodel.sets.from_labels import BuildConfig, build_set_from_labels
     from shoemodel.store.writer import iter_failures
 
-    cfg = load_section(BuildConfig, "sets", params, dict(records_per_shard=records_per_shard))
-    ex_cfg = load_section(ExecutorConfig, "executor", params, dict(kind=executor))
+    cc = command_config(params, set_, "sets", "executor")
+    cfg = cc.load(BuildConfig, "sets")
+    ex_cfg = cc.load(ExecutorConfig, "executor", {"kind": executor, "n_workers": workers, "address": address},
+                     implied={"kind": "address"} if address else None)
+    need_path(labels, "labelled folder (--labels)")
+    need_path(labels / "labels.jsonl", "labels file", "file")
     with executor_from_config(ex_cfg) as ex:
         manifest = build_set_from_labels(labels, out, set_name, cfg, executor=ex)
     for failure in iter_failures(out):
@@ -55,27 +58,44 @@ def build_set(
     typer.echo(f"{set_name}: {manifest.num_records} records in {len(manifest.shards)} shards, {manifest.num_failures} skipped -> {out}")
 
 
+def _manifest(set_dir: Path):
+    from shoemodel.store.manifest import read_manifest
+
+    need_path(set_dir, "set folder")
+    try:
+        return read_manifest(set_dir)
+    except FileNotFoundError as exc:
+        fail(str(exc))
+
+
 def stats(
     set_dir: Path = typer.Argument(..., help="A set folder (with manifest.json)."),
-    metrics: Path = typer.Option(..., help="Where to write the metrics JSON (DVC metrics)."),
-    plot: Path = typer.Option(..., help="Where to write the per-record CSV (DVC plots)."),
+    metrics: Path = typer.Option(..., "--metrics", help="Where to write the metrics JSON (DVC metrics)."),
+    plot: Path = typer.Option(..., "--plot", help="Where to write the per-record CSV (DVC plots)."),
+    params: Path | None = PARAMS,
+    set_: list[str] | None = SET,
 ) -> None:
-    """Dataset statistics: split sizes, failures by reason, keypoint visibility or class pixel fractions."""
+    """Dataset statistics: split sizes, failures by reason, keypoint visibility or class pixel fractions. Params: none."""
     from shoemodel.sets.stats import write_statistics
 
+    command_config(params, set_)
+    _manifest(set_dir)
     m = write_statistics(set_dir, metrics, plot)
     typer.echo(f"{m['set']}: {m['num_records']} records, splits {m['splits']} -> {metrics}")
 
 
 def validate(
     set_dir: Path = typer.Argument(..., help="A set folder (with manifest.json)."),
+    params: Path | None = PARAMS,
+    set_: list[str] | None = SET,
 ) -> None:
-    """Re-check every record of a set against its schema and its shard hashes against the manifest."""
+    """Re-check every record of a set against its schema and its shard hashes against the manifest. Params: none."""
     from shoemodel.schemas.records import RecordError, validate_record
-    from shoemodel.store.manifest import file_sha256, read_manifest
+    from shoemodel.store.manifest import file_sha256
     from shoemodel.store.reader import iter_records
 
-    manifest = read_manifest(set_dir)
+    command_config(params, set_)
+    manifest = _manifest(set_dir)
     bad = 0
     for shard in manifest.shards:
         if file_sha256(Path(set_dir) / shard.file) != shard.sha256:

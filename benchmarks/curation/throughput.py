@@ -109,7 +109,7 @@ def sam_batching(files: list[Path], vit_b: bool = False) -> dict:
 
     from shoemodel.compat.torchvision import ensure_torchvision
     from shoemodel.curation.prompts import foot_prompts
-    from shoemodel.curation.segment_sam import SegmentAnythingSegmenter
+    from shoemodel.curation.segment_sam import SamSegmenter
     from shoemodel.schemas.records import decode_image
     from tests.helpers.tiny_models import tiny_sam
 
@@ -122,7 +122,7 @@ def sam_batching(files: list[Path], vit_b: bool = False) -> dict:
         files = files[:2]
     else:
         model = tiny_sam()
-    seg = SegmentAnythingSegmenter(model=model)
+    seg = SamSegmenter(model)
     k = np.zeros((12, 3), np.float32)
     k[[4, 6, 8, 5, 9, 11]] = [[200, 300, 1], [230, 330, 1], [190, 335, 1], [300, 300, 1], [330, 330, 1], [290, 335, 1]]
     images = [decode_image(f.read_bytes(), "RGB") for f in files[:8]]

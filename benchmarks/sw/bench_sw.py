@@ -70,7 +70,8 @@ def main() -> None:
     from shoemodel.models.sw.base import freeze, load_base_model, make_controlnet
     from shoemodel.models.sw.generator import SWGenerator, build_pipeline
     from shoemodel.models.sw.tiny import make_tiny_base_model
-    from shoemodel.training.sw.data import collate, iter_examples
+    from shoemodel.training.common import StepBatchSampler
+    from shoemodel.training.sw.data import collate, load_dataset
     from shoemodel.training.sw.loss import encode_prompts, sw_loss
     from tests.helpers.sets import write_synthetic_shoe_leg_set
 
@@ -80,10 +81,11 @@ def main() -> None:
     net = make_controlnet(base)
     freeze(base.unet, base.vae, base.text_encoder)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-5)
-    stream = iter_examples(data, args.resolution, shuffle_buffer=8)
+    ds = load_dataset(data, args.resolution)
+    sampler = StepBatchSampler(len(ds), args.batch, seed=0, steps=args.steps + 3)  # the training engine's batches
     times = []
     for i in range(args.steps + 2):
-        batch = collate([next(stream) for _ in range(args.batch)])
+        batch = collate([ds[key] for key in sampler.batch(i)])
         t = time.perf_counter()
         emb = encode_prompts(base.tokenizer, base.text_encoder, batch["prompts"], "cpu")
         loss = sw_loss(batch["pixel_values"], batch["conditioning"], emb, vae=base.vae, unet=base.unet, controlnet=net,
@@ -95,7 +97,7 @@ def main() -> None:
             times.append(time.perf_counter() - t)
     gen = SWGenerator(build_pipeline(base, net.eval()), args.resolution)
     gen.pipeline.set_progress_bar_config(disable=True)
-    ex = next(stream)
+    ex = ds[sampler.batch(args.steps + 2)[0]]
     cond = (ex["conditioning"].numpy() * 255).round().astype(np.uint8)
     x_w, x_p = cond[:3].transpose(1, 2, 0), cond[3:].transpose(1, 2, 0)
     t = time.perf_counter()

@@ -10,40 +10,43 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="Label Studio rounds for the wearable-area set.")
+from shoemodel.cli_options import PARAMS, SET, command_config, need_path
+from shoemodel.cli_options import fail as _fail
+
+app = typer.Typer(no_args_is_help=True, help="Label Studio rounds for the wearable-area set (params: annotation).")
 
 URL = typer.Option(None, "--url", help="Label Studio URL (default: $LABEL_STUDIO_URL or http://127.0.0.1:8080).")
 TOKEN = typer.Option(None, "--token", help="API token (default: $LABEL_STUDIO_API_KEY).", show_default=False)
-PARAMS = typer.Option(Path("params.yaml"), "--params", help="params.yaml with the annotation: section.")
+PREDICTOR = typer.Option(None, "--predictor", help="WD predictor 'module:factory' (params: annotation.predictor).")
 
 
-def _setup(params: Path, url: str | None, token: str | None, **overrides):
-    from shoemodel.annotation.config import AnnotationConfig, server_from_env
-    from shoemodel.config import load_section
+def _config(params: Path | None, sets: list[str] | None, **flags):
+    from shoemodel.annotation.config import AnnotationConfig
 
-    cfg = load_section(AnnotationConfig, "annotation", path=params, overrides=overrides)
+    return command_config(params, sets, "annotation").load(AnnotationConfig, "annotation", flags)
+
+
+def _setup(params: Path | None, sets: list[str] | None, url: str | None, token: str | None, **flags):
+    from shoemodel.annotation.config import server_from_env
+
+    cfg = _config(params, sets, **flags)
     try:
         url, token = server_from_env(url, token)
     except RuntimeError as exc:
-        _fail(str(exc))
+        _fail(str(exc), 1)
     return cfg, url, token
 
 
-def _fail(message: str, code: int = 1) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
-
-
-def _predictor(cfg, spec: str | None):
+def _predictor(cfg):
     from shoemodel.annotation.predictor import load_predictor
 
-    spec = spec if spec is not None else cfg.predictor
+    spec = cfg.predictor
     ckpt = cfg.predictor_args.get("checkpoint")
     version = f"{spec}@{ckpt}" if spec and ckpt else spec  # the model version shown on predictions in Label Studio
     try:
         return load_predictor(spec, **cfg.predictor_args), version
     except (ValueError, TypeError) as exc:
-        _fail(str(exc))
+        _fail(str(exc), 1)
 
 
 def _guard(fn, *args, **kwargs):
@@ -52,19 +55,19 @@ def _guard(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except (LabelStudioError, RuntimeError, FileNotFoundError) as exc:
-        _fail(str(exc))
+        _fail(str(exc), 1)
 
 
 @app.command("round")
 def round_cmd(n: int = typer.Option(None, "--n", help="Images in a new round (default annotation.round_size)."),
-              predictor: str = typer.Option(None, "--predictor", help="WD predictor 'module:factory' (default annotation.predictor)."),
+              predictor: str | None = PREDICTOR,
               new: bool = typer.Option(False, "--new", help="Start a new round even if the latest is still open."),
-              url: str = URL, token: str = TOKEN, params: Path = PARAMS) -> None:
+              url: str = URL, token: str = TOKEN, params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
     """Resume the open round or start the next one (least-sure images first), and send its tasks. Safe to re-run."""
     from shoemodel.annotation.rounds import run_round
 
-    cfg, url, token = _setup(params, url, token)
-    pred, spec = _predictor(cfg, predictor)
+    cfg, url, token = _setup(params, set_, url, token, predictor=predictor)
+    pred, spec = _predictor(cfg)
     rnd, rep = _guard(run_round, cfg, url, token, n, pred, spec or "", new)
     typer.echo(f"round {rnd.round} ({rnd.selection}, {len(rnd.ids)} images): {rep.created} tasks created, "
                f"{rep.existing} already there, {rep.images_written} images written")
@@ -73,28 +76,28 @@ def round_cmd(n: int = typer.Option(None, "--n", help="Images in a new round (de
 
 
 @app.command("export")
-def export_cmd(url: str = URL, token: str = TOKEN, params: Path = PARAMS,
-               predictor: str = typer.Option(None, "--predictor", help="WD predictor 'module:factory'.")) -> None:
+def export_cmd(url: str = URL, token: str = TOKEN, predictor: str | None = PREDICTOR,
+               params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
     """Re-send the open round's tasks (only the missing ones are created; images are re-written if gone)."""
     from shoemodel.annotation.ledger import load_ledger
     from shoemodel.annotation.rounds import run_round
 
-    cfg, url, token = _setup(params, url, token)
+    cfg, url, token = _setup(params, set_, url, token, predictor=predictor)
     if load_ledger(cfg.workdir).current() is None:
-        _fail("no open round: start one with `shoemodel annotate round --n 200`")
-    pred, spec = _predictor(cfg, predictor)
+        _fail("no open round: start one with `shoemodel annotate round --n 200`", 1)
+    pred, spec = _predictor(cfg)
     rnd, rep = _guard(run_round, cfg, url, token, None, pred, spec or "")
     typer.echo(f"round {rnd.round}: {rep.created} tasks created, {rep.existing} already there")
 
 
 @app.command("import")
-def import_cmd(url: str = URL, token: str = TOKEN, params: Path = PARAMS,
+def import_cmd(url: str = URL, token: str = TOKEN, params: Path | None = PARAMS, set_: list[str] | None = SET,
                keep_going: bool = typer.Option(False, "--keep-going", help="Exit 0 even when some tasks failed."),
                pull_only: bool = typer.Option(False, "--pull-only", help="Only snapshot tasks.jsonl (the DVC stage; `build` makes the set).")) -> None:
     """Pull all finished annotations and rebuild the annotated wearable-area set; close finished rounds."""
     from shoemodel.annotation.rounds import run_import
 
-    cfg, url, token = _setup(params, url, token)
+    cfg, url, token = _setup(params, set_, url, token)
     rep = _guard(run_import, cfg, url, token, not pull_only)
     if pull_only:
         typer.echo(f"snapshot {cfg.workdir}/tasks.jsonl: {rep.pending} tasks pending; rounds closed: {rep.closed_rounds or 'none'}")
@@ -110,26 +113,24 @@ def import_cmd(url: str = URL, token: str = TOKEN, params: Path = PARAMS,
 
 
 @app.command("build")
-def build_cmd(params: Path = PARAMS) -> None:
+def build_cmd(params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
     """Rebuild the annotated set from the last snapshot (workdir/tasks.jsonl), without a server."""
-    from shoemodel.annotation.config import AnnotationConfig
     from shoemodel.annotation.importer import SNAPSHOT_NAME, build_set
-    from shoemodel.config import load_section
 
-    cfg = load_section(AnnotationConfig, "annotation", path=params)
+    cfg = _config(params, set_)
     snap = Path(cfg.workdir) / SNAPSHOT_NAME
     if not snap.exists():
-        _fail(f"{snap} not found: run `shoemodel annotate import` against the server first")
+        _fail(f"{snap} not found: run `shoemodel annotate import` against the server first", 1)
     rep = build_set(snap, cfg.pool, cfg.output, min_agreement=cfg.min_agreement, records_per_shard=cfg.records_per_shard)
     typer.echo(f"{rep.records} records, {rep.pending} pending, dropped {rep.dropped}, failed {len(rep.failed)}")
 
 
 @app.command("status")
-def status_cmd(url: str = URL, token: str = TOKEN, params: Path = PARAMS) -> None:
+def status_cmd(url: str = URL, token: str = TOKEN, params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
     """Per round: images sent, pending, done, skipped, empty."""
     from shoemodel.annotation.rounds import round_status
 
-    cfg, url, token = _setup(params, url, token)
+    cfg, url, token = _setup(params, set_, url, token)
     rows = _guard(round_status, cfg, url, token)
     if not rows:
         typer.echo("no rounds yet: `shoemodel annotate round --n 200`")
@@ -139,26 +140,26 @@ def status_cmd(url: str = URL, token: str = TOKEN, params: Path = PARAMS) -> Non
 
 def browse(set_root: Path = typer.Argument(..., help="A set folder (shoe_leg or wearable_area shards)."),
            name: str = typer.Option(None, "--name", help="FiftyOne dataset name (default shoemodel-<folder>)."),
-           media_dir: Path = typer.Option(None, "--media-dir", help="Where decoded images/masks go (default browse.media_dir)."),
+           media_dir: Path | None = typer.Option(None, "--media-dir", help="Where decoded images/masks go (params: browse.media_dir)."),
            predictor: str = typer.Option("", "--predictor", help="WD predictor 'module:factory': adds predictions and per-sample mIoU."),
-           address: str = typer.Option(None, "--address", help="App address (default browse.address)."),
-           port: int = typer.Option(None, "--port", help="App port (default browse.port)."),
+           address: str | None = typer.Option(None, "--address", help="App address (params: browse.address)."),
+           port: int | None = typer.Option(None, "--port", help="App port (params: browse.port)."),
            launch: bool = typer.Option(True, "--launch/--no-launch", help="Serve the App (remote mode) after loading."),
            overwrite: bool = typer.Option(False, "--overwrite", help="Rebuild the dataset even if unchanged."),
-           params: Path = PARAMS) -> None:
-    """Load a set into a persistent FiftyOne dataset and serve the App (remote mode: open the printed URL)."""
+           params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
+    """Load a set into a persistent FiftyOne dataset and serve the App (remote mode: open the printed URL). Params: browse."""
     from shoemodel.annotation import browse as fob
     from shoemodel.annotation.config import BrowseConfig
     from shoemodel.annotation.predictor import load_predictor
-    from shoemodel.config import load_section
 
-    cfg = load_section(BrowseConfig, "browse", path=params,
-                       overrides={"media_dir": str(media_dir) if media_dir else None, "address": address, "port": port})
+    cfg = command_config(params, set_, "browse").load(BrowseConfig, "browse",
+                                                       {"media_dir": media_dir, "address": address, "port": port})
+    need_path(set_root, "set folder")
     try:
         pred = load_predictor(predictor) if predictor else None
         ds = fob.load_set(set_root, name=name, media_dir=cfg.media_dir, predictor=pred, overwrite=overwrite)
     except (FileNotFoundError, ValueError, TypeError) as exc:
-        _fail(str(exc))
+        _fail(str(exc), 1)
     typer.echo(f"dataset {ds.name}: {len(ds)} samples; saved views: {', '.join(ds.list_saved_views()) or 'none'}")
     if launch:
         typer.echo(f"App: http://{cfg.address}:{cfg.port} (Ctrl-C to stop; from a laptop: ssh -L {cfg.port}:localhost:{cfg.port} SERVER)")

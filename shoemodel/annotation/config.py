@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from shoemodel.config import ParamPath
+
 URL_ENV = "LABEL_STUDIO_URL"
 TOKEN_ENVS = ("LABEL_STUDIO_API_KEY", "LABEL_STUDIO_USER_TOKEN")
 
@@ -18,13 +20,13 @@ TOKEN_ENVS = ("LABEL_STUDIO_API_KEY", "LABEL_STUDIO_USER_TOKEN")
 class AnnotationConfig:
     """Where the pool, the work folder and the output set live, and how rounds are drawn."""
 
-    pool: str = "data/sets/wearable_area"  # wearable-area-schema set whose images are annotated
-    workdir: str = "data/annotation"  # ledger, snapshots, served images
-    output: str = "data/sets/wearable_area_annotated"  # the annotated set, rebuilt by every import
+    pool: ParamPath = "data/sets/wearable_area"  # wearable-area-schema set whose images are annotated
+    workdir: ParamPath = "data/annotation"  # ledger, snapshots, served images
+    output: ParamPath = "data/sets/wearable_area_annotated"  # the annotated set, rebuilt by every import
     project_title: str = "shoemodel wearable area"
     #: Folder Label Studio serves (its LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT, or an HTTP-served folder);
     #: round images are written below it. Empty: `workdir`.
-    document_root: str = ""
+    document_root: ParamPath = ""
     #: Prefix that turns a path relative to document_root into a URL Label Studio can load.
     image_url_prefix: str = "/data/local-files/?d="
     round_size: int = 200
@@ -44,7 +46,7 @@ class AnnotationConfig:
 class BrowseConfig:
     """Where FiftyOne media (decoded images, mask PNGs) are written, and how the App is served."""
 
-    media_dir: str = "data/fiftyone"
+    media_dir: ParamPath = "data/fiftyone"
     address: str = "127.0.0.1"
     port: int = 5151
 

@@ -22,7 +22,7 @@ from shoemodel.annotation.brush import results_to_mask
 from shoemodel.annotation.client import iter_tasks
 from shoemodel.annotation.ledger import Ledger
 from shoemodel.annotation.pool import iter_pool
-from shoemodel.schemas.records import encode_png
+from shoemodel.schemas.builder import build_record
 from shoemodel.store import Dropped, iter_failures, write_set
 from shoemodel.store.atomic import atomic_write_text
 
@@ -118,11 +118,9 @@ def build_set(snapshot: str | Path, pool: str | Path, output: str | Path, *, min
             raise Dropped(f"low agreement {meta['agreement_miou']:.3f} < {min_agreement}")
         prov = json.loads(row["provenance"])
         prov["annotation"] = {**(server or {}), "task_id": task["id"], "snapshot": str(snapshot)}
-        return {**{k: row[k] for k in ("id", "source_uri", "content_hash", "width", "height", "split", "caption",
-                                        "image", "shoe_image")},
-                "provenance": json.dumps(prov, sort_keys=True),
-                "area_mask": encode_png(mask),
-                "annotation": json.dumps(meta, sort_keys=True)}
+        return build_record("wearable_area", id=rid, source_uri=row["source_uri"], content_hash=row["content_hash"],
+                            image=row["image"], shoe_image=row["shoe_image"], area_mask=mask, split=row["split"],
+                            caption=row["caption"], provenance=prov, annotation=meta)
 
     digest = hashlib.sha256(Path(snapshot).read_bytes()).hexdigest()
     manifest = write_set(output, "wearable_area", finished, make_record, records_per_shard=records_per_shard,

@@ -43,10 +43,6 @@ class Ledger:
     def sent_ids(self) -> set[str]:
         return {i for r in self.rounds for i in r.ids}
 
-    def round_of(self) -> dict[str, int]:
-        """Record id -> the round that sent it."""
-        return {i: r.round for r in self.rounds for i in r.ids}
-
     def current(self) -> Round | None:
         """The latest round if it is still open (a re-run resumes it rather than starting another)."""
         return self.rounds[-1] if self.rounds and self.rounds[-1].status == "open" else None

@@ -13,7 +13,8 @@ import numpy as np
 from shoemodel.curation import parts
 from shoemodel.curation.config import BuildConfig
 from shoemodel.curation.stage_io import SEGMENT, kept_rows, stage_dir
-from shoemodel.schemas.records import decode_image, encode_png
+from shoemodel.schemas.builder import build_record
+from shoemodel.schemas.records import decode_image
 from shoemodel.sets.splits import split_for
 from shoemodel.store import Manifest, write_set
 
@@ -30,20 +31,11 @@ def make_shoe_leg_record(item: dict[str, Any], provenance: dict[str, Any], cfg: 
     mask = decode_image(item["shoe_mask"], "L", "shoe_mask", item["source_uri"])
     shoe = np.where(mask[..., None] > 127, image, 0).astype(np.uint8)
     prov = {**provenance, "person_box": [round(float(v), 2) for v in item["person_box"]], "mask_qc": json.loads(item["mask_qc"] or "[]")}
-    return {
-        "id": item["content_hash"][:24],
-        "source_uri": item["source_uri"],
-        "content_hash": item["content_hash"],
-        "width": int(image.shape[1]),
-        "height": int(image.shape[0]),
-        "split": split_for(item["content_hash"], cfg.val_fraction, cfg.test_fraction),
-        "caption": None,
-        "provenance": json.dumps(prov, sort_keys=True),
-        "image": item["image"],
-        "shoe_image": encode_png(shoe),
-        "shoe_mask": item["shoe_mask"],
-        "keypoints": [float(v) for v in item["keypoints"]],
-    }
+    # the ingest hash is of the file as read; the stored bytes differ when ingest turned a photo upright
+    return build_record("shoe_leg", id=item["content_hash"][:24], source_uri=item["source_uri"],
+                        content_hash=item["content_hash"], image=item["image"], shoe_image=shoe,
+                        shoe_mask=item["shoe_mask"], keypoints=item["keypoints"],
+                        split=split_for(item["content_hash"], cfg.val_fraction, cfg.test_fraction), provenance=prov)
 
 
 def _key(item: dict[str, Any]) -> str:
@@ -52,8 +44,10 @@ def _key(item: dict[str, Any]) -> str:
 
 def stage_provenance(work_dir: str | Path) -> dict[str, Any]:
     """Models, versions and thresholds of every stage, from their summaries and fingerprints."""
+    from shoemodel.curation.stages import STAGES  # the table imports this module (build is its last stage)
+
     prov: dict[str, Any] = {"made_by": "shoemodel.curation"}
-    for stage in ("ingest", "detect", "pose", "segment"):
+    for stage in (s.name for s in STAGES if s.schema is not None):
         p = stage_dir(work_dir, stage) / parts.SUMMARY
         if p.exists():
             s = json.loads(p.read_text())

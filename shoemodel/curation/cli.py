@@ -1,22 +1,30 @@
-"""Command-line entry points of the curation area; `register` hooks them into the `shoemodel` command."""
+"""Command-line entry points of the curation area; `register` hooks them into the `shoemodel` command.
+
+Params: the `curation:` section. `--out X` also moves the intermediate stage tables, to `X.work`, unless
+`--work-dir` (or `--set curation.work_dir=...`) says where they go; so one flag puts all of a run's files
+in one place.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
 
+from shoemodel.cli_options import PARAMS, SET, command_config, fail
+from shoemodel.curation.stages import STAGES, stage_names
+
 app = typer.Typer(no_args_is_help=True, help="Raw photos -> shoe-leg set: ingest, person filter, pose, SAM shoe masks, build.")
 
-DEFAULT_OUT = "data/curation/shoe_leg"
-_PARAMS = typer.Option("params.yaml", "--params", help="params.yaml whose `curation:` section configures the stages.")
-_EXEC = typer.Option(None, "--executor", help="inline | local (a LocalCluster) | address (an existing Dask scheduler).")
-_ADDR = typer.Option(None, "--address", help="Dask scheduler address (or env SHOEMODEL_DASK_SCHEDULER).")
-_WORKERS = typer.Option(None, "--workers", help="LocalCluster worker processes.")
-_WORK = typer.Option(None, "--work-dir", help="Folder of the intermediate stage tables (default: curation.work_dir).")
-_OUT = typer.Option(DEFAULT_OUT, "--out", help="Folder of the shoe-leg set written by `build`.")
-_QUIET = typer.Option(False, "--quiet", help="No progress bars.")
+WORK_SUFFIX = ".work"
+_EXEC = typer.Option(None, "--executor", help="inline | local (a LocalCluster) | address (an existing Dask scheduler) (params: curation.executor.kind).")
+_ADDR = typer.Option(None, "--address", help="Dask scheduler address; implies --executor address (params: curation.executor.address, or env SHOEMODEL_DASK_SCHEDULER).")
+_WORKERS = typer.Option(None, "--workers", help="LocalCluster worker processes (params: curation.executor.n_workers).")
+_WORK = typer.Option(None, "--work-dir", help="Folder of the intermediate stage tables (params: curation.work_dir; with --out X: X.work).")
+_OUT = typer.Option(None, "--out", help=f"Folder of the shoe-leg set written by `build` (params: curation.out); the stage tables then go to OUT{WORK_SUFFIX} unless --work-dir is given.")
+_QUIET = typer.Option(False, "--quiet", help="No progress bars (curation.progress=false).")
 _METRICS = typer.Option(None, "--metrics", help="Also write the per-stage summary JSON here (for DVC metrics).")
 
 
@@ -25,82 +33,93 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="curate")
 
 
-def _config(params: str, executor: str | None, address: str | None, workers: int | None, work_dir: str | None,
-            quiet: bool, sources: list[str] | None = None):
-    from shoemodel.curation.config import load_curation_config
+def _config(params: Path | None, sets: list[str] | None, executor: str | None, address: str | None, workers: int | None,
+            work_dir: Path | None, out: Path | None, quiet: bool, sources: list[str] | None = None):
+    from shoemodel.curation.config import CurationConfig
 
-    cfg = load_curation_config(params)
-    if executor:
-        cfg.executor.kind = executor
-    if address:
-        cfg.executor.address = address
-        cfg.executor.kind = executor or "address"
-    if workers:
-        cfg.executor.n_workers = workers
-    if work_dir:
-        cfg.work_dir = work_dir
+    flags = {"executor.kind": executor, "executor.address": address, "executor.n_workers": workers,
+             "work_dir": work_dir, "out": out, "progress": False if quiet else None}
     if sources:
-        cfg.ingest.sources, cfg.ingest.optional_sources = list(sources), []
-    cfg.progress = not quiet
-    return cfg
+        flags.update({"ingest.sources": list(sources), "ingest.optional_sources": []})
+    implied = {"executor.kind": "address"} if address else {}
+    if out is not None:
+        implied["work_dir"] = f"{out}{WORK_SUFFIX}"
+    return command_config(params, sets, "curation").load(CurationConfig, "curation", flags, implied)
 
 
-def _run(stages: tuple[str, ...], params: str, executor: str | None, address: str | None, workers: int | None,
-         work_dir: str | None, out: str, quiet: bool, metrics: Path | None, sources: list[str] | None = None) -> None:
+def _check_sources(sources: list[str], optional: list[str]) -> None:
+    """A required source that does not exist is an error (optional_sources are skipped with a note instead)."""
+    if not sources and not optional:
+        fail("no curation sources: give folders/files on the command line or set curation.ingest.sources")
+    for s in sources:
+        if "://" in s and not s.startswith("file://"):
+            continue
+        if not Path(s.removeprefix("file://")).exists():
+            fail(f"curation source not found: {s}")
+
+
+def _run(stages: tuple[str, ...], params: Path | None, sets: list[str] | None, executor: str | None, address: str | None,
+         workers: int | None, work_dir: Path | None, out: Path | None, quiet: bool, metrics: Path | None,
+         sources: list[str] | None = None) -> None:
     import logging
 
     from shoemodel.curation.pipeline import executor_config, format_summary, run_all
     from shoemodel.parallel import executor_from_config
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    cfg = _config(params, executor, address, workers, work_dir, quiet, sources)
+    cfg = _config(params, sets, executor, address, workers, work_dir, out, quiet, sources)
+    if "ingest" in stages:
+        _check_sources(cfg.ingest.sources, cfg.ingest.optional_sources)
     with executor_from_config(executor_config(cfg)) as ex:
-        summary = run_all(cfg, out, ex, stages)
+        summary = run_all(cfg, cfg.out, ex, stages)
     typer.echo(format_summary(summary))
     if metrics:
         metrics.parent.mkdir(parents=True, exist_ok=True)
         metrics.write_text(json.dumps(summary, indent=2) + "\n")
 
 
-@app.command()
-def ingest(source: list[str] | None = typer.Argument(None, help="Folders, .txt lists, .parquet manifests or files/URIs (default: curation.ingest.sources)."),
-           params: str = _PARAMS, executor: str | None = _EXEC, address: str | None = _ADDR,
-           workers: int | None = _WORKERS, work_dir: str | None = _WORK, quiet: bool = _QUIET, metrics: Path | None = _METRICS) -> None:
-    """Read raw images: hash, dedup, EXIF-upright, refuse bad files (recorded with the reason)."""
-    _run(("ingest",), params, executor, address, workers, work_dir, DEFAULT_OUT, quiet, metrics, source)
+_SOURCES = "Folders, .txt lists, .parquet manifests or files/URIs (params: curation.ingest.sources; given here, optional_sources are not read)."
 
 
-@app.command()
-def detect(params: str = _PARAMS, executor: str | None = _EXEC, address: str | None = _ADDR, workers: int | None = _WORKERS,
-           work_dir: str | None = _WORK, quiet: bool = _QUIET, metrics: Path | None = _METRICS) -> None:
-    """Person filter (YOLOX ONNX / ultralytics / full_frame): keep images with a person whose lower legs are in view."""
-    _run(("detect",), params, executor, address, workers, work_dir, DEFAULT_OUT, quiet, metrics)
+def _ingest_command(source: list[str] | None = typer.Argument(None, help=_SOURCES),
+                    executor: str | None = _EXEC, address: str | None = _ADDR, workers: int | None = _WORKERS,
+                    work_dir: Path | None = _WORK, quiet: bool = _QUIET, metrics: Path | None = _METRICS,
+                    params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
+    _run(("ingest",), params, set_, executor, address, workers, work_dir, None, quiet, metrics, source)
 
 
-@app.command()
-def pose(params: str = _PARAMS, executor: str | None = _EXEC, address: str | None = _ADDR, workers: int | None = _WORKERS,
-         work_dir: str | None = _WORK, quiet: bool = _QUIET, metrics: Path | None = _METRICS) -> None:
-    """Whole-body pose (MediaPipe / ViTPose / mmpose) -> the 12 shoe-leg keypoints, with quality filters."""
-    _run(("pose",), params, executor, address, workers, work_dir, DEFAULT_OUT, quiet, metrics)
+def _model_stage_command(name: str) -> Callable[..., None]:
+    """The command of a model stage (detect, pose, segment): it reads the upstream tables, so no sources or --out."""
+
+    def command(executor: str | None = _EXEC, address: str | None = _ADDR, workers: int | None = _WORKERS,
+                work_dir: Path | None = _WORK, quiet: bool = _QUIET, metrics: Path | None = _METRICS,
+                params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
+        _run((name,), params, set_, executor, address, workers, work_dir, None, quiet, metrics)
+
+    return command
 
 
-@app.command()
-def segment(params: str = _PARAMS, executor: str | None = _EXEC, address: str | None = _ADDR, workers: int | None = _WORKERS,
-            work_dir: str | None = _WORK, quiet: bool = _QUIET, metrics: Path | None = _METRICS) -> None:
-    """Shoe masks from foot keypoints (SAM, transformers SAM, or the labelled GrabCut fallback) with mask QC."""
-    _run(("segment",), params, executor, address, workers, work_dir, DEFAULT_OUT, quiet, metrics)
+def _build_command(executor: str | None = _EXEC, address: str | None = _ADDR, workers: int | None = _WORKERS,
+                   work_dir: Path | None = _WORK, out: Path | None = _OUT, quiet: bool = _QUIET,
+                   metrics: Path | None = _METRICS, params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
+    _run(("build",), params, set_, executor, address, workers, work_dir, out, quiet, metrics)
 
 
-@app.command()
-def build(params: str = _PARAMS, executor: str | None = _EXEC, address: str | None = _ADDR, workers: int | None = _WORKERS,
-          work_dir: str | None = _WORK, out: str = _OUT, quiet: bool = _QUIET, metrics: Path | None = _METRICS) -> None:
-    """Write the shoe-leg set shards (raw image, X_m, mask, 12 keypoints, provenance)."""
-    _run(("build",), params, executor, address, workers, work_dir, out, quiet, metrics)
+def _run_command(source: list[str] | None = typer.Argument(None, help=_SOURCES),
+                 executor: str | None = _EXEC, address: str | None = _ADDR, workers: int | None = _WORKERS,
+                 work_dir: Path | None = _WORK, out: Path | None = _OUT, quiet: bool = _QUIET,
+                 metrics: Path | None = _METRICS, params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
+    _run(stage_names(), params, set_, executor, address, workers, work_dir, out, quiet, metrics, source)
 
 
-@app.command()
-def run(source: list[str] | None = typer.Argument(None, help="Sources to ingest (default: curation.ingest.sources)."),
-        params: str = _PARAMS, executor: str | None = _EXEC, address: str | None = _ADDR, workers: int | None = _WORKERS,
-        work_dir: str | None = _WORK, out: str = _OUT, quiet: bool = _QUIET, metrics: Path | None = _METRICS) -> None:
-    """All stages in order (each resumes where a crashed run stopped)."""
-    _run(("ingest", "detect", "pose", "segment", "build"), params, executor, address, workers, work_dir, out, quiet, metrics, source)
+# One command per stage of the table, in run order: the stage that reads raw sources takes them as arguments,
+# the stage that writes the set takes --out, the model stages take neither.
+for _stage in STAGES:
+    if _stage.upstream is None:
+        _fn = _ingest_command
+    elif _stage.schema is None:
+        _fn = _build_command
+    else:
+        _fn = _model_stage_command(_stage.name)
+    app.command(_stage.name, help=_stage.about)(_fn)
+app.command("run", help="All stages in order (" + " -> ".join(stage_names()) + "); each resumes where a crashed run stopped.")(_run_command)

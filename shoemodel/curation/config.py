@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shoemodel.config import load_section
+from shoemodel.config import ParamPath
 from shoemodel.parallel import ExecutorConfig
 
 
@@ -12,8 +12,8 @@ from shoemodel.parallel import ExecutorConfig
 class IngestConfig:
     """Which raw files become candidates, and which are refused before any model sees them."""
 
-    sources: list[str] = field(default_factory=list)  # folders, list files (.txt), Parquet manifests, single files/URIs
-    optional_sources: list[str] = field(default_factory=list)  # read when present, skipped with a note when not
+    sources: list[ParamPath] = field(default_factory=list)  # folders, list files (.txt), Parquet manifests, single files/URIs
+    optional_sources: list[ParamPath] = field(default_factory=list)  # read when present, skipped with a note when not
     formats: list[str] = field(default_factory=lambda: ["JPEG", "PNG", "WEBP", "BMP"])
     min_side: int = 32
     max_pixels: int = 60_000_000  # bigger files are refused before decoding (decompression bombs)
@@ -28,7 +28,7 @@ class DetectConfig:
     """Person filter: keep images with a confident person whose box holds the lower legs."""
 
     backend: str = "auto"  # auto | yolox_onnx | ultralytics | full_frame
-    weights: str = ""  # .onnx for yolox_onnx, .pt/.yaml for ultralytics
+    weights: ParamPath = ""  # .onnx for yolox_onnx, .pt/.yaml for ultralytics
     input_size: int = 416
     score_threshold: float = 0.5
     nms_threshold: float = 0.45
@@ -44,8 +44,8 @@ class PoseConfig:
     """Whole-body pose on each kept person box, reduced to the 12 shoe-leg keypoints, then quality filters."""
 
     backend: str = "mediapipe"  # mediapipe | vitpose | mmpose
-    weights: str = ""  # vitpose: a from_pretrained folder; mmpose: checkpoint file
-    config: str = ""  # mmpose: model config file
+    weights: ParamPath = ""  # vitpose: a from_pretrained folder; mmpose: checkpoint file
+    config: ParamPath = ""  # mmpose: model config file
     model_complexity: int = 1  # mediapipe: 1 (full) ships in the wheel; 0 and 2 download unless copied in
     dataset_index: int = 0  # vitpose: ViTPose++ expert (MoE) to use; ignored by single-expert models
     box_padding: float = 0.25  # person box enlarged by this fraction before cropping
@@ -62,8 +62,8 @@ class SegmentConfig:
     """Shoe masks from foot keypoints: SAM prompts per foot, then mask QC."""
 
     backend: str = "grabcut"  # sam | hf_sam | grabcut (keypoint-seeded GrabCut: labelled fallback, no weights)
-    weights: str = ""  # sam: .pth checkpoint; hf_sam: from_pretrained folder
-    model_type: str = "vit_b"  # segment-anything registry key
+    weights: ParamPath = ""  # sam: .pth checkpoint; hf_sam: from_pretrained folder
+    model_type: str = ""  # vit_b / vit_l / vit_h; empty: read from the file name, else from the checkpoint itself
     box_padding: float = 0.6  # foot box grows by this fraction of the foot size
     negative_on_calf: bool = True
     min_area_frac: float = 0.02  # mask area / foot box area
@@ -86,7 +86,8 @@ class BuildConfig:
 class CurationConfig:
     """All curation settings; `executor` says where the stages run, `gpu_resources` what GPU stages ask Dask for."""
 
-    work_dir: str = "data/curation"
+    work_dir: ParamPath = "data/curation"  # intermediate stage tables (`curate run --out X` alone: X.work)
+    out: ParamPath = "data/curation/shoe_leg"  # the shoe-leg set `build` writes
     ingest: IngestConfig = field(default_factory=IngestConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
     pose: PoseConfig = field(default_factory=PoseConfig)
@@ -95,8 +96,3 @@ class CurationConfig:
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     gpu_resources: dict[str, float] = field(default_factory=lambda: {"GPU": 1})
     progress: bool = True
-
-
-def load_curation_config(path: str = "params.yaml", overrides: dict | None = None) -> CurationConfig:
-    """Read `curation:` from params.yaml (unknown keys are errors, so typos never fall back to defaults)."""
-    return load_section(CurationConfig, "curation", path, overrides)

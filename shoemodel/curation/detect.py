@@ -9,17 +9,15 @@ labelled fallback that `auto` picks when no detector weights are present).
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 
-from shoemodel.curation import models, parts
+from shoemodel.curation import parts
 from shoemodel.curation.config import DetectConfig
-from shoemodel.curation.stage_io import DETECT, INGEST, decode_rgb, kept_rows, stage_dir
+from shoemodel.curation.stage_io import decode_rgb
 
 log = logging.getLogger(__name__)
 
@@ -133,30 +131,8 @@ def detect_rows(rows: list[dict[str, Any]], detector: PersonDetector, cfg: Detec
     return out
 
 
-def _detect_part(task: tuple[int, frozenset], work_dir: str, cfg: DetectConfig) -> tuple[int, Counter]:
-    index, duplicates = task
-    detector = models.cached("detect", cfg, build_detector)
-    rows = detect_rows(kept_rows(work_dir, index, INGEST, duplicates), detector, cfg)
-    parts.write_part(stage_dir(work_dir, DETECT), index, rows, DETECT_SCHEMA)
-    return index, Counter(r["status"] for r in rows)
-
-
 def detector_info(cfg: DetectConfig) -> dict[str, Any]:
     """Backend, library version and weights hash of the detector (without building it here)."""
     from shoemodel.curation.provenance import backend_info
 
     return backend_info("detect", resolve_backend(cfg), cfg.weights if resolve_backend(cfg) != "full_frame" else "")
-
-
-def run_detect(work_dir: str | Path, cfg: DetectConfig, executor: Any = None, resources: dict[str, float] | None = None,
-               progress: bool = True) -> parts.StageSummary:
-    """Person filter over every ingest part; resumable; writes detect/summary.json."""
-    from shoemodel.curation.ingest import load_duplicates
-
-    ingest_dir, out_dir = stage_dir(work_dir, INGEST), stage_dir(work_dir, DETECT)
-    dups = load_duplicates(ingest_dir)
-    indices = parts.part_indices(ingest_dir)
-    tasks = ((i, dups.get(i, frozenset())) for i in indices)
-    fn = partial(_detect_part, work_dir=str(work_dir), cfg=cfg)
-    return parts.run_stage("detect", ingest_dir, out_dir, cfg, detector_info(cfg), DETECT_SCHEMA, tasks, len(indices), fn,
-                           executor, resources, progress)

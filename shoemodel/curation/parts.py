@@ -166,18 +166,6 @@ def run_parts(tasks: Iterable[tuple[int, Any]], fn: Callable[[tuple[int, Any]], 
     bar.close()
 
 
-def run_stage(stage: str, upstream_dir: str | Path, out_dir: str | Path, cfg: Any, info: dict[str, Any], schema: pa.Schema,
-              tasks: Iterable[tuple[int, Any]], n_tasks: int, fn: Callable[[tuple[int, Any]], tuple[int, Counter]],
-              executor: Any = None, resources: dict[str, float] | None = None, progress: bool = True) -> StageSummary:
-    """Run one model stage over its parts: invalidate on any upstream/config change, resume, summarise."""
-    prepare_stage_dir(out_dir, fingerprint_of([read_fingerprint(upstream_dir), cfg.__dict__, info, str(schema)]))
-    run_parts(tasks, fn, out_dir, executor, resources, n_tasks, stage, progress)
-    summary = summarize(stage, out_dir)
-    summary.extra = info
-    write_summary(out_dir, summary)
-    return summary
-
-
 def row(source_uri: str, content_hash: str | None, status: str, reason: str | None = None, **cols: Any) -> dict[str, Any]:
     """One stage-table row."""
     return {"source_uri": source_uri, "content_hash": content_hash, "status": status, "reason": reason, **cols}

@@ -1,4 +1,4 @@
-"""Run the curation stages in order through one executor, and print the per-stage summary."""
+"""Run the curation stages in table order through one executor, and print the per-stage summary."""
 
 from __future__ import annotations
 
@@ -7,39 +7,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-from shoemodel.curation.build import run_build
 from shoemodel.curation.config import CurationConfig
-from shoemodel.curation.detect import run_detect
-from shoemodel.curation.ingest import run_ingest
 from shoemodel.curation.parts import StageSummary
-from shoemodel.curation.pose import run_pose
-from shoemodel.curation.segment import run_segment
-from shoemodel.curation.stage_io import stage_dir
-
-STAGE_NAMES = ("ingest", "detect", "pose", "segment", "build")
-
-
-def thresholds(cfg: CurationConfig) -> dict[str, Any]:
-    """Every filter setting, for provenance."""
-    return {k: dataclasses.asdict(getattr(cfg, k)) for k in ("ingest", "detect", "pose", "segment")}
+from shoemodel.curation.runner import run_model_stage
+from shoemodel.curation.stages import stage, stage_names
 
 
 def run_stage(name: str, cfg: CurationConfig, out_root: str | Path, executor: Any = None) -> StageSummary | Any:
-    """Run one stage; GPU stages (detect, pose, segment) ask Dask for cfg.gpu_resources."""
-    w, gpu, prog = cfg.work_dir, (cfg.gpu_resources or None), cfg.progress
-    if not _is_dask(executor):
-        gpu = None
-    if name == "ingest":
-        return run_ingest(stage_dir(w, "ingest"), cfg.ingest, executor, prog)
-    if name == "detect":
-        return run_detect(w, cfg.detect, executor, gpu, prog)
-    if name == "pose":
-        return run_pose(w, cfg.pose, executor, gpu, prog)
-    if name == "segment":
-        return run_segment(w, cfg.segment, executor, gpu, prog)
-    if name == "build":
-        return run_build(w, out_root, cfg.build, thresholds(cfg), executor, prog)
-    raise ValueError(f"unknown curation stage '{name}'; use {STAGE_NAMES}")
+    """Run one stage of the table; its GPU stages ask Dask for cfg.gpu_resources."""
+    st = stage(name)
+    if st.run is not None:
+        return st.run(cfg, Path(out_root), executor)
+    resources = (cfg.gpu_resources or None) if st.gpu and _is_dask(executor) else None
+    return run_model_stage(st, cfg.work_dir, getattr(cfg, st.config), executor, resources, cfg.progress)
 
 
 def _is_dask(executor: Any) -> bool:
@@ -67,10 +47,10 @@ def check_resources(executor: Any, resources: dict[str, float] | None) -> None:
                            f"`dask worker ADDRESS --resources GPU=1`, or set curation.gpu_resources: {{}} to run anywhere")
 
 
-def run_all(cfg: CurationConfig, out_root: str | Path, executor: Any = None, stages: tuple[str, ...] = STAGE_NAMES) -> dict[str, Any]:
-    """Run stages in order; returns {stage: summary dict}, also written to work_dir/summary.json."""
+def run_all(cfg: CurationConfig, out_root: str | Path, executor: Any = None, stages: tuple[str, ...] = stage_names()) -> dict[str, Any]:
+    """Run `stages` in the given order (default: all, table order); returns {stage: summary dict}, also in work_dir/summary.json."""
     out: dict[str, Any] = {}
-    if set(stages) & {"detect", "pose", "segment"}:
+    if any(stage(name).gpu for name in stages):
         check_resources(executor, cfg.gpu_resources)
     for name in stages:
         res = run_stage(name, cfg, out_root, executor)

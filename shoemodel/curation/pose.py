@@ -7,17 +7,14 @@ The first person (largest) that passes the quality filters gives the image's rec
 
 from __future__ import annotations
 
-from collections import Counter
-from functools import partial
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 
-from shoemodel.curation import models, parts
+from shoemodel.curation import parts
 from shoemodel.curation.config import PoseConfig
-from shoemodel.curation.stage_io import DETECT, POSE, decode_rgb, kept_rows, stage_dir
+from shoemodel.curation.stage_io import decode_rgb
 from shoemodel.schemas.keypoints import KEYPOINT_NAMES, wholebody_to_shoeleg
 
 POSE_SCHEMA = pa.schema(parts.BASE_FIELDS + [
@@ -126,24 +123,3 @@ def _choose(r: dict[str, Any], wb: np.ndarray, boxes: np.ndarray, width: int, he
             return parts.row(r["source_uri"], r["content_hash"], parts.KEPT, None,
                              keypoints=k.reshape(-1).tolist(), person_box=box.tolist())
     return parts.row(r["source_uri"], r["content_hash"], parts.DROPPED, reason)
-
-
-def _pose_part(task: tuple[int, Any], work_dir: str, cfg: PoseConfig) -> tuple[int, Counter]:
-    index = task[0]
-    estimator = models.cached("pose", cfg, build_pose)
-    rows = pose_rows(kept_rows(work_dir, index, DETECT), estimator, cfg)
-    parts.write_part(stage_dir(work_dir, POSE), index, rows, POSE_SCHEMA)
-    return index, Counter(r["status"] for r in rows)
-
-
-def run_pose(work_dir: str | Path, cfg: PoseConfig, executor: Any = None, resources: dict[str, float] | None = None,
-             progress: bool = True) -> parts.StageSummary:
-    """Pose + 12-keypoint filters over every detect part; resumable; writes pose/summary.json."""
-    det_dir, out_dir = stage_dir(work_dir, DETECT), stage_dir(work_dir, POSE)
-    from shoemodel.curation.provenance import backend_info
-
-    info = backend_info("pose", cfg.backend, cfg.weights)
-    indices = parts.part_indices(det_dir)
-    fn = partial(_pose_part, work_dir=str(work_dir), cfg=cfg)
-    return parts.run_stage("pose", det_dir, out_dir, cfg, info, POSE_SCHEMA, ((i, None) for i in indices), len(indices), fn,
-                           executor, resources, progress)

@@ -68,3 +68,8 @@ def backend_info(stage: str, backend: str, weights: str = "") -> dict[str, Any]:
     elif weights:
         info["weights"] = Path(weights).name  # e.g. an ultralytics .yaml resolved by the library
     return info
+
+
+def model_info(stage: str, cfg: Any) -> dict[str, Any]:
+    """`backend_info` of a stage config with `backend` and `weights` fields (pose, segment)."""
+    return backend_info(stage, cfg.backend, cfg.weights)

@@ -7,19 +7,16 @@ once per image. A record keeps the feet whose masks pass QC; too few feet -> dro
 from __future__ import annotations
 
 import json
-from collections import Counter
-from functools import partial
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 
-from shoemodel.curation import models, parts
+from shoemodel.curation import parts
 from shoemodel.curation.config import SegmentConfig
 from shoemodel.curation.mask_qc import check_mask
 from shoemodel.curation.prompts import FootPrompt, foot_prompts
-from shoemodel.curation.stage_io import POSE, SEGMENT, decode_rgb, kept_rows, stage_dir
+from shoemodel.curation.stage_io import decode_rgb
 from shoemodel.schemas.records import encode_png
 
 SEGMENT_SCHEMA = pa.schema(parts.BASE_FIELDS + [
@@ -36,15 +33,11 @@ class ShoeSegmenter(Protocol):
 
 
 def build_segmenter(cfg: SegmentConfig) -> ShoeSegmenter:
-    """The segmenter named by the config; SAM backends need their checkpoint by path."""
-    if cfg.backend == "sam":
-        from shoemodel.curation.segment_sam import SegmentAnythingSegmenter
+    """The segmenter named by the config; SAM backends load their checkpoint by path (shoemodel.models.sam)."""
+    if cfg.backend in ("sam", "hf_sam"):
+        from shoemodel.curation.segment_sam import SamSegmenter
 
-        return SegmentAnythingSegmenter(cfg.weights, cfg.model_type)
-    if cfg.backend == "hf_sam":
-        from shoemodel.curation.segment_sam import HFSamSegmenter
-
-        return HFSamSegmenter(cfg.weights)
+        return SamSegmenter.from_weights(cfg.backend, cfg.weights, cfg.model_type)
     if cfg.backend == "grabcut":
         from shoemodel.curation.segment_grabcut import GrabCutSegmenter
 
@@ -91,24 +84,3 @@ def segment_rows(rows: list[dict[str, Any]], segmenter: ShoeSegmenter, cfg: Segm
             out.append(parts.row(r["source_uri"], r["content_hash"], parts.KEPT, None,
                                  shoe_mask=encode_png(mask.astype(np.uint8) * 255), mask_qc=json.dumps(qc)))
     return out
-
-
-def _segment_part(task: tuple[int, Any], work_dir: str, cfg: SegmentConfig) -> tuple[int, Counter]:
-    index = task[0]
-    segmenter = models.cached("segment", cfg, build_segmenter)
-    rows = segment_rows(kept_rows(work_dir, index, POSE), segmenter, cfg)
-    parts.write_part(stage_dir(work_dir, SEGMENT), index, rows, SEGMENT_SCHEMA)
-    return index, Counter(r["status"] for r in rows)
-
-
-def run_segment(work_dir: str | Path, cfg: SegmentConfig, executor: Any = None, resources: dict[str, float] | None = None,
-                progress: bool = True) -> parts.StageSummary:
-    """Shoe masks over every pose part; resumable; writes segment/summary.json."""
-    pose_dir, out_dir = stage_dir(work_dir, POSE), stage_dir(work_dir, SEGMENT)
-    from shoemodel.curation.provenance import backend_info
-
-    info = backend_info("segment", cfg.backend, cfg.weights)
-    indices = parts.part_indices(pose_dir)
-    fn = partial(_segment_part, work_dir=str(work_dir), cfg=cfg)
-    return parts.run_stage("segment", pose_dir, out_dir, cfg, info, SEGMENT_SCHEMA, ((i, None) for i in indices), len(indices), fn,
-                           executor, resources, progress)

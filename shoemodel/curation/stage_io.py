@@ -9,8 +9,9 @@ import numpy as np
 
 from shoemodel.curation import parts
 
-INGEST, DETECT, POSE, SEGMENT = "ingest", "detect", "pose", "segment"
-STAGES = (INGEST, DETECT, POSE, SEGMENT)
+#: The first stage (its parts name the duplicates) and the last one with parts (build reads it); the order
+#: of all stages lives in shoemodel.curation.stages.
+INGEST, SEGMENT = "ingest", "segment"
 
 
 def stage_dir(work_dir: str | Path, stage: str) -> Path:
@@ -22,8 +23,10 @@ def kept_rows(work_dir: str | Path, index: int, upto: str, duplicates: frozenset
 
     Within a part rows are keyed by source_uri: a URI listed twice is a duplicate, so only one survives.
     """
+    from shoemodel.curation.stages import lineage  # the table imports the stage modules, which import this one
+
     merged: dict[str, dict[str, Any]] | None = None
-    for stage in STAGES[: STAGES.index(upto) + 1]:
+    for stage in lineage(upto):
         rows = parts.read_part(stage_dir(work_dir, stage), index)
         if stage == INGEST:  # duplicates are named by row position (a URI may be listed twice)
             merged = {r["source_uri"]: r for i, r in enumerate(rows) if r["status"] == parts.KEPT and i not in duplicates}

@@ -13,11 +13,12 @@ import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from PIL import Image
 
+from shoemodel.config import ParamPath, PathParam
 from shoemodel.pipelines.baselines import SPECIFIED_SHOE, ShoeCondition, missing
 from shoemodel.pipelines.identity import identity_metrics
 from shoemodel.pipelines.paste import paste_back
@@ -27,7 +28,7 @@ from shoemodel.pipelines.paste import paste_back
 class BenchmarkConfig:
     """params.yaml section `benchmark`."""
 
-    shoes: str = "data/sample/wearable_area/labels.jsonl"  # labels.jsonl (image, area_mask, split) or a folder of photos
+    shoes: ParamPath = "data/sample/wearable_area/labels.jsonl"  # labels.jsonl (image, area_mask, split) or a folder of photos
     split: str = "test"
     max_shoes: int = 8
     use_wd: bool = True  # False: ground-truth area masks from the labels (isolates SW from WD errors)
@@ -37,28 +38,28 @@ class BenchmarkConfig:
     steps: int = 50
     guidance: float = 7.0
     resolution: int | None = None  # default: the SW model's
-    real: str = "data/sets/shoe_leg"  # reference photos (shoe-leg set) for FID / KID
+    real: ParamPath = "data/sets/shoe_leg"  # reference photos (shoe-leg set) for FID / KID
     real_split: str = "test"
     max_real: int = 2000
     features: str = "inception"  # "inception" (weights below) | "tiny-random" (smoke runs; not comparable)
-    inception_weights: str = "weights/pt_inception-2015-12-05-6726825d.pth"
-    clip: str = "weights/clip-vit-large-patch14"  # a transformers folder, or "tiny-random"
+    inception_weights: ParamPath = "weights/pt_inception-2015-12-05-6726825d.pth"
+    clip: Annotated[str, PathParam("tiny-random")] = "weights/clip-vit-large-patch14"  # a transformers folder, or "tiny-random"
     kid_subset_size: int = 1000
-    out: str = "reports/benchmark"
-    metrics: str = "metrics/benchmark/table3.json"
+    out: ParamPath = "reports/benchmark"
+    metrics: ParamPath = "metrics/benchmark/table3.json"
     device: str = "cpu"
     torch_threads: int = 0  # 0: torch's default
     # ShoeModel
-    sw: str = "models/sw"
-    wd: str = "models/wd"
-    lps_keypoints: str = "models/lps_keypoints"
-    lps_diffusion: str = "models/lps_diffusion"
+    sw: ParamPath = "models/sw"
+    wd: ParamPath = "models/wd"
+    lps_keypoints: ParamPath = "models/lps_keypoints"
+    lps_diffusion: ParamPath = "models/lps_diffusion"
     # baselines (local diffusers folders)
-    sd15: str = "weights/stable-diffusion-v1-5"
-    sdxl: str = "weights/stable-diffusion-xl-base-1.0"
-    sd15_inpaint: str = "weights/stable-diffusion-inpainting"
-    controlnet_inpaint: str = "weights/control_v11p_sd15_inpaint"
-    paint_by_example: str = "weights/paint-by-example"
+    sd15: ParamPath = "weights/stable-diffusion-v1-5"
+    sdxl: ParamPath = "weights/stable-diffusion-xl-base-1.0"
+    sd15_inpaint: ParamPath = "weights/stable-diffusion-inpainting"
+    controlnet_inpaint: ParamPath = "weights/control_v11p_sd15_inpaint"
+    paint_by_example: ParamPath = "weights/paint-by-example"
     methods: tuple[str, ...] = ("SD1.5", "SDXL", "SD1.5-inpaint", "ControlNet-inpaint", "Paint-by-Example",
                                 "ShoeModel (ours)")
 

@@ -57,37 +57,25 @@ def mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
-def sam_mask(rgb: np.ndarray, checkpoint: str | Path, box: tuple[int, int, int, int], model_type: str = "vit_b") -> np.ndarray:
-    """SAM's best mask for the box prompt; checkpoint = an original .pth (segment-anything) or a transformers folder."""
-    from shoemodel.models.runtime import prepare_imports
-    from shoemodel.models.weights import require_weights
+def sam_mask(rgb: np.ndarray, checkpoint: str | Path, box: tuple[int, int, int, int], model_type: str | None = None) -> np.ndarray:
+    """SAM's best mask for the box prompt; checkpoint = a segment-anything .pth or a transformers SamModel folder."""
+    from shoemodel.models.sam import load_sam
 
-    prepare_imports()
-    ckpt = require_weights(checkpoint, "SAM checkpoint")
-    if ckpt.is_dir():
-        import torch
-        from transformers import SamModel, SamProcessor
-
-        model, processor = SamModel.from_pretrained(ckpt).eval(), SamProcessor.from_pretrained(ckpt)
-        inputs = processor(images=rgb, input_boxes=[[list(map(float, box))]], return_tensors="pt")
-        with torch.no_grad():
-            out = model(**inputs, multimask_output=False)
-        masks = processor.post_process_masks(out.pred_masks, inputs["original_sizes"], inputs["reshaped_input_sizes"])
-        return masks[0][0, 0].numpy().astype(bool)
-    from segment_anything import SamPredictor, sam_model_registry
-
-    return predict_box(SamPredictor(sam_model_registry[model_type](checkpoint=str(ckpt))), rgb, box)
+    return predict_box(load_sam(checkpoint, model_type), rgb, box)
 
 
 def predict_box(predictor: Any, rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """Best-scoring mask of a segment-anything `SamPredictor` for one box prompt; bool (H, W)."""
-    predictor.set_image(np.ascontiguousarray(rgb))
-    masks, scores, _ = predictor.predict(box=np.asarray(box, dtype=np.float32), multimask_output=True)
-    return masks[int(np.argmax(scores))].astype(bool)
+    """Best-scoring mask of a SAM predictor (ours from `load_sam`, or a model in memory) for one box prompt; bool (H, W)."""
+    from shoemodel.models.sam import as_predictor
+
+    sam = as_predictor(predictor)
+    sam.set_image(rgb)
+    masks, _ = sam.predict(boxes=np.asarray([box], np.float32))
+    return masks[0]
 
 
 def foreground_mask(rgb: np.ndarray, mask_path: str | Path | None = None, sam_checkpoint: str | Path | None = None,
-                    sam_model_type: str = "vit_b") -> np.ndarray:
+                    sam_model_type: str | None = None) -> np.ndarray:
     """The shoe's foreground: the given mask, else SAM (box from the fallback) if a checkpoint is given, else the fallback."""
     h, w = rgb.shape[:2]
     if mask_path is not None:

@@ -22,9 +22,6 @@ class ShoeLayout:
     tx: float = 0.0
     ty: float = 0.0
 
-    def is_identity(self) -> bool:
-        return self.scale == 1.0 and self.rotate == 0.0 and self.tx == 0.0 and self.ty == 0.0
-
 
 def _affine_inverse(src: tuple[int, int], dst: tuple[int, int], layout: ShoeLayout) -> tuple[float, ...]:
     """PIL's inverse affine (output pixel -> input pixel) for fit-to-canvas, then scale/rotate about the centre, then shift."""

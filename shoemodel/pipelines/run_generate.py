@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from shoemodel.config import ParamPath
 from shoemodel.pipelines.foreground import foreground_mask, load_mask
 from shoemodel.pipelines.generate import GenerateOptions, ShoeModelPipeline
 from shoemodel.pipelines.layout import ShoeLayout
@@ -19,12 +20,12 @@ from shoemodel.schemas.classes import VISIBLE
 class GenerateConfig:
     """params.yaml section `generate` (the CLI flags override it)."""
 
-    sw: str = "models/sw"
-    wd: str | None = "models/wd"  # None: no wearable-area detection, the whole foreground counts as visible
-    lps_keypoints: str = "models/lps_keypoints"
-    lps_diffusion: str = "models/lps_diffusion"
-    sam_checkpoint: str | None = None
-    sam_model_type: str = "vit_b"
+    sw: ParamPath = "models/sw"
+    wd: ParamPath | None = "models/wd"  # None: no wearable-area detection, the whole foreground counts as visible
+    lps_keypoints: ParamPath = "models/lps_keypoints"
+    lps_diffusion: ParamPath = "models/lps_diffusion"
+    sam_checkpoint: ParamPath | None = None
+    sam_model_type: str = ""  # vit_b / vit_l / vit_h; empty: read from the file name or the checkpoint
     n: int = 4
     seed: int = 0
     steps: int = 50
@@ -34,6 +35,7 @@ class GenerateConfig:
     layout: dict[str, float] = field(default_factory=dict)  # scale / rotate / tx / ty
     device: str = "cpu"
     torch_threads: int = 0  # 0: torch's default
+    out: ParamPath = "reports/generate"  # output folder (`shoemodel generate --out`)
 
 
 def load_lps(foot: str | Path, legs: str | Path) -> tuple[Any, Any]:

@@ -1,12 +1,10 @@
-"""Keypoint definitions: the single source of truth for names, indices, subsets and flips.
+"""Keypoint definitions: the single source of truth for names, indices and flips.
 
 The shoe-leg set keeps 12 keypoints, COCO-WholeBody indices 11-22 (body 11-16, foot 17-22).
 Left and right are the person's own sides, so a horizontal image flip must swap them.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,7 +34,6 @@ FOOT_NAMES: tuple[str, ...] = tuple(KEYPOINT_NAMES[i] for i in FOOT_INDICES)
 
 #: LpS phase 2: the 6 leg keypoints it generates (hips, knees, ankles), as indices into the 12.
 LEG_INDICES: tuple[int, ...] = (0, 1, 2, 3, 4, 5)
-LEG_NAMES: tuple[str, ...] = tuple(KEYPOINT_NAMES[i] for i in LEG_INDICES)
 
 #: Left/right pairs within the 12 keypoints.
 FLIP_PAIRS: tuple[tuple[int, int], ...] = ((0, 1), (2, 3), (4, 5), (6, 9), (7, 10), (8, 11))
@@ -77,24 +74,6 @@ FLIP_PERMUTATION: tuple[int, ...] = _flip_permutation(NUM_KEYPOINTS, FLIP_PAIRS)
 
 #: The same for the 8 foot keypoints (left foot block <-> right foot block).
 FOOT_FLIP_PERMUTATION: tuple[int, ...] = (4, 5, 6, 7, 0, 1, 2, 3)
-
-
-@dataclass(frozen=True)
-class KeypointSubset:
-    """A named subset of the 12 keypoints with its own flip permutation."""
-
-    name: str
-    indices: tuple[int, ...]
-    flip_permutation: tuple[int, ...]
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(KEYPOINT_NAMES[i] for i in self.indices)
-
-
-ALL12 = KeypointSubset("all12", tuple(range(NUM_KEYPOINTS)), FLIP_PERMUTATION)
-FOOT8 = KeypointSubset("foot8", FOOT_INDICES, FOOT_FLIP_PERMUTATION)
-LEG6 = KeypointSubset("leg6", LEG_INDICES, _flip_permutation(6, ((0, 1), (2, 3), (4, 5))))
 
 
 def flip_keypoints(kpts: np.ndarray, width: float, permutation: tuple[int, ...] = FLIP_PERMUTATION) -> np.ndarray:

@@ -17,12 +17,11 @@ from typing import Any
 import numpy as np
 
 from shoemodel import __version__
+from shoemodel.schemas.builder import MASK_FIELDS, build_record
 from shoemodel.schemas.keypoints import NUM_KEYPOINTS
-from shoemodel.schemas.records import RecordError, decode_image, encode_png
+from shoemodel.schemas.records import RecordError, decode_image
 from shoemodel.store.manifest import Manifest
 from shoemodel.store.writer import write_set
-
-MASK_FIELD = {"shoe_leg": "shoe_mask", "wearable_area": "area_mask"}
 
 
 @dataclass
@@ -78,7 +77,7 @@ def record_from_label(line: LabelLine, set_name: str) -> dict[str, Any]:
     folder = Path(line.folder)
     image_bytes, image_path = _read_bytes(folder, label.get("image"), "image", source)
     image = decode_image(image_bytes, "RGB", "image", image_path)
-    mask_field = MASK_FIELD[set_name]
+    mask_field = MASK_FIELDS[set_name]
     mask_bytes, mask_path = _read_bytes(folder, label.get(mask_field), mask_field, source)
     mask = decode_image(mask_bytes, None, mask_field, mask_path)
     if mask.ndim == 3:
@@ -86,26 +85,19 @@ def record_from_label(line: LabelLine, set_name: str) -> dict[str, Any]:
     h, w = image.shape[:2]
     if mask.shape != (h, w):
         raise RecordError(mask_field, f"mask is {mask.shape[1]}x{mask.shape[0]}, image is {w}x{h}", mask_path)
-    shoe = (mask > 0)[..., None]
-    record: dict[str, Any] = {
-        "id": _str(label, "id", source),
-        "source_uri": image_path,
-        "content_hash": hashlib.sha256(image_bytes).hexdigest(),
-        "width": int(w),
-        "height": int(h),
-        "split": _str(label, "split", source),
-        "caption": label.get("caption"),
-        "provenance": json.dumps({"builder": "shoemodel.sets.from_labels", "version": __version__, "labels": source}),
-        "image": image_bytes,
-        "shoe_image": encode_png(np.where(shoe, image, 0).astype(np.uint8)),
-    }
+    record_id, split = _str(label, "id", source), _str(label, "split", source)
     if set_name == "shoe_leg":
-        record["shoe_mask"] = encode_png(((mask > 0) * 255).astype(np.uint8))
-        record["keypoints"] = _keypoints(label.get("keypoints"), source)
-    else:
-        record["area_mask"] = mask_bytes if mask.dtype == np.uint8 else encode_png(mask.astype(np.uint8))
-        record["annotation"] = json.dumps(label["annotation"]) if "annotation" in label else None
-    return record
+        fields: dict[str, Any] = {"shoe_mask": ((mask > 0) * 255).astype(np.uint8),
+                                  "keypoints": _keypoints(label.get("keypoints"), source)}
+    else:  # an 8-bit mask file is stored as it is
+        fields = {"area_mask": mask_bytes if mask.dtype == np.uint8 else mask.astype(np.uint8),
+                  "annotation": label.get("annotation")}
+    return build_record(
+        set_name, id=record_id, source_uri=image_path, split=split, caption=label.get("caption"), image=image_bytes,
+        shoe_image=np.where((mask > 0)[..., None], image, 0).astype(np.uint8),
+        provenance={"builder": "shoemodel.sets.from_labels", "version": __version__, "labels": source},
+        sort_keys=False, **fields,
+    )
 
 
 def _str(label: dict[str, Any], field: str, source: str) -> str:
@@ -115,14 +107,14 @@ def _str(label: dict[str, Any], field: str, source: str) -> str:
     return value
 
 
-def _keypoints(value: Any, source: str) -> list[float]:
+def _keypoints(value: Any, source: str) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float32)
     except (TypeError, ValueError) as exc:
         raise RecordError("keypoints", f"not numeric: {exc}", source) from exc
     if arr.shape != (NUM_KEYPOINTS, 3):
         raise RecordError("keypoints", f"expected shape ({NUM_KEYPOINTS}, 3), got {arr.shape}", source)
-    return arr.reshape(-1).tolist()
+    return arr
 
 
 def build_set_from_labels(folder: str | Path, out: str | Path, set_name: str, config: BuildConfig = BuildConfig(),

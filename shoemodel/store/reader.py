@@ -31,11 +31,6 @@ def iter_records(root: str | Path, columns: Sequence[str] | None = None, split: 
                     yield row
 
 
-def count_records(root: str | Path) -> int:
-    """Number of records in a set, from its manifest."""
-    return read_manifest(root).num_records
-
-
 def to_hf_dataset(root: str | Path, streaming: bool = False) -> Any:
     """Open a set as a Hugging Face `datasets` Dataset (Parquet-backed, memory-mapped or streaming)."""
     from datasets import load_dataset

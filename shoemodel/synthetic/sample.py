@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from shoemodel.config import ParamPath
 from shoemodel.sets.splits import split_for
 from shoemodel.synthetic.examples import make_product_example, make_worn_example
 
@@ -26,7 +27,7 @@ from shoemodel.synthetic.examples import make_product_example, make_worn_example
 class SampleConfig:
     """params.yaml `sample`: how much synthetic data to make and how."""
 
-    out: str = "data/sample"
+    out: ParamPath = "data/sample"
     size: int = 256
     n_shoe_leg: int = 512
     n_wearable_area: int = 384

@@ -1,50 +1,45 @@
 """`shoemodel train wd|lps-keypoints|lps-diffusion` and `shoemodel evaluate wd|lps-keypoints|lps-diffusion`.
 
-Settings come from params.yaml (`train.wd`, `train.lps_keypoints`, `train.lps_diffusion`); `--set key=value`
-overrides any field for one run (the same keys `dvc exp run -S train.wd.key=value` changes).
+Settings come from the params file (`train.wd`, `train.lps_keypoints`, `train.lps_diffusion`); `--set` changes
+any field for one run, as `--set train.wd.steps=10` (the key `dvc exp run -S` takes) or `--set steps=10`.
 """
 
 from __future__ import annotations
 
 import json
+from importlib import import_module
+from pathlib import Path
 from typing import Any
 
 import typer
 
+from shoemodel.cli_options import PARAMS, SET, command_config
+
 eval_app = typer.Typer(no_args_is_help=True, help="Evaluate WD and LpS models against baselines (metrics JSON).")
 
-_SECTIONS = {"wd": "train.wd", "lps-keypoints": "train.lps_keypoints", "lps-diffusion": "train.lps_diffusion"}
+#: command name -> (params section, "module:ConfigClass")
+MODELS = {
+    "wd": ("train.wd", "shoemodel.training.wd.config:WDConfig"),
+    "lps-keypoints": ("train.lps_keypoints", "shoemodel.training.lps_keypoints.config:FootKeypointsConfig"),
+    "lps-diffusion": ("train.lps_diffusion", "shoemodel.training.lps_diffusion.config:LegDiffusionConfig"),
+    "sw": ("train.sw", "shoemodel.training.sw.config:SWConfig"),
+}
 
 
-def _parse_overrides(items: list[str] | None) -> dict[str, Any]:
-    import yaml
-
-    out: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise typer.BadParameter(f"--set expects key=value, got '{item}'")
-        k, v = item.split("=", 1)
-        value = yaml.safe_load(v)
-        if isinstance(value, str):  # YAML 1.1 reads "2e-3" as a string
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-        out[k.strip()] = value
-    return out
+def load_model_config(kind: str, params: Path | None, sets: list[str] | None) -> Any:
+    """The config of model `kind` from its params section and --set (one-line error and exit 2 when bad)."""
+    section, target = MODELS[kind]
+    module, name = target.split(":")
+    cls = getattr(import_module(module), name)
+    return command_config(params, sets, section).load(cls, section)
 
 
-def _load(kind: str, params: str | None, overrides: list[str] | None) -> Any:
-    from shoemodel.config import DEFAULT_PARAMS, load_section
-
-    params = params or str(DEFAULT_PARAMS)
-    if kind == "wd":
-        from shoemodel.training.wd.config import WDConfig as C
-    elif kind == "lps-keypoints":
-        from shoemodel.training.lps_keypoints.config import FootKeypointsConfig as C
+def echo_summary(summary: Any) -> None:
+    """Print a trainer's summary as one JSON line (the per-step losses are in the metrics CSV)."""
+    if isinstance(summary, dict):
+        typer.echo(json.dumps({k: v for k, v in summary.items() if k != "losses"}, default=str))
     else:
-        from shoemodel.training.lps_diffusion.config import LegDiffusionConfig as C
-    return load_section(C, _SECTIONS[kind], params, overrides=_parse_overrides(overrides))
+        typer.echo(str(summary))
 
 
 def _threads(cfg: Any) -> None:
@@ -54,35 +49,31 @@ def _threads(cfg: Any) -> None:
         torch.set_num_threads(cfg.cpu_threads)
 
 
-_PARAMS = typer.Option(None, "--params", help="params file to read the section from [default: $SHOEMODEL_PARAMS or params.yaml]")
-_SET = typer.Option(None, "--set", help="override a config field, e.g. --set steps=10 (repeatable)")
-
-
-def train_wd_command(params: str | None = _PARAMS, set_: list[str] = _SET) -> None:
-    """WD: train Segformer (3 classes, or 2 with two_class) on the wearable-area set."""
+def train_wd_command(params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
+    """WD: train Segformer (3 classes, or 2 with two_class) on the wearable-area set. Params: train.wd."""
     from shoemodel.training.wd.train import train_wd
 
-    cfg = _load("wd", params, set_)
+    cfg = load_model_config("wd", params, set_)
     _threads(cfg)
-    typer.echo(json.dumps({k: v for k, v in train_wd(cfg).items() if k != "losses"}))
+    echo_summary(train_wd(cfg))
 
 
-def train_lps_keypoints_command(params: str | None = _PARAMS, set_: list[str] = _SET) -> None:
-    """LpS phase 1: train the ViTPose foot-keypoint model on the shoe-leg set."""
+def train_lps_keypoints_command(params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
+    """LpS phase 1: train the ViTPose foot-keypoint model on the shoe-leg set. Params: train.lps_keypoints."""
     from shoemodel.training.lps_keypoints.train import train_lps_keypoints
 
-    cfg = _load("lps-keypoints", params, set_)
+    cfg = load_model_config("lps-keypoints", params, set_)
     _threads(cfg)
-    typer.echo(json.dumps({k: v for k, v in train_lps_keypoints(cfg).items() if k != "losses"}))
+    echo_summary(train_lps_keypoints(cfg))
 
 
-def train_lps_diffusion_command(params: str | None = _PARAMS, set_: list[str] = _SET) -> None:
-    """LpS phase 2: train the leg-pose diffusion MLP on the shoe-leg keypoints."""
+def train_lps_diffusion_command(params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
+    """LpS phase 2: train the leg-pose diffusion MLP on the shoe-leg keypoints. Params: train.lps_diffusion."""
     from shoemodel.training.lps_diffusion.train import train_lps_diffusion
 
-    cfg = _load("lps-diffusion", params, set_)
+    cfg = load_model_config("lps-diffusion", params, set_)
     _threads(cfg)
-    typer.echo(json.dumps({k: v for k, v in train_lps_diffusion(cfg).items() if k != "losses"}))
+    echo_summary(train_lps_diffusion(cfg))
 
 
 def _write(cfg: Any, report: dict[str, Any], name: str = "eval.json") -> None:
@@ -93,33 +84,36 @@ def _write(cfg: Any, report: dict[str, Any], name: str = "eval.json") -> None:
 
 
 @eval_app.command("wd")
-def evaluate_wd_command(params: str | None = _PARAMS, set_: list[str] = _SET) -> None:
-    """Table 5 metrics of the trained WD model, an untrained one and the foreground rule."""
+def evaluate_wd_command(params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
+    """Table 5 metrics of the trained WD model, an untrained one and the foreground rule. Params: train.wd."""
     from shoemodel.training.wd.evaluate import evaluate_wd
 
-    cfg = _load("wd", params, set_)
+    cfg = load_model_config("wd", params, set_)
     _threads(cfg)
     _write(cfg, evaluate_wd(cfg.output_dir, cfg.train_set, cfg.eval_split, cfg.model_size, cfg.image_size,
                             cfg.two_class, cfg.seed))
 
 
 @eval_app.command("lps-keypoints")
-def evaluate_lps_keypoints_command(params: str | None = _PARAMS, set_: list[str] = _SET) -> None:
-    """PCK@0.05/0.1 and per-point error: trained vs untrained vs mean-position baseline."""
+def evaluate_lps_keypoints_command(params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
+    """PCK@0.05/0.1 and per-point error: trained vs untrained vs mean-position baseline. Params: train.lps_keypoints."""
     from shoemodel.training.lps_keypoints.evaluate import evaluate_lps_keypoints
 
-    cfg = _load("lps-keypoints", params, set_)
+    cfg = load_model_config("lps-keypoints", params, set_)
     _threads(cfg)
     _write(cfg, evaluate_lps_keypoints(cfg.output_dir, cfg.train_set, cfg.eval_split, cfg.model_size,
                                        cfg.image_size, cfg.seed))
 
 
 @eval_app.command("lps-diffusion")
-def evaluate_lps_diffusion_command(params: str | None = _PARAMS, set_: list[str] = _SET) -> None:
-    """MMD to held-out poses, plausibility, diversity, ankle agreement: generated vs random vs mean pose."""
+def evaluate_lps_diffusion_command(params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
+    """MMD to held-out poses, plausibility, diversity, ankle agreement: generated vs random vs mean pose.
+
+    Params: train.lps_diffusion.
+    """
     from shoemodel.training.lps_diffusion.evaluate import evaluate_lps_diffusion
 
-    cfg = _load("lps-diffusion", params, set_)
+    cfg = load_model_config("lps-diffusion", params, set_)
     _threads(cfg)
     _write(cfg, evaluate_lps_diffusion(cfg.output_dir, cfg.train_set, cfg.eval_split, cfg.eval_samples, cfg.seed))
 

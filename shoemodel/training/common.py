@@ -1,7 +1,7 @@
-"""Pieces every trainer shares: the loop config, deterministic batching, checkpoint folders, metric logs.
+"""Pieces every trainer shares: the loop config, deterministic batching, metric logs.
 
-Determinism is by construction: batch `step` is drawn from a permutation seeded by (seed, epoch) and
-each sample's augmentation RNG is seeded by (seed, step, position), so a run resumed from step k draws
+Determinism is by construction: micro-batch `u` is drawn from a permutation seeded by (seed, epoch) and
+each sample's augmentation RNG is seeded by (seed, u, position), so a run resumed from step k draws
 exactly the batches and augmentations the uninterrupted run would have drawn.
 """
 
@@ -14,16 +14,19 @@ from pathlib import Path
 
 import numpy as np
 
+from shoemodel.config import ParamPath
+
 
 @dataclass
 class LoopConfig:
-    """Optimisation and bookkeeping knobs common to WD, LpS phase 1 and phase 2."""
+    """Optimisation and bookkeeping knobs common to WD, LpS phase 1 / phase 2 and SW."""
 
-    train_set: str = "data/sets/shoe_leg"
-    output_dir: str = "models/model"
-    metrics_dir: str = "metrics/model"
-    steps: int = 100
-    batch_size: int = 8
+    train_set: ParamPath = "data/sets/shoe_leg"
+    output_dir: ParamPath = "models/model"
+    metrics_dir: ParamPath = "metrics/model"
+    steps: int = 100  # optimiser steps
+    batch_size: int = 8  # per process and micro-batch
+    gradient_accumulation_steps: int = 1  # micro-batches per optimiser step (accelerate's accumulate)
     learning_rate: float = 1e-4
     weight_decay: float = 0.01
     lr_scheduler: str = "cosine"  # any name diffusers.optimization.get_scheduler knows
@@ -34,6 +37,7 @@ class LoopConfig:
     num_workers: int = 0
     log_every: int = 10
     checkpoint_every: int = 0  # 0: only at the end
+    validation_every: int = 0  # >0: run the task's validation callback (main process) every this many steps
     resume: bool = True  # continue from output_dir/training_state when it exists
     stop_at: int = 0  # >0: stop after this global step, saving the state (time-sliced or preemptible jobs)
     max_records: int = 0  # 0: all; else the first N training records (smoke runs)
@@ -47,37 +51,47 @@ def rng_for(*keys: int) -> np.random.Generator:
 
 
 class StepBatchSampler:
-    """Yield, for steps start..steps-1, a batch of (record index, augmentation seed) pairs.
+    """Yield, for steps start..steps-1, `accumulation` micro-batches of (record index, augmentation seed) pairs.
 
-    With several processes (multi-GPU), the global batch of a step is `batch_size * num_shards` draws and
-    process `shard` takes its own contiguous slice, so the processes never train on the same samples.
+    Micro-batch u = step * accumulation + m is a pure function of u, so a step trains on
+    `batch_size * accumulation` samples per process whatever happened before it. With several processes
+    (multi-GPU), a micro-batch is `batch_size * num_shards` global draws and process `shard` takes its own
+    contiguous slice, so the processes never train on the same samples.
     """
 
     def __init__(self, num_items: int, batch_size: int, seed: int, steps: int, start_step: int = 0,
-                 num_shards: int = 1, shard: int = 0):
+                 num_shards: int = 1, shard: int = 0, accumulation: int = 1):
         if num_items <= 0:
             raise ValueError("StepBatchSampler: the training split is empty")
         if not 0 <= shard < num_shards:
             raise ValueError(f"shard {shard} outside 0..{num_shards - 1}")
+        if accumulation < 1:
+            raise ValueError(f"accumulation must be >= 1, got {accumulation}")
         self.n, self.bs, self.seed, self.steps, self.start = num_items, batch_size, seed, steps, start_step
-        self.num_shards, self.shard = num_shards, shard
+        self.num_shards, self.shard, self.accumulation = num_shards, shard, accumulation
 
-    def batch(self, step: int) -> list[tuple[int, int]]:
+    def micro_batch(self, micro: int) -> list[tuple[int, int]]:
+        """This process's share of global micro-batch `micro`."""
         out = []
         global_bs = self.bs * self.num_shards
         for j in range(self.shard * self.bs, (self.shard + 1) * self.bs):
-            flat = step * global_bs + j
+            flat = micro * global_bs + j
             epoch, pos = divmod(flat, self.n)
             perm = rng_for(self.seed, epoch).permutation(self.n)
-            out.append((int(perm[pos]), int(rng_for(self.seed, step, j, 7).integers(0, 2**31 - 1))))
+            out.append((int(perm[pos]), int(rng_for(self.seed, micro, j, 7).integers(0, 2**31 - 1))))
         return out
+
+    def batch(self, step: int) -> list[tuple[int, int]]:
+        """Every sample this process trains on in optimiser step `step` (all its micro-batches)."""
+        return [key for m in range(self.accumulation) for key in self.micro_batch(step * self.accumulation + m)]
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         for step in range(self.start, self.steps):
-            yield self.batch(step)
+            for m in range(self.accumulation):
+                yield self.micro_batch(step * self.accumulation + m)
 
     def __len__(self) -> int:
-        return max(0, self.steps - self.start)
+        return max(0, self.steps - self.start) * self.accumulation
 
 
 class MetricLog:

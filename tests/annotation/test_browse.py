@@ -11,10 +11,10 @@ import sys
 import ann_servers as servers
 import numpy as np
 import pytest
-from ann_records import product_record, worn_record, write_pool
 
 from shoemodel.schemas.keypoints import KEYPOINT_NAMES, SKELETON
 from shoemodel.store import Dropped, write_set
+from tests.helpers.sets import product_record, worn_record, write_pool
 
 pytestmark = pytest.mark.server
 
@@ -76,8 +76,8 @@ def test_wearable_set_masks_predictions_and_reuse(tmp_path, mongo_uri):
     def annotated(i):
         if i == 3:
             raise Dropped("skipped")
-        ann = {"round": 2, "annotators": ["a@example.com"], "agreement_miou": None, "lead_time_s": [3.0]}
-        return {**product_record(i), "annotation": json.dumps(ann)}
+        return product_record(i, annotation={"round": 2, "annotators": ["a@example.com"], "agreement_miou": None,
+                                             "lead_time_s": [3.0]})
 
     root = tmp_path / "wearable"
     write_set(root, "wearable_area", range(4), annotated, records_per_shard=2, progress=False)

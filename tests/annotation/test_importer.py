@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from ann_records import write_pool
 
 from shoemodel.annotation.brush import mask_to_results
 from shoemodel.annotation.importer import build_set, task_state
 from shoemodel.schemas.records import decode_image
 from shoemodel.store import iter_failures, iter_records
+from tests.helpers.sets import write_pool
 
 
 def _ann(mask, i, cancelled=False, empty=False):

@@ -9,7 +9,6 @@ from pathlib import Path
 import ann_servers as servers
 import numpy as np
 import pytest
-from ann_records import write_pool
 
 from shoemodel.annotation.brush import mask_to_results, results_to_mask
 from shoemodel.annotation.client import LabelStudioError, connect, iter_tasks
@@ -19,6 +18,7 @@ from shoemodel.annotation.ledger import load_ledger
 from shoemodel.annotation.rounds import open_session, round_status, run_import, run_round
 from shoemodel.schemas.records import decode_image
 from shoemodel.store import iter_failures, iter_records
+from tests.helpers.sets import write_pool
 
 pytestmark = pytest.mark.server
 
@@ -216,7 +216,7 @@ def test_cli_round_import_status_and_clear_errors(tmp_path, label_studio, monkey
     r = runner.invoke(app, ["annotate", "import", "--params", str(params)])
     assert r.exit_code == 0 and "0 records written" in r.output and "2 tasks pending" in r.output
     r = runner.invoke(app, ["annotate", "round", "--params", str(params), "--new", "--n", "1",
-                            "--predictor", "ann_records:probability_predictor"])
+                            "--predictor", "tests.helpers.standins:probability_predictor"])
     assert r.exit_code == 0 and "round 2 (uncertainty, 1 images): 1 tasks created" in r.output, r.output
     r = runner.invoke(app, ["annotate", "round", "--params", str(params), "--predictor", "no_such_module:f"])
     assert r.exit_code == 1 and "cannot load WD predictor" in r.output

@@ -33,8 +33,11 @@ def test_load_predictor_spec_errors_are_clear():
 
 
 def test_adapter_runs_an_untrained_wd_model():
-    wd_mod = pytest.importorskip("shoemodel.models.wd.predictor")
-    wd = wd_mod.WDPredictor.from_config_random("tiny", image_size=32)
+    pytest.importorskip("torch")  # the training extra; a broken import of the project's own module must fail, not skip
+    pytest.importorskip("transformers")
+    from shoemodel.models.wd.predictor import WDPredictor
+
+    wd = WDPredictor.from_config_random("tiny", image_size=32)
     run = from_wd_predictor(wd)
     img = np.zeros((40, 48, 3), np.uint8)
     img[10:30, 10:40] = 200

@@ -14,7 +14,8 @@ from shoemodel.curation.config import BuildConfig, IngestConfig, SegmentConfig
 from shoemodel.curation.detect import DETECT_SCHEMA
 from shoemodel.curation.ingest import run_ingest
 from shoemodel.curation.pose import POSE_SCHEMA
-from shoemodel.curation.segment import run_segment
+from shoemodel.curation.runner import run_model_stage
+from shoemodel.curation.stages import stage as curation_stage
 from shoemodel.schemas.records import decode_image, keypoints_array, validate_record
 from shoemodel.sets.splits import split_for
 from shoemodel.store import iter_failures, iter_records
@@ -42,7 +43,7 @@ def test_segment_and_build_on_synthetic_scenes_with_exact_keypoints(tmp_path: Pa
                 extra = {"boxes": [0, 0, 128, 128, 1]} if stage == "detect" else {"keypoints": k.reshape(-1).tolist(), "person_box": [0, 0, 128, 128, 1]}
                 rows.append(parts.row(r["source_uri"], r["content_hash"], parts.KEPT, None, **extra))
             parts.write_part(work / stage, i, rows, schema)
-    seg = run_segment(work, SegmentConfig(backend="grabcut"), progress=False)
+    seg = run_model_stage(curation_stage("segment"), work, SegmentConfig(backend="grabcut"), progress=False)
     assert seg.inputs == 10 and seg.kept + sum(seg.dropped.values()) + sum(seg.failed.values()) == 10
     assert seg.kept >= 7 and not seg.failed
     manifest = run_build(work, tmp_path / "set", BuildConfig(records_per_shard=4), {"note": "test"}, progress=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from shoemodel.cli import app
-from shoemodel.curation.config import CurationConfig, load_curation_config
+from shoemodel.config import load_section
+from shoemodel.curation.config import CurationConfig
 
 
 def test_curate_help_lists_every_stage() -> None:
@@ -23,7 +25,7 @@ def test_curate_help_lists_every_stage() -> None:
 
 
 def test_repo_params_curation_section_loads(repo_root: Path) -> None:
-    cfg = load_curation_config(str(repo_root / "params.yaml"))
+    cfg = load_section(CurationConfig, "curation", str(repo_root / "params.yaml"))
     assert cfg.pose.backend == "mediapipe" and cfg.segment.backend in ("sam", "hf_sam", "grabcut")
     with pytest.raises(ValueError, match="unknown key"):
         p = repo_root / "params.yaml"
@@ -54,6 +56,53 @@ def test_cli_run_on_a_folder_without_people(tmp_path: Path, mediapipe_installed)
     assert s["build"]["kept"] == 0
     assert json.loads((tmp_path / "set" / "manifest.json").read_text())["num_records"] == 0
     assert "pose" in res.output and "no complete foot 3" in res.output
+
+
+def _project(root: Path, coco_dir: Path, yolox_weights: Path) -> Path:
+    """A project folder whose params.yaml names its photos, weights and outputs by relative paths."""
+    (root / "photos").mkdir(parents=True)
+    for f in sorted(coco_dir.glob("*.jpg"))[:3]:
+        shutil.copyfile(f, root / "photos" / f.name)
+    (root / "weights").mkdir()
+    (root / "weights" / "yolox_nano.onnx").symlink_to(yolox_weights)
+    params = {"curation": {"work_dir": "work", "out": "set", "progress": False,
+                           "ingest": {"sources": ["photos"], "optional_sources": [], "part_size": 2},
+                           "detect": {"backend": "auto", "weights": "weights/yolox_nano.onnx"},
+                           "build": {"records_per_shard": 2}}}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    return root / "params.yaml"
+
+
+def _built(set_dir: Path) -> list[tuple]:
+    from shoemodel.store import iter_records
+
+    recs = sorted(iter_records(set_dir), key=lambda r: r["id"])
+    return [(r["id"], r["content_hash"], np.asarray(r["keypoints"]).round(3).tolist(),
+             json.loads(r["provenance"])["detect"]["backend"]) for r in recs]
+
+
+@pytest.mark.fixtures
+def test_run_from_another_folder_reads_the_params_paths_against_the_params_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, coco_dir: Path, yolox_weights: Path, mediapipe_installed) -> None:
+    """Relative weights / sources / work_dir / out in params.yaml mean the same files from any folder (no full_frame fallback)."""
+    params = _project(tmp_path / "proj", coco_dir, yolox_weights)
+    photos = str(params.parent / "photos")
+    monkeypatch.chdir(params.parent)
+    res = CliRunner().invoke(app, ["curate", "run", photos, "--params", str(params.resolve())])
+    assert res.exit_code == 0, res.output
+    assert (params.parent / "work" / "ingest").is_dir()  # work_dir and out from the file, read against its folder
+    here = _built(params.parent / "set")
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    res = CliRunner().invoke(app, ["curate", "run", photos, "--params", str(params.resolve()), "--out", "other/set"])
+    assert res.exit_code == 0, res.output
+    assert (elsewhere / "other" / "set.work" / "ingest").is_dir()  # --out alone moves the stage tables next to it
+    assert not (elsewhere / "work").exists() and not (elsewhere / "data").exists()
+    there = _built(elsewhere / "other" / "set")
+    assert here == there and len(here) >= 1
+    assert {r[3] for r in there} == {"yolox_onnx"}
 
 
 def test_torchvision_fallback_nms_matches_reference() -> None:

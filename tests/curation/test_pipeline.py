@@ -82,7 +82,7 @@ def test_killed_run_resumes_to_the_identical_set(reference: dict, tmp_path: Path
                            **{k: dataclasses.asdict(getattr(cfg, k)) for k in ("ingest", "detect", "pose", "segment", "build")}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     cmd = [sys.executable, "-m", "shoemodel.cli", "curate", "run", "--params", str(tmp_path / "params.yaml"),
-           "--out", str(tmp_path / "set"), "--quiet"]
+           "--out", str(tmp_path / "set"), "--work-dir", str(tmp_path / "work"), "--quiet"]
     env = dict(os.environ)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     pose_parts = tmp_path / "work" / "pose" / "parts"
@@ -119,3 +119,25 @@ def test_existing_cluster_by_address_runs_gpu_stages_on_gpu_workers(reference: d
         with executor_from_config(executor_config(cfg)) as ex:
             summary = run_all(cfg, tmp_path / "set", ex, stages=("ingest", "detect"))
     assert summary["detect"] == reference["summary"]["detect"]
+
+
+def test_the_stage_table_gives_the_run_order_the_join_and_the_provenance() -> None:
+    """Each stage is declared once; run_all's order, a part's join, the GPU guard and the thresholds read the table."""
+    import inspect
+
+    from shoemodel.curation.config import CurationConfig
+    from shoemodel.curation.stages import STAGES, lineage, stage, stage_names, thresholds
+
+    names = stage_names()
+    assert names == ("ingest", "detect", "pose", "segment", "build")
+    assert inspect.signature(run_all).parameters["stages"].default == names
+    for i, s in enumerate(STAGES):
+        assert s.upstream is None if i == 0 else s.upstream in names[:i]  # every stage reads an earlier one
+        assert s.config in CurationConfig.__dataclass_fields__
+        model_stage = s.run is None  # model stages go through the one part runner and need all of these
+        assert model_stage == all(f is not None for f in (s.schema, s.build_model, s.rows, s.describe))
+    assert lineage("segment") == ("ingest", "detect", "pose", "segment")
+    assert [s.name for s in STAGES if s.gpu] == ["detect", "pose", "segment"]
+    assert list(thresholds(CurationConfig())) == ["ingest", "detect", "pose", "segment"]
+    with pytest.raises(ValueError, match="unknown curation stage 'train'"):
+        stage("train")

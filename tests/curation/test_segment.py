@@ -44,12 +44,12 @@ def test_foot_prompts_box_points_and_calf_negative() -> None:
 def test_tiny_random_sam_runs_batched_prompts_on_a_real_photo(fixtures_dir: Path, backend: str) -> None:
     import torch
 
-    from shoemodel.curation import segment_sam
+    from shoemodel.curation.segment_sam import SamSegmenter
     from tests.helpers.tiny_models import tiny_hf_sam, tiny_sam
 
     torch.manual_seed(0)
-    seg = (segment_sam.SegmentAnythingSegmenter(model=tiny_sam()) if backend == "sam"
-           else segment_sam.HFSamSegmenter(model=tiny_hf_sam()))
+    seg = SamSegmenter(tiny_sam() if backend == "sam" else tiny_hf_sam())
+    assert seg.name == backend
     image = decode_image((fixtures_dir / "images" / "ultralytics_samples" / "bus.jpg").read_bytes(), "RGB")
     prompts = foot_prompts(BUS_FEET, image.shape[1], image.shape[0])
     masks = seg.segment(image, prompts)
@@ -139,3 +139,69 @@ def test_hf_sam_loads_a_checkpoint_folder_by_path_and_runs_the_stage(fixtures_di
     qc = json.loads(row["mask_qc"])
     assert [q["side"] for q in qc] == ["left", "right"]
     assert row["status"] == ("kept" if any(q["ok"] for q in qc) else "dropped")
+
+
+def _save_tiny_sams(folder: Path) -> dict[str, tuple[Path, object]]:
+    """tiny_sam as a segment-anything release .pth (a bare state dict) and tiny_hf_sam as a save_pretrained folder."""
+    import torch
+
+    from tests.helpers.tiny_models import tiny_hf_sam, tiny_sam
+
+    torch.manual_seed(0)
+    sa, hf = tiny_sam(), tiny_hf_sam()
+    torch.save(sa.state_dict(), folder / "sam_tiny.pth")
+    hf.save_pretrained(folder / "sam-tiny-hf")
+    return {"segment-anything": (folder / "sam_tiny.pth", sa), "transformers": (folder / "sam-tiny-hf", hf)}
+
+
+def test_sam_loader_reads_a_pth_and_a_transformers_folder_through_one_function(tmp_path: Path) -> None:
+    """Both published layouts load by path through load_sam, give (H, W) masks for box + point prompts, and
+    predict exactly what the saved model predicts (so the .pth's size, read off its state dict, is right)."""
+    from shoemodel.models.sam import as_predictor, load_sam, pad_points
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (90, 120, 3), dtype=np.uint8)  # not square: masks come back at the image's size
+    boxes = np.array([[10, 20, 60, 80], [50, 5, 115, 60]], np.float32)
+    points, labels = pad_points([np.array([[30, 50]]), np.array([[80, 30], [100, 20]])], [np.array([1]), np.array([1, 0])])
+    for source, (path, model) in _save_tiny_sams(tmp_path).items():
+        sam = load_sam(path)
+        assert sam.source == source and path.name in sam.version
+        sam.set_image(image)
+        masks, scores = sam.predict(boxes=boxes)
+        assert masks.shape == (2, 90, 120) and masks.dtype == bool and scores.shape == (2,)
+        both, _ = sam.predict(boxes=boxes, points=points, labels=labels)
+        assert both.shape == (2, 90, 120)
+        ref = as_predictor(model)
+        ref.set_image(image)
+        assert np.array_equal(ref.predict(boxes=boxes)[0], masks)
+
+
+def test_sam_sizes_from_model_type_file_name_or_state_dict(tmp_path: Path) -> None:
+    import torch
+
+    from shoemodel.models.sam import MODEL_TYPES, build_sam, load_sam, model_type_from_name, shape_from_state_dict
+
+    assert model_type_from_name("models/sam/sam_vit_b_01ec64.pth") == "vit_b"
+    assert model_type_from_name("sam_vit_h_4b8939.pth") == "vit_h" and model_type_from_name("sam-tiny.pth") is None
+    for shape in MODEL_TYPES.values():  # the published sizes survive a round trip (on the meta device: no memory)
+        with torch.device("meta"):
+            assert shape_from_state_dict(build_sam(shape).state_dict()) == shape
+    (pth, _), _ = _save_tiny_sams(tmp_path).values()
+    with pytest.raises(ValueError, match="non-standard size, not model_type vit_b"):
+        load_sam(pth, "vit_b")
+
+
+def test_segment_stage_loads_sam_by_path_and_checks_the_backend(tmp_path: Path) -> None:
+    from shoemodel.curation.segment_sam import SamSegmenter
+
+    (pth, _), (folder, _) = _save_tiny_sams(tmp_path).values()
+    seg = build_segmenter(SegmentConfig(backend="sam", weights=str(pth), model_type=""))
+    assert isinstance(seg, SamSegmenter) and seg.name == "sam" and "sam_tiny.pth" in seg.version
+    image = np.zeros((60, 80, 3), np.uint8)
+    k = _k(left_ankle=(30, 30), left_big_toe=(45, 40), left_heel=(25, 42))
+    (mask,) = seg.segment(image, foot_prompts(k, 80, 60))
+    assert mask.shape == (60, 80)
+    with pytest.raises(ValueError, match="backend: hf_sam"):
+        build_segmenter(SegmentConfig(backend="sam", weights=str(folder)))
+    with pytest.raises(ValueError, match="backend: sam"):
+        build_segmenter(SegmentConfig(backend="hf_sam", weights=str(pth)))

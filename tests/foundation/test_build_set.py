@@ -55,9 +55,10 @@ def test_bad_inputs_are_recorded_and_skipped(small_sample, tmp_path):
 
 def test_cli_prints_one_line_per_bad_input_and_succeeds(small_sample, tmp_path):
     folder, *_ = _broken_copy(small_sample, tmp_path)
+    (tmp_path / "empty.yaml").write_text("{}\n")  # built-in defaults, not the repo's params.yaml
     res = subprocess.run(
         [sys.executable, "-m", "shoemodel.cli", "build-set", "wearable_area", "--labels", str(folder), "--out", str(tmp_path / "o"),
-         "--params", str(tmp_path / "none.yaml")],
+         "--params", str(tmp_path / "empty.yaml")],
         capture_output=True, text=True, check=True,
     )
     skipped = [line for line in res.stderr.splitlines() if line.startswith("skipped ")]

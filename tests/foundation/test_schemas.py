@@ -1,4 +1,4 @@
-"""Keypoint definitions, flips, normalisation and record validation."""
+"""Keypoint definitions, flips, normalisation, record building and validation."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pytest
 
 from shoemodel.schemas import classes
 from shoemodel.schemas import keypoints as kp
+from shoemodel.schemas.builder import build_record, content_hash_of
 from shoemodel.schemas.normalize import denormalize_coords, normalize_coords
-from shoemodel.schemas.records import SHOE_LEG_SCHEMA, RecordError, encode_png, validate_record
+from shoemodel.schemas.records import SHOE_LEG_SCHEMA, RecordError, decode_image, encode_png, validate_record
 
 
 def test_keypoint_tables_are_consistent():
@@ -22,7 +23,8 @@ def test_keypoint_tables_are_consistent():
         "left_ankle", "left_big_toe", "left_small_toe", "left_heel",
         "right_ankle", "right_big_toe", "right_small_toe", "right_heel",
     ]
-    assert kp.LEG_NAMES == ("left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle")
+    assert [kp.KEYPOINT_NAMES[i] for i in kp.LEG_INDICES] == [
+        "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"]
     for a, b in kp.FLIP_PAIRS:
         assert kp.KEYPOINT_NAMES[a].replace("left", "X") == kp.KEYPOINT_NAMES[b].replace("right", "X")
     assert len(kp.SKELETON) == len(kp.SKELETON_COLORS)
@@ -77,20 +79,70 @@ def test_class_colours_and_two_class_map():
         classes.colorize(np.array([[3]], np.uint8))
 
 
-def _record(**over):
+def _parts():
     img = np.full((8, 10, 3), 100, np.uint8)
     mask = np.zeros((8, 10), np.uint8)
     mask[2:5, 3:7] = 255
     k = np.zeros((12, 3), np.float32)
     k[4] = (5, 4, 2)
-    rec = {
-        "id": "a", "source_uri": "/x/a.png", "content_hash": "0" * 64, "width": 10, "height": 8, "split": "train",
-        "caption": None, "provenance": json.dumps({"m": 1}), "image": encode_png(img),
-        "shoe_image": encode_png(img * (mask > 0)[..., None]), "shoe_mask": encode_png(mask),
-        "keypoints": k.reshape(-1).tolist(),
-    }
-    rec.update(over)
-    return rec
+    return {"id": "a", "source_uri": "/x/a.png", "split": "train", "provenance": {"m": 1}, "image": img,
+            "shoe_image": img * (mask > 0)[..., None], "shoe_mask": mask, "keypoints": k}
+
+
+def _record(**over):
+    """A valid shoe-leg record with some fields then overwritten by hand (to test validation)."""
+    return {**build_record("shoe_leg", **_parts()), **over}
+
+
+def test_build_record_encodes_arrays_and_keeps_bytes():
+    parts = _parts()
+    rec = build_record("shoe_leg", **parts)
+    assert (rec["width"], rec["height"]) == (10, 8) and rec["caption"] is None and "annotation" not in rec
+    assert np.array_equal(decode_image(rec["image"]), parts["image"])
+    assert np.array_equal(decode_image(rec["shoe_mask"], None), parts["shoe_mask"])
+    assert rec["keypoints"] == parts["keypoints"].reshape(-1).tolist() and rec["provenance"] == '{"m": 1}'
+    assert rec["content_hash"] == content_hash_of(rec["image"])  # the hash of the stored image bytes by default
+    jpeg = _jpeg(parts["image"])
+    again = build_record("shoe_leg", **{**parts, "image": jpeg, "content_hash": "f" * 64})
+    assert again["image"] == jpeg and again["content_hash"] == "f" * 64 and (again["width"], again["height"]) == (10, 8)
+
+
+def test_build_record_json_key_order_and_wearable_annotation():
+    img = np.zeros((4, 4, 3), np.uint8)
+    kw = dict(id="w", source_uri="mem://w", split="val", image=img, shoe_image=img, area_mask=np.zeros((4, 4), np.uint8),
+              provenance={"z": 1, "a": 2})
+    assert json.loads(build_record("wearable_area", **kw)["provenance"]) == {"z": 1, "a": 2}
+    assert build_record("wearable_area", **kw)["provenance"] == '{"a": 2, "z": 1}'
+    assert build_record("wearable_area", **kw, sort_keys=False)["provenance"] == '{"z": 1, "a": 2}'
+    assert build_record("wearable_area", **kw)["annotation"] is None
+    assert build_record("wearable_area", **kw, annotation={"round": 1})["annotation"] == '{"round": 1}'
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "fragment"),
+    [
+        ({"keypoints": None}, "keypoints", "missing"),
+        ({"keypoints": np.zeros((8, 3))}, "keypoints", "expected (12, 3) keypoints"),
+        ({"area_mask": np.zeros((8, 10), np.uint8)}, "area_mask", "not in the shoe_leg schema"),
+        ({"annotation": {"round": 1}}, "annotation", "not in the shoe_leg schema"),
+        ({"split": "dev"}, "split", "train/val/test"),
+        ({"image": b"not an image"}, "image", "cannot decode"),
+    ],
+)
+def test_build_record_names_the_bad_field(change, field, fragment):
+    with pytest.raises(RecordError) as err:
+        build_record("shoe_leg", **{**_parts(), **change})
+    assert err.value.field == field and fragment in str(err.value) and "/x/a.png" in str(err.value)
+
+
+def _jpeg(img):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="JPEG")
+    return buf.getvalue()
 
 
 def test_record_round_trip_through_parquet(tmp_path):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shoemodel.schemas.records import encode_png
+from shoemodel.schemas.builder import build_record
 from shoemodel.store import iter_failures, iter_records, read_manifest, write_set
 from shoemodel.store.writer import Dropped
 
@@ -31,11 +31,8 @@ def make_record(i: int, crash_at: int | None = None) -> dict:
     img = np.full((6, 6, 3), i % 256, np.uint8)
     mask = np.zeros((6, 6), np.uint8)
     mask[1:4, 1:4] = 1
-    return {
-        "id": f"r{i}", "source_uri": f"mem://{i}", "content_hash": f"{i:064d}", "width": 6, "height": 6,
-        "split": "train", "caption": None, "provenance": "{}", "image": encode_png(img),
-        "shoe_image": encode_png(img), "area_mask": encode_png(mask), "annotation": None,
-    }
+    return build_record("wearable_area", id=f"r{i}", source_uri=f"mem://{i}", split="train", provenance={},
+                        image=img, shoe_image=img, area_mask=mask)
 
 
 def test_write_read_manifest_and_failures(tmp_path):

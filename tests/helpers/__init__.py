@@ -1,1 +1,1 @@
-"""Builders used only by tests and benchmarks: tiny models of the real classes, small sets."""
+"""Builders used only by tests and benchmarks: tiny models of the real classes, stand-ins for trained ones, small sets."""

@@ -1,4 +1,4 @@
-"""Tiny, randomly initialised instances of the real model classes the project loads (SAM, ViTPose).
+"""Tiny, randomly initialised instances of the real model classes the project loads (SAM, ViTPose, LpS, SW).
 
 They are saved in the published layout by the tests and loaded back through the user's path, so the
 loading code is exercised without any hub download.
@@ -6,6 +6,7 @@ loading code is exercised without any hub download.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
@@ -62,3 +63,32 @@ def tiny_vitpose_config(num_labels: int = 133, num_experts: int = 1) -> Any:
                                      num_attention_heads=2, mlp_ratio=2, num_experts=num_experts, part_features=8,
                                      out_indices=[2])
     return VitPoseConfig(backbone_config=backbone, num_labels=num_labels, use_simple_decoder=True)
+
+
+def tiny_leg_pose_sampler(hidden_size: int = 32, num_blocks: int = 1, seed: int = 0, **kw: Any) -> Any:
+    """An untrained LpS phase-2 sampler: a small denoiser, 25 diffusion steps, on the CPU."""
+    import torch
+
+    from shoemodel.models.lps_diffusion.model import LegPoseDenoiser
+    from shoemodel.models.lps_diffusion.sampler import LegPoseSampler
+
+    torch.manual_seed(seed)
+    return LegPoseSampler(LegPoseDenoiser(hidden_size, num_blocks, 16), {"num_train_timesteps": 25}, "cpu", **kw)
+
+
+#: Side of the tiny SW model's square canvas.
+TINY_SW_SIZE = 32
+
+
+def write_tiny_sw_folder(root: Path, resolution: int = TINY_SW_SIZE) -> Path:
+    """A trained-by-nobody SW folder: tiny random base + random 6-channel ControlNet, saved as training saves it."""
+    import json
+
+    from shoemodel.models.sw.base import load_base_model, make_controlnet
+    from shoemodel.models.sw.generator import META_FILE
+    from shoemodel.models.sw.tiny import make_tiny_base_model
+
+    base_dir = make_tiny_base_model(root / "base", resolution=resolution)
+    make_controlnet(load_base_model(base_dir)).save_pretrained(root / "controlnet")
+    (root / META_FILE).write_text(json.dumps({"base_model": str(base_dir), "resolution": resolution}))
+    return root

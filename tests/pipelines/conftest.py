@@ -9,7 +9,6 @@ from shoemodel.models.runtime import prepare_imports  # noqa: E402
 prepare_imports()
 
 import pytest  # noqa: E402
-from sw_standins import product, sw_dir  # noqa: E402,F401  (session fixtures)
 
 
 @pytest.fixture(autouse=True)
@@ -21,3 +20,20 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def sw_dir(tmp_path_factory):
+    """A tiny random SW folder shared by the generate and benchmark tests."""
+    pytest.importorskip("diffusers")
+    from tests.helpers.tiny_models import write_tiny_sw_folder
+
+    return write_tiny_sw_folder(tmp_path_factory.mktemp("sw"))
+
+
+@pytest.fixture(scope="session")
+def product():
+    """One synthetic product photo (48 px) with its exact wearable-area mask."""
+    from shoemodel.synthetic.examples import make_product_example
+
+    return make_product_example(3, 48)

@@ -9,9 +9,9 @@ import pytest
 
 pytest.importorskip("diffusers")
 
-from sw_standins import SIZE, FootStandIn, LegStandIn  # noqa: E402
-
-from shoemodel.schemas.classes import VISIBLE  # noqa: E402
+from shoemodel.schemas.classes import BACKGROUND, VISIBLE, WEARABLE  # noqa: E402
+from tests.helpers.standins import AreaStandIn, FootStandIn, LegStandIn  # noqa: E402
+from tests.helpers.tiny_models import TINY_SW_SIZE as SIZE  # noqa: E402
 
 
 def _pipeline(sw_dir, wd=None):
@@ -52,12 +52,25 @@ def test_generate_with_random_wd_and_custom_layout(sw_dir, product):
     assert 0 < small[3].sum() < 0.5 * base[3].sum()
     ys, xs = np.nonzero(small[3])
     assert xs.mean() > SIZE / 2, "translated right"
-    try:
-        res = pipe(product.image, "shoes", foreground=fg, options=GenerateOptions(n=1, steps=1))
-    except ValueError as exc:  # an untrained WD may call nothing visible
-        assert "no visible shoe area" in str(exc)
-    else:
-        assert np.array_equal(res.images[0][res.visible], res.x_w[res.visible])
+    # without a class mask the pipeline takes WD's classes for X_m (the shoe on black), background kept outside
+    x_m = np.where(fg[..., None], product.image, 0).astype(np.uint8)
+    from_wd = pipe.conditions(product.image, fg)
+    given = pipe.conditions(product.image, fg, np.where(fg, wd.predict(x_m), BACKGROUND))
+    assert np.array_equal(from_wd[1], given[1]) and np.array_equal(from_wd[2], given[2])
+
+
+def test_generate_pastes_the_area_wd_calls_visible_and_refuses_an_all_wearable_shoe(sw_dir, product):
+    from shoemodel.pipelines.generate import GenerateOptions
+
+    fg = product.area_mask > 0
+    res = _pipeline(sw_dir, AreaStandIn(VISIBLE))(product.image, "shoes", foreground=fg,
+                                                  options=GenerateOptions(n=1, steps=1))
+    assert res.visible.any() and np.array_equal(res.visible, res.classes == VISIBLE)
+    assert np.array_equal(res.images[0][res.visible], res.x_w[res.visible])
+    assert not np.array_equal(res.images[0], res.raw[0]), "paste-back changed the generated image"
+    with pytest.raises(ValueError, match="no visible shoe area"):
+        _pipeline(sw_dir, AreaStandIn(WEARABLE))(product.image, "shoes", foreground=fg,
+                                                 options=GenerateOptions(n=1, steps=1))
 
 
 def test_background_removal_finds_the_product_shoe(product):
@@ -89,9 +102,10 @@ def test_generate_cli_end_to_end(tmp_path, sw_dir, product, monkeypatch):
     Image.fromarray(product.image).save(shoe)
     monkeypatch.setattr(rg, "load_lps", lambda foot, legs: (FootStandIn(), LegStandIn()))
     out = tmp_path / "out"
+    (tmp_path / "params.yaml").write_text("generate: {steps: 2}\n")
     result = CliRunner().invoke(app, ["generate", "--shoe", str(shoe), "--prompt", "a person wearing shoes", "-n", "2",
-                                      "--sw", str(sw_dir), "--no-wd", "--steps", "2", "--out", str(out),
-                                      "--scale", "0.8", "--params", str(tmp_path / "no-params.yaml")])
+                                      "--set", f"generate.sw={sw_dir}", "--set", "generate.wd=null", "--out", str(out),
+                                      "--set", "layout.scale=0.8", "--params", str(tmp_path / "params.yaml")])
     assert result.exit_code == 0, result.output
     rec = json.loads((out / "shoe.json").read_text())
     x_w = np.asarray(Image.open(out / rec["files"]["x_w"]))
@@ -104,13 +118,13 @@ def test_generate_cli_end_to_end(tmp_path, sw_dir, product, monkeypatch):
 
 def test_generate_with_the_real_wd_and_lps_classes_untrained(sw_dir, product):
     """The real WD / LpS phase-1 / phase-2 classes (random weights) plug into the pipeline unchanged."""
-    from shoemodel.models.lps_diffusion import LegPoseSampler
     from shoemodel.models.lps_keypoints import FootKeypointPredictor
     from shoemodel.models.sw.generator import SWGenerator
     from shoemodel.pipelines.generate import GenerateOptions, ShoeModelPipeline
+    from tests.helpers.tiny_models import tiny_leg_pose_sampler
 
     pipe = ShoeModelPipeline(SWGenerator.from_pretrained(sw_dir), None, FootKeypointPredictor.from_config_random(),
-                             LegPoseSampler.from_config_random())
+                             tiny_leg_pose_sampler())
     res = pipe(product.image, "a photo of a person wearing shoes", classes=product.area_mask,
                options=GenerateOptions(n=2, steps=2))
     assert res.foot8.shape == (8, 3) and res.keypoints.shape == (2, 12, 3)
@@ -126,8 +140,9 @@ def test_generate_cli_names_a_missing_checkpoint(tmp_path, product):
 
     shoe = tmp_path / "shoe.png"
     Image.fromarray(product.image).save(shoe)
-    result = CliRunner().invoke(app, ["generate", "--shoe", str(shoe), "--prompt", "p", "--sw", str(tmp_path / "nope"),
-                                      "--no-wd", "--params", str(tmp_path / "none.yaml")])
+    (tmp_path / "params.yaml").write_text("generate: {sw: nope, wd: null}\n")  # sw read against the file's folder
+    result = CliRunner().invoke(app, ["generate", "--shoe", str(shoe), "--prompt", "p",
+                                      "--params", str(tmp_path / "params.yaml")])
     assert result.exit_code == 2
     assert "trained SW folder not found" in result.output
 
@@ -135,22 +150,13 @@ def test_generate_cli_names_a_missing_checkpoint(tmp_path, product):
 def test_sam_box_prompt_on_a_tiny_random_sam(product):
     """The SAM path runs with the fallback's box (tiny random SAM: the mask's shape is not checked, only its form)."""
     pytest.importorskip("segment_anything")
-    from functools import partial
-
     import torch
     from segment_anything import SamPredictor
-    from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
 
     from shoemodel.pipelines.foreground import mask_box, predict_box, remove_studio_background
+    from tests.helpers.tiny_models import tiny_sam
 
     torch.manual_seed(0)
-    enc = ImageEncoderViT(depth=2, embed_dim=64, img_size=256, patch_size=16, num_heads=2, out_chans=32, window_size=4,
-                          global_attn_indexes=(1,), norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), use_rel_pos=True)
-    sam = Sam(enc, PromptEncoder(embed_dim=32, image_embedding_size=(16, 16), input_image_size=(256, 256),
-                                 mask_in_chans=8),
-              MaskDecoder(num_multimask_outputs=3, transformer=TwoWayTransformer(depth=1, embedding_dim=32, mlp_dim=64,
-                                                                                 num_heads=2),
-                          transformer_dim=32, iou_head_depth=1, iou_head_hidden_dim=32)).eval()
     box = mask_box(remove_studio_background(product.image))
-    m = predict_box(SamPredictor(sam), product.image, box)
+    m = predict_box(SamPredictor(tiny_sam()), product.image, box)
     assert m.shape == product.image.shape[:2] and m.dtype == bool

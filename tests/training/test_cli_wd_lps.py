@@ -18,8 +18,8 @@ def test_train_and_evaluate_lps_diffusion_from_params(shoe_leg_set, tmp_path):
         "hidden_size": 32, "num_blocks": 1, "time_embed_dim": 16, "steps": 5, "batch_size": 8, "warmup_steps": 1,
         "mixed_precision": "no", "num_workers": 0, "eval_samples": 2}}}))
     runner = CliRunner()
-    r = runner.invoke(app, ["train", "lps-diffusion", "--params", str(params), "--set", "steps=6", "--set", "progress=false",
-                                "--set", "learning_rate=2e-3"])
+    r = runner.invoke(app, ["train", "lps-diffusion", "--params", str(params), "--set", "train.lps_diffusion.steps=6",
+                            "--set", "progress=false", "--set", "learning_rate=2e-3"])
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "metrics" / "train.json").read_text())["steps"] == 6
     cfg = json.loads((tmp_path / "models" / "config.json").read_text())["train_config"]
@@ -36,8 +36,25 @@ def test_unknown_override_key_is_rejected(tmp_path):
 
     params = tmp_path / "params.yaml"
     params.write_text("train: {wd: {}}\n")
-    r = CliRunner().invoke(app, ["train", "wd", "--params", str(params), "--set", "stepz=3"])
-    assert r.exit_code != 0 and "stepz" in str(r.exception)
+    for key in ("stepz", "train.wd.stepz"):
+        r = CliRunner().invoke(app, ["train", "wd", "--params", str(params), "--set", f"{key}=3"])
+        assert r.exit_code == 2 and isinstance(r.exception, SystemExit), r.output
+        assert "train.wd: unknown key(s) ['stepz']; did you mean 'steps'?" in r.output and "Traceback" not in r.output
+
+
+def test_train_sw_reads_its_section_like_the_others(tmp_path, monkeypatch):
+    """`train sw` builds SWConfig from train.sw + --set (paths against the file's folder) and hands it to train_sw."""
+    import shoemodel.training.sw.train as sw_train
+    from shoemodel.cli import app
+
+    seen = {}
+    monkeypatch.setattr(sw_train, "train_sw", lambda cfg, *a, **k: seen.setdefault("cfg", cfg) and {"steps": cfg.steps})
+    params = tmp_path / "params.yaml"
+    params.write_text("train: {sw: {output_dir: out/sw}}\n")
+    r = CliRunner().invoke(app, ["--set", "train.sw.steps=3", "train", "sw", "--params", str(params), "--set", "seed=5"])
+    assert r.exit_code == 0, r.output
+    cfg = seen["cfg"]
+    assert cfg.steps == 3 and cfg.seed == 5 and cfg.output_dir == str(tmp_path / "out" / "sw")
 
 
 def test_torchvision_fallback_nms_matches_greedy_nms():

@@ -55,6 +55,40 @@ def test_resume_gives_the_same_next_steps(kind, shoe_leg_set, wearable_set, tmp_
         torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
 
 
+@pytest.fixture(scope="module")
+def tiny_sd_base(tmp_path_factory):
+    from shoemodel.models.sw.tiny import make_tiny_base_model
+
+    return make_tiny_base_model(tmp_path_factory.mktemp("sd_base"), resolution=32)
+
+
+def _sw(cfg_kw, base):
+    from shoemodel.training.sw.config import SWConfig
+    from shoemodel.training.sw.train import train_sw
+
+    cfg = SWConfig(base_model=str(base), resolution=32, batch_size=1, gradient_accumulation_steps=2, learning_rate=1e-3,
+                   warmup_steps=1, empty_prompt_prob=0.5, num_workers=0, progress=False, log_every=1,
+                   validation_every=0, **cfg_kw)
+    return train_sw(cfg), cfg
+
+
+def test_sw_resume_gives_the_same_next_steps(shoe_leg_set, tiny_sd_base, tmp_path):
+    """SW on the engine: crops, flips, prompt drops and noise all come from (seed, step), so resume is exact."""
+    from safetensors.torch import load_file
+
+    common = dict(train_set=str(shoe_leg_set), steps=3)
+    straight, _ = _sw(dict(output_dir=str(tmp_path / "a"), metrics_dir=str(tmp_path / "ma"), **common), tiny_sd_base)
+    _sw(dict(output_dir=str(tmp_path / "b"), metrics_dir=str(tmp_path / "mb"), stop_at=1, **common), tiny_sd_base)
+    resumed, _ = _sw(dict(output_dir=str(tmp_path / "b"), metrics_dir=str(tmp_path / "mb"), **common), tiny_sd_base)
+    assert resumed["resumed_from"] == 1 and len(resumed["losses"]) == 2
+    assert resumed["losses"] == pytest.approx(straight["losses"][1:], rel=1e-6, abs=1e-7)
+    assert list(_losses(tmp_path / "mb")) == [1, 2, 3]
+    name = "controlnet/diffusion_pytorch_model.safetensors"
+    a, b = load_file(str(tmp_path / "a" / name)), load_file(str(tmp_path / "b" / name))
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
+
+
 def test_step_sampler_is_a_pure_function_of_step():
     from shoemodel.training.common import StepBatchSampler
 
@@ -81,6 +115,18 @@ def test_data_workers_do_not_change_the_batches(wearable_set, tmp_path):
     losses = [_wd(dict(train_set=str(wearable_set), output_dir=str(tmp_path / f"w{n}"), metrics_dir=str(tmp_path / f"m{n}"),
                        steps=2, num_workers=n))[0]["losses"] for n in (0, 2)]
     assert losses[0] == pytest.approx(losses[1], rel=1e-6)
+
+
+def test_accumulation_draws_batch_size_times_steps_samples_per_step():
+    from shoemodel.training.common import StepBatchSampler
+
+    s = StepBatchSampler(10, 2, seed=0, steps=4, accumulation=3)
+    micro = list(s)
+    assert len(micro) == len(s) == 12 and all(len(b) == 2 for b in micro)
+    assert [k for b in micro[6:9] for k in b] == s.batch(2)  # step 2 = micro-batches 6, 7, 8
+    assert list(StepBatchSampler(10, 2, seed=0, steps=4, start_step=2, accumulation=3)) == micro[6:]
+    # accumulation 1 at batch 6 draws the same records per step as batch 2 x 3 micro-batches
+    assert [i for i, _ in StepBatchSampler(10, 6, seed=0, steps=4).batch(1)] == [i for i, _ in s.batch(1)]
 
 
 def test_process_shards_split_the_global_batch():

@@ -10,6 +10,7 @@ from shoemodel.models.lps_diffusion.sampler import LegPoseSampler
 from shoemodel.schemas.keypoints import FOOT_INDICES
 from shoemodel.training.lps_diffusion.config import LegDiffusionConfig
 from shoemodel.training.lps_diffusion.data import rotate_keypoints
+from tests.helpers.tiny_models import tiny_leg_pose_sampler
 
 
 def _foot8() -> np.ndarray:
@@ -38,7 +39,7 @@ def test_rotation_keeps_the_centre_and_drops_points_leaving_the_frame():
 
 
 def test_sampler_shape_and_seed_determinism():
-    s = LegPoseSampler.from_config_random()
+    s = tiny_leg_pose_sampler()
     a = s.sample(_foot8(), (128, 128), n=5, seed=1)
     b = s.sample(_foot8(), (128, 128), n=5, seed=1)
     c = s.sample(_foot8(), (128, 128), n=5, seed=2)
@@ -51,7 +52,7 @@ def test_sampler_shape_and_seed_determinism():
 
 
 def test_sampler_checkpoint_round_trip(tmp_path):
-    s = LegPoseSampler.from_config_random(seed=3)
+    s = tiny_leg_pose_sampler(seed=3)
     s.save(tmp_path / "ckpt")
     assert (tmp_path / "ckpt" / "config.json").exists() and (tmp_path / "ckpt" / "model.safetensors").exists()
     t = LegPoseSampler.from_checkpoint(tmp_path / "ckpt")
@@ -79,7 +80,7 @@ def test_phase2_learns_a_pose_distribution(shoe_leg_set, tmp_path):
 
 
 def test_low_score_foot_points_count_as_missing():
-    s = LegPoseSampler.from_config_random()
+    s = tiny_leg_pose_sampler()
     f = _foot8()
     f[4:, 2] = 0.1  # right foot barely detected
     out = s.sample(f, (128, 128), n=2, seed=0, min_score=0.3)

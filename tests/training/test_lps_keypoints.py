@@ -104,12 +104,11 @@ def test_predictor_returns_input_pixel_coordinates():
 
 @pytest.mark.slow
 def test_phase1_learns_above_mean_position(tmp_path):
-    from conftest import make_shoe_leg_set
-
     from shoemodel.training.lps_keypoints.evaluate import evaluate_lps_keypoints
     from shoemodel.training.lps_keypoints.train import train_lps_keypoints
+    from tests.helpers.sets import write_synthetic_set
 
-    data = make_shoe_leg_set(tmp_path / "shoe_leg", 160, 128)
+    data = write_synthetic_set(tmp_path / "shoe_leg", "shoe_leg", 160, 128)
     cfg = FootKeypointsConfig(train_set=str(data), output_dir=str(tmp_path / "m"), metrics_dir=str(tmp_path / "x"),
                               model_size="tiny", image_size=64, steps=300, batch_size=16, learning_rate=1e-3,
                               weight_decay=0.01, warmup_steps=20, mixed_precision="no", num_workers=0, progress=False)

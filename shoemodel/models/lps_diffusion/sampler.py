@@ -44,12 +44,6 @@ class LegPoseSampler:
         model.load_state_dict(state)
         return cls(model, cfg["scheduler"], device, ankles)
 
-    @classmethod
-    def from_config_random(cls, hidden_size: int = 32, num_blocks: int = 1, seed: int = 0, **kw) -> LegPoseSampler:
-        """An untrained sampler (tests)."""
-        torch.manual_seed(seed)
-        return cls(LegPoseDenoiser(hidden_size, num_blocks, 16), {"num_train_timesteps": 25}, "cpu", **kw)
-
     def save(self, path: str | Path) -> Path:
         return write_model_folder(path, {"kind": "lps_diffusion", "model": self.model.config,
                                          "scheduler": self.scheduler_config}, self.model.state_dict())

@@ -9,7 +9,7 @@ import torch
 
 from shoemodel.models import geometry as G
 from shoemodel.models.wd.model import build_segformer
-from shoemodel.schemas.classes import VISIBLE, WEARABLE, wearable_shoe_image
+from shoemodel.schemas.classes import VISIBLE, WEARABLE
 
 
 class WDPredictor:
@@ -70,7 +70,3 @@ class WDPredictor:
     def predict(self, shoe_image_rgb: np.ndarray) -> np.ndarray:
         """(H, W) uint8 class ids 0 background / 1 visible / 2 wearable for one X_m image."""
         return self.to_three_class(self.predict_raw([shoe_image_rgb])[0], shoe_image_rgb)
-
-    def wearable_image(self, shoe_image_rgb: np.ndarray) -> np.ndarray:
-        """X_w: X_m with only the predicted visible area kept."""
-        return wearable_shoe_image(shoe_image_rgb, self.predict(shoe_image_rgb))

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shoemodel.config import ParamPath
 from shoemodel.training.common import LoopConfig
 
 
 @dataclass
 class LegDiffusionConfig(LoopConfig):
-    train_set: str = "data/sets/shoe_leg"
-    output_dir: str = "models/lps_diffusion"
-    metrics_dir: str = "metrics/lps_diffusion"
+    train_set: ParamPath = "data/sets/shoe_leg"
+    output_dir: ParamPath = "models/lps_diffusion"
+    metrics_dir: ParamPath = "metrics/lps_diffusion"
     steps: int = 700_000
     batch_size: int = 4096
     learning_rate: float = 1e-4

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shoemodel.config import ParamPath
 from shoemodel.training.common import LoopConfig
 
 
 @dataclass
 class FootKeypointsConfig(LoopConfig):
-    train_set: str = "data/sets/shoe_leg"
-    output_dir: str = "models/lps_keypoints"
-    metrics_dir: str = "metrics/lps_keypoints"
+    train_set: ParamPath = "data/sets/shoe_leg"
+    output_dir: ParamPath = "models/lps_keypoints"
+    metrics_dir: ParamPath = "metrics/lps_keypoints"
     steps: int = 500_000  # ~180 epochs of 669k images at batch 240
     batch_size: int = 240
     learning_rate: float = 5e-4

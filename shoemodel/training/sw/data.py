@@ -1,19 +1,21 @@
 """SW training examples from the shoe-leg set: target photo, condition X_w ⊕ X_p, and a text prompt.
 
-Records stream from the shards (never the whole set in memory); X_p is drawn by the shared
-`render_pose` after the crop, so line widths match what inference draws at the same resolution.
+Records stay encoded in a memory-mapped Arrow table and are decoded per item; X_p is drawn by the shared
+`render_pose` after the crop, so line widths match what inference draws at the same resolution. All
+randomness of an item comes from its augmentation seed, so a resumed run draws what an uninterrupted one would.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image
+from torch.utils.data import Dataset
 
 from shoemodel.models.sw.condition import condition_array
 from shoemodel.schemas.keypoints import flip_keypoints
@@ -71,44 +73,44 @@ def make_example(record: dict[str, Any], resolution: int, rng: random.Random, fl
 
 def to_tensors(ex: SWExample) -> dict[str, Any]:
     """Tensors for the model: pixels in [-1, 1] (the VAE's range), condition in [0, 1] (ControlNet's)."""
-    import torch
-
     pixels = torch.from_numpy(np.ascontiguousarray(ex.image.transpose(2, 0, 1))).float() / 127.5 - 1.0
     return {"pixel_values": pixels, "conditioning": torch.from_numpy(condition_array(ex.x_w, ex.x_p)), "prompt": ex.prompt}
 
 
-def iter_examples(root: str | Path, resolution: int, *, split: str = "train", seed: int = 0, flip: bool = True,
-                  template: str = "a photo of a person wearing shoes", shard_index: int = 0, num_shards: int = 1,
-                  shuffle_buffer: int = 256, repeat: bool = True) -> Iterator[dict[str, Any]]:
-    """Stream tensors: every `num_shards`-th record from `shard_index` (one share per process), buffer-shuffled."""
-    from shoemodel.store import iter_records
+class ShoeLegDataset(Dataset):
+    """SW examples indexed by (record index, augmentation seed): the crop and flip come from the seed alone.
 
-    rng = random.Random(seed * 1000 + shard_index)
-    epoch = 0
-    while True:
-        buffer: list[dict[str, Any]] = []
-        n_seen = 0
-        for i, rec in enumerate(iter_records(root, COLUMNS, split=split)):
-            if i % num_shards != shard_index:
-                continue
-            n_seen += 1
-            buffer.append(rec)
-            if len(buffer) >= shuffle_buffer:
-                yield to_tensors(make_example(buffer.pop(rng.randrange(len(buffer))), resolution, rng, flip, template))
-        rng.shuffle(buffer)
-        for rec in buffer:
-            yield to_tensors(make_example(rec, resolution, rng, flip, template))
-        if n_seen == 0:
-            raise ValueError(f"{root}: no '{split}' records for process {shard_index} of {num_shards}")
-        epoch += 1
-        if not repeat:
-            return
+    Holds the split as an Arrow table of encoded bytes (memory-mapped) and decodes one record per item.
+    """
+
+    def __init__(self, table: Any, resolution: int, *, flip: bool = True,
+                 template: str = "a photo of a person wearing shoes"):
+        self.columns = {name: table.column(name) for name in table.column_names}
+        self.num_rows = table.num_rows
+        self.resolution, self.flip, self.template = resolution, flip, template
+
+    def __len__(self) -> int:
+        return self.num_rows
+
+    def record(self, i: int) -> dict[str, Any]:
+        """Row i as a record dict (image bytes still encoded)."""
+        return {name: col[i].as_py() for name, col in self.columns.items()}
+
+    def __getitem__(self, key: tuple[int, int] | int) -> dict[str, Any]:
+        idx, seed = key if isinstance(key, tuple) else (key, 0)
+        return to_tensors(make_example(self.record(idx), self.resolution, random.Random(seed), self.flip, self.template))
+
+
+def load_dataset(root: str | Path, resolution: int, *, split: str = "train", max_records: int = 0, flip: bool = True,
+                 template: str = "a photo of a person wearing shoes") -> ShoeLegDataset:
+    """The `split` records of the shoe-leg set at `root` as a ShoeLegDataset."""
+    from shoemodel.training.data import load_split
+
+    return ShoeLegDataset(load_split(root, COLUMNS, split, max_records), resolution, flip=flip, template=template)
 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Stack a list of examples into a batch."""
-    import torch
-
     return {"pixel_values": torch.stack([i["pixel_values"] for i in items]),
             "conditioning": torch.stack([i["conditioning"] for i in items]),
             "prompts": [i["prompt"] for i in items]}

@@ -38,3 +38,21 @@ def sw_loss(pixel_values: torch.Tensor, conditioning: torch.Tensor, text_embeds:
     else:
         raise ValueError(f"unsupported prediction type {scheduler.config.prediction_type}")
     return F.mse_loss(pred.float(), target.float(), reduction="mean")
+
+
+def make_loss(base: Any, empty_prompt_prob: float):
+    """The engine's `loss_fn` for SW: drop prompts (drawn from the step's generator), encode them, Eq. 2.
+
+    The frozen parts come from `base` (moved to the device by the engine); `model` is the ControlNet.
+    """
+
+    def loss_fn(model: torch.nn.Module, batch: dict[str, Any], gen: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        pixels = batch["pixel_values"]
+        drop = torch.rand(len(batch["prompts"]), generator=gen, device=gen.device) < empty_prompt_prob
+        prompts = ["" if d else p for d, p in zip(drop.tolist(), batch["prompts"], strict=True)]
+        embeds = encode_prompts(base.tokenizer, base.text_encoder, prompts, pixels.device)
+        loss = sw_loss(pixels, batch["conditioning"], embeds, vae=base.vae, unet=base.unet, controlnet=model,
+                       scheduler=base.scheduler, generator=gen)
+        return loss, {}
+
+    return loss_fn

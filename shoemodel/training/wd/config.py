@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shoemodel.config import ParamPath
 from shoemodel.training.common import LoopConfig
 
 
 @dataclass
 class WDConfig(LoopConfig):
-    train_set: str = "data/sets/wearable_area"
-    output_dir: str = "models/wd"
-    metrics_dir: str = "metrics/wd"
+    train_set: ParamPath = "data/sets/wearable_area"
+    output_dir: ParamPath = "models/wd"
+    metrics_dir: ParamPath = "metrics/wd"
     steps: int = 160_000
     batch_size: int = 16
     learning_rate: float = 6e-5
@@ -21,7 +22,7 @@ class WDConfig(LoopConfig):
     mixed_precision: str = "bf16"
     num_workers: int = 8
     model_size: str = "b2"  # tiny | b0..b5 (MiT sizes)
-    pretrained: str = ""  # folder of a Segformer/MiT checkpoint (from_pretrained); "" = random init
+    pretrained: ParamPath = ""  # folder of a Segformer/MiT checkpoint (from_pretrained); "" = random init
     two_class: bool = False  # Table 5 ablation: wearable vs other
     image_size: int = 640
     crop_to_content: bool = True  # fit X_m's non-black box to the canvas (train and inference alike)

@@ -1,0 +1,52 @@
+"""The one part runner of the model stages (detect, pose, segment): kept upstream rows -> model -> one part.
+
+A task is one part index (plus the ingest duplicates in it). On whatever worker runs it, the stage's model
+is built once per process, the rows every earlier stage kept are joined, the stage's row function turns
+them into exactly one output row each, and the part is written atomically. The stage itself is a record
+of the table in `shoemodel.curation.stages`; nothing here knows which stage it runs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shoemodel.curation import models, parts
+from shoemodel.curation.stage_io import INGEST, kept_rows, stage_dir
+
+if TYPE_CHECKING:
+    from shoemodel.curation.stages import Stage
+
+
+def run_part(task: tuple[int, frozenset[int]], stage: Stage, work_dir: str, cfg: Any) -> tuple[int, Counter]:
+    """Make and write part `index` of `stage`; returns (index, status counts) for the progress bar."""
+    index, duplicates = task
+    model = models.cached(stage.name, cfg, stage.build_model)
+    rows = stage.rows(kept_rows(work_dir, index, stage.upstream, duplicates), model, cfg)
+    parts.write_part(stage_dir(work_dir, stage.name), index, rows, stage.schema)
+    return index, Counter(r["status"] for r in rows)
+
+
+def run_model_stage(stage: Stage, work_dir: str | Path, cfg: Any, executor: Any = None,
+                    resources: dict[str, float] | None = None, progress: bool = True) -> parts.StageSummary:
+    """Run `stage` over every part its upstream stage finished; resumable; writes <stage>/summary.json.
+
+    The fingerprint chains the upstream's, so any change upstream, in `cfg` or in the model's weights
+    (`stage.describe`) redoes the stage; otherwise finished parts are kept.
+    """
+    from shoemodel.curation.ingest import load_duplicates
+
+    up_dir, out_dir = stage_dir(work_dir, stage.upstream), stage_dir(work_dir, stage.name)
+    info = stage.describe(cfg)
+    parts.prepare_stage_dir(out_dir, parts.fingerprint_of([parts.read_fingerprint(up_dir), cfg.__dict__, info, str(stage.schema)]))
+    dups = load_duplicates(stage_dir(work_dir, INGEST))
+    indices = parts.part_indices(up_dir)
+    tasks = ((i, dups.get(i, frozenset())) for i in indices)
+    fn = partial(run_part, stage=stage, work_dir=str(work_dir), cfg=cfg)
+    parts.run_parts(tasks, fn, out_dir, executor, resources, len(indices), stage.name, progress)
+    summary = parts.summarize(stage.name, out_dir)
+    summary.extra = info
+    parts.write_summary(out_dir, summary)
+    return summary
