@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -12,17 +12,17 @@ import numpy as np
 
 from shoemodel.curation import parts
 from shoemodel.curation.config import BuildConfig
-from shoemodel.curation.stage_io import SEGMENT, kept_rows, stage_dir
+from shoemodel.curation.stage_io import kept_rows, stage_dir
 from shoemodel.schemas.builder import build_record
 from shoemodel.schemas.records import decode_image
 from shoemodel.sets.splits import split_for
 from shoemodel.store import Manifest, write_set
 
 
-def iter_items(work_dir: str | Path) -> Iterator[dict[str, Any]]:
-    """Joined rows (image, keypoints, mask, box, QC) that passed every stage, part by part."""
-    for index in parts.part_indices(stage_dir(work_dir, SEGMENT)):
-        yield from kept_rows(work_dir, index, SEGMENT)
+def iter_items(work_dir: str | Path, chain: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """Joined rows (image, keypoints, mask, box, QC) that passed every stage of `chain`, part by part."""
+    for index in parts.part_indices(stage_dir(work_dir, chain[-1])):
+        yield from kept_rows(work_dir, index, chain)
 
 
 def make_shoe_leg_record(item: dict[str, Any], provenance: dict[str, Any], cfg: BuildConfig) -> dict[str, Any]:
@@ -42,12 +42,10 @@ def _key(item: dict[str, Any]) -> str:
     return item["source_uri"]
 
 
-def stage_provenance(work_dir: str | Path) -> dict[str, Any]:
+def stage_provenance(work_dir: str | Path, chain: Sequence[str]) -> dict[str, Any]:
     """Models, versions and thresholds of every stage, from their summaries and fingerprints."""
-    from shoemodel.curation.stages import STAGES  # the table imports this module (build is its last stage)
-
     prov: dict[str, Any] = {"made_by": "shoemodel.curation"}
-    for stage in (s.name for s in STAGES if s.schema is not None):
+    for stage in chain:
         p = stage_dir(work_dir, stage) / parts.SUMMARY
         if p.exists():
             s = json.loads(p.read_text())
@@ -57,11 +55,11 @@ def stage_provenance(work_dir: str | Path) -> dict[str, Any]:
 
 
 def run_build(work_dir: str | Path, out_root: str | Path, cfg: BuildConfig, thresholds: dict[str, Any],
-              executor: Any = None, progress: bool = True) -> Manifest:
-    """Write the shoe-leg set to out_root (resumable shards, manifest with provenance)."""
-    prov = {**stage_provenance(work_dir), "thresholds": thresholds}
+              chain: Sequence[str], executor: Any = None, progress: bool = True) -> Manifest:
+    """Write the shoe-leg set to out_root from the rows every stage of `chain` kept (resumable shards, provenance)."""
+    prov = {**stage_provenance(work_dir, chain), "thresholds": thresholds}
     fn = partial(make_shoe_leg_record, provenance=prov, cfg=cfg)
     fp = {"stages": {k: v.get("fingerprint") for k, v in prov.items() if isinstance(v, dict) and "fingerprint" in v},
           "build": cfg.__dict__, "thresholds": thresholds}
-    return write_set(out_root, "shoe_leg", iter_items(work_dir), fn, records_per_shard=cfg.records_per_shard,
+    return write_set(out_root, "shoe_leg", iter_items(work_dir, chain), fn, records_per_shard=cfg.records_per_shard,
                      provenance=prov, executor=executor, item_key=_key, fingerprint=fp, progress=progress, desc="build")

@@ -11,20 +11,18 @@ from __future__ import annotations
 from collections import Counter
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shoemodel.curation import models, parts
 from shoemodel.curation.stage_io import INGEST, kept_rows, stage_dir
-
-if TYPE_CHECKING:
-    from shoemodel.curation.stages import Stage
+from shoemodel.curation.stages import Stage, lineage
 
 
 def run_part(task: tuple[int, frozenset[int]], stage: Stage, work_dir: str, cfg: Any) -> tuple[int, Counter]:
     """Make and write part `index` of `stage`; returns (index, status counts) for the progress bar."""
     index, duplicates = task
     model = models.cached(stage.name, cfg, stage.build_model)
-    rows = stage.rows(kept_rows(work_dir, index, stage.upstream, duplicates), model, cfg)
+    rows = stage.rows(kept_rows(work_dir, index, lineage(stage.upstream), duplicates), model, cfg)
     parts.write_part(stage_dir(work_dir, stage.name), index, rows, stage.schema)
     return index, Counter(r["status"] for r in rows)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -9,24 +10,22 @@ import numpy as np
 
 from shoemodel.curation import parts
 
-#: The first stage (its parts name the duplicates) and the last one with parts (build reads it); the order
-#: of all stages lives in shoemodel.curation.stages.
-INGEST, SEGMENT = "ingest", "segment"
+#: The first stage: its parts name the duplicates. The order of all stages lives in shoemodel.curation.stages.
+INGEST = "ingest"
 
 
 def stage_dir(work_dir: str | Path, stage: str) -> Path:
     return Path(work_dir) / stage
 
 
-def kept_rows(work_dir: str | Path, index: int, upto: str, duplicates: frozenset[int] | set[int] = frozenset()) -> list[dict[str, Any]]:
-    """Rows kept by every stage up to and including `upto`, each merged with all their stage columns.
+def kept_rows(work_dir: str | Path, index: int, chain: Sequence[str],
+              duplicates: frozenset[int] | set[int] = frozenset()) -> list[dict[str, Any]]:
+    """Rows kept by every stage of `chain` (ingest first, as `stages.lineage` gives it), each merged with all their columns.
 
     Within a part rows are keyed by source_uri: a URI listed twice is a duplicate, so only one survives.
     """
-    from shoemodel.curation.stages import lineage  # the table imports the stage modules, which import this one
-
     merged: dict[str, dict[str, Any]] | None = None
-    for stage in lineage(upto):
+    for stage in chain:
         rows = parts.read_part(stage_dir(work_dir, stage), index)
         if stage == INGEST:  # duplicates are named by row position (a URI may be listed twice)
             merged = {r["source_uri"]: r for i, r in enumerate(rows) if r["status"] == parts.KEPT and i not in duplicates}

@@ -55,7 +55,8 @@ def _ingest(cfg: CurationConfig, out_root: Path, executor: Any) -> Any:
 
 
 def _build(cfg: CurationConfig, out_root: Path, executor: Any) -> Any:
-    return run_build(cfg.work_dir, out_root, cfg.build, thresholds(cfg), executor, cfg.progress)
+    return run_build(cfg.work_dir, out_root, cfg.build, thresholds(cfg), lineage(stage("build").upstream), executor,
+                     cfg.progress)
 
 
 STAGES: tuple[Stage, ...] = (

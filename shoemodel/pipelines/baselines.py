@@ -47,6 +47,7 @@ def _uint8(images: Any) -> list[np.ndarray]:
 
 
 def _ddim(pipe: Any) -> Any:
+    prepare_imports()
     from diffusers import DDIMScheduler
 
     pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)

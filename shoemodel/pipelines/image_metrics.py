@@ -118,6 +118,7 @@ class PooledCLIP(nn.Module):
 
 def clip_from_path(path: str | Path) -> tuple[nn.Module, Any]:
     """A CLIP model + processor from a local transformers folder (e.g. openai/clip-vit-large-patch14 saved offline)."""
+    prepare_imports()
     from transformers import CLIPModel, CLIPProcessor
 
     p = require_weights(path, "CLIP model folder (transformers layout, e.g. clip-vit-large-patch14)")
@@ -126,6 +127,7 @@ def clip_from_path(path: str | Path) -> tuple[nn.Module, Any]:
 
 def tiny_clip(folder: str | Path, image_size: int = 32, seed: int = 0) -> tuple[nn.Module, Any]:
     """A random tiny CLIP (same classes as the real one) with its own tiny tokenizer written into `folder`."""
+    prepare_imports()
     from transformers import (
         CLIPConfig,
         CLIPImageProcessor,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from shoemodel.models.runtime import prepare_imports
+
 LEG_DIM = 12  # 6 points x (x, y)
 FOOT_DIM = 16  # 8 points x (x, y)
 
@@ -27,6 +29,7 @@ class LegPoseDenoiser(nn.Module):
 
     def __init__(self, hidden_size: int = 512, num_blocks: int = 4, time_embed_dim: int = 128, dropout: float = 0.0):
         super().__init__()
+        prepare_imports()
         from diffusers.models.embeddings import TimestepEmbedding, Timesteps
 
         self.config = dict(hidden_size=hidden_size, num_blocks=num_blocks, time_embed_dim=time_embed_dim, dropout=dropout)

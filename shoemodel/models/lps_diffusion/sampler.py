@@ -11,6 +11,7 @@ import torch
 from shoemodel.models.checkpoint import read_model_folder, write_model_folder
 from shoemodel.models.lps_diffusion.encoding import encode_foot
 from shoemodel.models.lps_diffusion.model import LEG_DIM, LegPoseDenoiser
+from shoemodel.models.runtime import prepare_imports
 from shoemodel.schemas.keypoints import FOOT_INDICES, LEG_INDICES, NUM_KEYPOINTS
 from shoemodel.schemas.normalize import OFFSET, denormalize_coords
 
@@ -19,6 +20,7 @@ _ANKLES_12, _ANKLES_8 = (4, 5), (0, 4)
 
 
 def make_scheduler(num_train_timesteps: int = 25, beta_schedule: str = "squaredcos_cap_v2") -> Any:
+    prepare_imports()
     from diffusers import DDPMScheduler
 
     return DDPMScheduler(num_train_timesteps=num_train_timesteps, beta_schedule=beta_schedule,

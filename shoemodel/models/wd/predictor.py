@@ -8,7 +8,9 @@ import numpy as np
 import torch
 
 from shoemodel.models import geometry as G
+from shoemodel.models.runtime import prepare_imports
 from shoemodel.models.wd.model import build_segformer
+from shoemodel.models.weights import require_weights
 from shoemodel.schemas.classes import VISIBLE, WEARABLE
 
 
@@ -25,11 +27,11 @@ class WDPredictor:
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | None = None) -> WDPredictor:
         """Load a folder written by `shoemodel train wd` (Segformer config.json + model.safetensors)."""
+        prepare_imports()
         from transformers import SegformerForSemanticSegmentation
 
-        p = Path(path)
-        if not (p / "config.json").exists():
-            raise FileNotFoundError(f"WD checkpoint {p}: no config.json (run `shoemodel train wd` or `dvc repro train_wd`)")
+        p = require_weights(path, "WD checkpoint", "train it with `shoemodel train wd` (or `dvc repro train_wd`), or give the folder it wrote")
+        require_weights(p / "config.json", "WD checkpoint (config.json)", "the folder must hold what `shoemodel train wd` (or `dvc repro train_wd`) writes")
         model = SegformerForSemanticSegmentation.from_pretrained(str(p))
         extra = getattr(model.config, "shoemodel", {}) or {}
         return cls(model, extra.get("image_size", 512), extra.get("two_class", False), device,
