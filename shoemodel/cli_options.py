@@ -52,6 +52,12 @@ def root_callback(ctx: typer.Context, params: Path | None = PARAMS, set_: list[s
     ctx.call_on_close(lambda: _ROOT.set(None))
 
 
+def group_callback(params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
+    """`--params` / `--set` given after a group name (`shoemodel train --set train.wd.steps=3 wd`) apply to its command."""
+    root = _ROOT.get() or RootOptions()
+    _ROOT.set(RootOptions(params if params is not None else root.params, [*root.sets, *(set_ or [])]))
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """One line on stderr, then exit with `code` (no traceback: the message says what to fix)."""
     typer.secho(f"error: {' '.join(str(message).split())}", err=True, fg=typer.colors.RED)

@@ -18,19 +18,21 @@ from shoemodel.config import ParamPath, PathParam, load_section, params_path
 from shoemodel.config_fields import parse_text, resolve_path
 
 
-def _commands(group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    """Every leaf command under a typer/click group, as its argument path."""
+def _commands(group, path: tuple[str, ...] = (), groups: bool = False) -> list[tuple[str, ...]]:
+    """Every leaf command under a typer/click group (and, with `groups`, every group), as its argument path."""
     out = []
     for name, cmd in sorted(group.commands.items()):
-        if hasattr(cmd, "commands"):
-            out += _commands(cmd, (*path, name))
-        else:
+        is_group = hasattr(cmd, "commands")
+        if is_group == groups:
             out.append((*path, name))
+        if is_group:
+            out += _commands(cmd, (*path, name), groups)
     return out
 
 
 ROOT = typer.main.get_command(app)
 COMMANDS = _commands(ROOT)
+GROUPS = _commands(ROOT, groups=True)
 
 
 @pytest.fixture
@@ -65,7 +67,7 @@ def test_the_tree_has_the_expected_commands_once() -> None:
         assert names.count(expected) == 1, expected
 
 
-@pytest.mark.parametrize("command", [(), *COMMANDS], ids=lambda c: " ".join(c) or "root")
+@pytest.mark.parametrize("command", [(), *GROUPS, *COMMANDS], ids=lambda c: " ".join(c) or "root")
 def test_every_command_lists_params_and_set(command: tuple[str, ...]) -> None:
     r = _invoke(*command, "--help")
     assert r.exit_code == 0, r.output
@@ -76,6 +78,7 @@ def test_every_command_lists_params_and_set(command: tuple[str, ...]) -> None:
     ["sample", "--set", "sample.n_shoe_lgs=4"],
     ["sample", "--set", "n_shoe_lgs=4"],
     ["--set", "sample.n_shoe_lgs=4", "sample"],
+    ["train", "--set", "train.wd.n_shoe_lgs=3", "wd"],
     ["build-set", "shoe_leg", "--labels", "x", "--out", "y", "--set", "executor.n_shoe_lgs=2"],
     ["curate", "run", "photos", "--set", "curation.detect.n_shoe_lgs=1"],
     ["train", "wd", "--set", "train.wd.n_shoe_lgs=3"],

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import typer
 
-from shoemodel.cli_options import PARAMS, SET, command_config, need_path
+from shoemodel.cli_options import PARAMS, SET, command_config, group_callback, need_path
 from shoemodel.cli_options import fail as _fail
 
-app = typer.Typer(no_args_is_help=True, help="Label Studio rounds for the wearable-area set (params: annotation).")
+app = typer.Typer(no_args_is_help=True, callback=group_callback, help="Label Studio rounds for the wearable-area set (params: annotation).")
 
 URL = typer.Option(None, "--url", help="Label Studio URL (default: $LABEL_STUDIO_URL or http://127.0.0.1:8080).")
 TOKEN = typer.Option(None, "--token", help="API token (default: $LABEL_STUDIO_API_KEY).", show_default=False)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import typer
 
-from shoemodel.cli_options import PARAMS, SET, command_config, fail
+from shoemodel.cli_options import PARAMS, SET, command_config, fail, group_callback
 from shoemodel.curation.stages import STAGES, stage_names
 
-app = typer.Typer(no_args_is_help=True, help="Raw photos -> shoe-leg set: ingest, person filter, pose, SAM shoe masks, build.")
+app = typer.Typer(no_args_is_help=True, callback=group_callback, help="Raw photos -> shoe-leg set: ingest, person filter, pose, SAM shoe masks, build.")
 
 WORK_SUFFIX = ".work"
 _EXEC = typer.Option(None, "--executor", help="inline | local (a LocalCluster) | address (an existing Dask scheduler) (params: curation.executor.kind).")

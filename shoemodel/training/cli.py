@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from shoemodel.cli_options import PARAMS, SET
+from shoemodel.cli_options import PARAMS, SET, group_callback
 
-app = typer.Typer(no_args_is_help=True, help="Train and evaluate WD, LpS phase 1 / phase 2 and SW.")
+app = typer.Typer(no_args_is_help=True, callback=group_callback, help="Train and evaluate WD, LpS phase 1 / phase 2 and SW.")
 
 
 @app.command("sw")

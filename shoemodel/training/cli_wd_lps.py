@@ -13,9 +13,9 @@ from typing import Any
 
 import typer
 
-from shoemodel.cli_options import PARAMS, SET, command_config
+from shoemodel.cli_options import PARAMS, SET, command_config, group_callback
 
-eval_app = typer.Typer(no_args_is_help=True, help="Evaluate WD and LpS models against baselines (metrics JSON).")
+eval_app = typer.Typer(no_args_is_help=True, callback=group_callback, help="Evaluate WD and LpS models against baselines (metrics JSON).")
 
 #: command name -> (params section, "module:ConfigClass")
 MODELS = {
