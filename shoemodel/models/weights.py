@@ -1,8 +1,8 @@
 """Where model files come from: one resolver and one error for every checkpoint the project loads.
 
 Nothing downloads itself at run time. A checkpoint is given by path: absolute, relative to the params
-file (the config loader resolves that), or relative to `$SHOEMODEL_WEIGHTS`, a folder where a team keeps
-its downloaded checkpoints. A missing file raises `WeightsNotFound`, whose one-line message names the
+file (the config loader resolves that), or found in `$SHOEMODEL_WEIGHTS`, a folder where a team keeps its
+downloaded checkpoints: there a relative path is tried as it is, and any path by its file or folder name. A missing file raises `WeightsNotFound`, whose one-line message names the
 model, every place that was looked at, and where to get the file.
 """
 
@@ -23,9 +23,12 @@ def candidates(path: str | Path) -> list[Path]:
     p = Path(path).expanduser()
     out = [p]
     root = os.environ.get(WEIGHTS_ENV)
-    if root and not p.is_absolute():
-        out.append(Path(root).expanduser() / p)
-    return out
+    if root:
+        base = Path(root).expanduser()
+        if not p.is_absolute():
+            out.append(base / p)
+        out.append(base / p.name)
+    return list(dict.fromkeys(out))
 
 
 def resolve_weights(path: str | Path | None) -> Path | None:
