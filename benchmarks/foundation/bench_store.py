@@ -23,19 +23,17 @@ from pathlib import Path
 
 import numpy as np
 
-from shoemodel.schemas.records import ValidationOptions, encode_png
+from shoemodel.schemas.builder import build_record
+from shoemodel.schemas.records import ValidationOptions
 from shoemodel.store import iter_records, write_set
 from shoemodel.synthetic import make_worn_example
 
 
 def make_record(i: int, size: int) -> dict:
     ex = make_worn_example(i, size)
-    return {
-        "id": f"r{i}", "source_uri": f"synthetic://{i}", "content_hash": f"{i:064x}", "width": size, "height": size,
-        "split": "train", "caption": ex.caption, "provenance": "{}", "image": encode_png(ex.image),
-        "shoe_image": encode_png(ex.shoe_image), "shoe_mask": encode_png((ex.shoe_mask * 255).astype(np.uint8)),
-        "keypoints": ex.keypoints.reshape(-1).tolist(),
-    }
+    return build_record("shoe_leg", id=f"r{i}", source_uri=f"synthetic://{i}", image=ex.image, shoe_image=ex.shoe_image,
+                        shoe_mask=(ex.shoe_mask * 255).astype(np.uint8), keypoints=ex.keypoints, split="train",
+                        caption=ex.caption, provenance={})
 
 
 REPEATS = 3

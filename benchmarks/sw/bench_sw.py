@@ -67,10 +67,11 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from shoemodel.models.sw.base import freeze, load_base_model, make_controlnet
+    from shoemodel.models.sw.base import load_base_model, make_controlnet
     from shoemodel.models.sw.generator import SWGenerator, build_pipeline
     from shoemodel.models.sw.tiny import make_tiny_base_model
     from shoemodel.training.common import StepBatchSampler
+    from shoemodel.training.engine import freeze
     from shoemodel.training.sw.data import collate, load_dataset
     from shoemodel.training.sw.loss import encode_prompts, sw_loss
     from tests.helpers.sets import write_synthetic_shoe_leg_set

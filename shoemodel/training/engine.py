@@ -54,12 +54,18 @@ def frozen_dtype(device: torch.device, mixed_precision: str) -> torch.dtype:
     return {"fp16": torch.float16, "bf16": torch.bfloat16}.get(mixed_precision, torch.float32)
 
 
-def _place_frozen(modules: Sequence[torch.nn.Module], device: torch.device, mixed_precision: str) -> None:
-    """Freeze and move the frozen modules once: no gradients, eval mode, the device and frozen dtype."""
-    dtype = frozen_dtype(device, mixed_precision)
+def freeze(*modules: torch.nn.Module) -> None:
+    """Modules a loss uses but never trains: no gradients, eval mode (no dropout)."""
     for m in modules:
         m.requires_grad_(False)
         m.eval()
+
+
+def _place_frozen(modules: Sequence[torch.nn.Module], device: torch.device, mixed_precision: str) -> None:
+    """Freeze and move the frozen modules once: no gradients, eval mode, the device and frozen dtype."""
+    dtype = frozen_dtype(device, mixed_precision)
+    freeze(*modules)
+    for m in modules:
         if any(p.is_floating_point() and p.dtype != dtype for p in m.parameters()):
             m.to(device, dtype=dtype)
         else:  # no cast asked: diffusers warns about casts even to the dtype a module already has

@@ -59,7 +59,8 @@ def _changed(before, module):
 
 
 def test_one_step_updates_controlnet_and_leaves_frozen_parts(tiny_base, shoe_leg_set):
-    from shoemodel.models.sw.base import freeze, load_base_model, make_controlnet
+    from shoemodel.models.sw.base import load_base_model, make_controlnet
+    from shoemodel.training.engine import freeze
     from shoemodel.training.sw.data import collate, load_dataset
     from shoemodel.training.sw.loss import encode_prompts, sw_loss
 

@@ -83,10 +83,3 @@ def make_controlnet(base: BaseModel, init: str | Path | None = None) -> Any:
     return ControlNetModel.from_unet(
         base.unet, conditioning_channels=CONDITIONING_CHANNELS,
         conditioning_embedding_out_channels=conditioning_embedding_channels(base.vae_scale_factor))
-
-
-def freeze(*modules: Any) -> None:
-    """Frozen parts: no gradients, eval mode (no dropout)."""
-    for m in modules:
-        m.requires_grad_(False)
-        m.eval()
