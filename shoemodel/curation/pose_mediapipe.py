@@ -19,8 +19,7 @@ WHOLEBODY_FROM_BLAZEPOSE: dict[int, int] = {
     11: 23, 12: 24, 13: 25, 14: 26, 15: 27, 16: 28,
     17: 31, 19: 29,  # left big toe <- left foot index, left heel <- left heel
     20: 32, 22: 30,  # right big toe <- right foot index, right heel <- right heel
-}
-MISSING_WHOLEBODY: tuple[int, ...] = (18, 21)  # left / right small toe
+}  # BlazePose has no small toe: COCO-WholeBody 18 and 21 stay missing
 
 
 def blazepose_to_wholebody(landmarks: np.ndarray) -> np.ndarray:
