@@ -48,7 +48,7 @@ class BenchmarkConfig:
     out: ParamPath = "reports/benchmark"
     metrics: ParamPath = "metrics/benchmark/table3.json"
     device: str = "cpu"
-    torch_threads: int = 0  # 0: torch's default
+    cpu_threads: int = 0  # >0: torch threads on CPU (the training key of the same name); 0: torch's default
     # ShoeModel
     sw: ParamPath = "models/sw"
     wd: ParamPath = "models/wd"
@@ -201,7 +201,7 @@ def run_benchmark(cfg: BenchmarkConfig, shoemodel_pipeline: Any = None) -> str:
     from shoemodel.pipelines.image_metrics import clip_score, fid_kid
     from shoemodel.pipelines.layout import ShoeLayout
 
-    set_torch_threads(cfg.torch_threads)
+    set_torch_threads(cfg.cpu_threads)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     shoes = load_shoes(cfg)

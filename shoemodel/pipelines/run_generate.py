@@ -34,7 +34,7 @@ class GenerateConfig:
     resolution: int | None = None
     layout: dict[str, float] = field(default_factory=dict)  # scale / rotate / tx / ty
     device: str = "cpu"
-    torch_threads: int = 0  # 0: torch's default
+    cpu_threads: int = 0  # >0: torch threads on CPU (the training key of the same name); 0: torch's default
     out: ParamPath = "reports/generate"  # output folder (`shoemodel generate --out`)
 
 
@@ -69,7 +69,7 @@ def run_generate(shoe: str | Path, prompt: str, out_dir: str | Path, cfg: Genera
     """Generate cfg.n images for one shoe photo; `mask` = foreground (0/255), `area_mask` = classes 0/1/2."""
     from shoemodel.models.runtime import set_torch_threads
 
-    set_torch_threads(cfg.torch_threads)
+    set_torch_threads(cfg.cpu_threads)
     rgb = read_rgb(shoe)
     h, w = rgb.shape[:2]
     pipe = pipeline or build_pipeline(cfg)
