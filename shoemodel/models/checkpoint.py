@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from shoemodel.models.runtime import prepare_imports
 from shoemodel.models.weights import require_weights
 from shoemodel.store.atomic import write_json
 
@@ -37,3 +38,15 @@ def read_model_folder(folder: str | Path, what: str = "checkpoint") -> tuple[dic
     for name in ("config.json", "model.safetensors"):
         require_weights(p / name, f"{what} ({name})", hint)
     return json.loads((p / "config.json").read_text()), load_file(str(p / "model.safetensors"))
+
+
+def read_pretrained_folder(model_class: str, folder: str | Path, what: str, train_command: str) -> tuple[Any, dict[str, Any]]:
+    """A transformers model (`model_class`, e.g. "SegformerForSemanticSegmentation") saved by `train_command`,
+    and the project's own settings stored in its config under `shoemodel` (image size, crop...)."""
+    prepare_imports()
+    import transformers
+
+    p = require_weights(folder, what, f"train it with {train_command}, or give the folder it wrote")
+    require_weights(p / "config.json", f"{what} (config.json)", f"the folder must hold what {train_command} writes")
+    model = getattr(transformers, model_class).from_pretrained(str(p))
+    return model, dict(getattr(model.config, "shoemodel", {}) or {})

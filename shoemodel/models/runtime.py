@@ -10,9 +10,14 @@ def prepare_imports() -> None:
     ensure_torchvision()
 
 
-def set_torch_threads(n: int) -> None:
-    """Use n CPU threads in torch (0 leaves torch's default); on a busy 2-core box 1 thread is ~10x faster than 2."""
+def set_torch_threads(n: int, cpu_only: bool = False) -> None:
+    """Use n CPU threads in torch (0 leaves torch's default); on a busy 2-core box 1 thread is ~10x faster than 2.
+
+    With `cpu_only`, nothing changes when a GPU does the work (trainers and evaluators).
+    """
     if n and n > 0:
         import torch
 
+        if cpu_only and torch.cuda.is_available():
+            return
         torch.set_num_threads(int(n))

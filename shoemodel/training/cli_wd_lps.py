@@ -43,10 +43,10 @@ def echo_summary(summary: Any) -> None:
 
 
 def _threads(cfg: Any) -> None:
-    import torch
+    """Evaluation runs outside the training engine, so it sets the configured CPU threads itself."""
+    from shoemodel.models.runtime import set_torch_threads
 
-    if cfg.cpu_threads > 0 and not torch.cuda.is_available():
-        torch.set_num_threads(cfg.cpu_threads)
+    set_torch_threads(cfg.cpu_threads, cpu_only=True)
 
 
 def train_wd_command(params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
@@ -54,7 +54,6 @@ def train_wd_command(params: Path | None = PARAMS, set_: list[str] | None = SET)
     from shoemodel.training.wd.train import train_wd
 
     cfg = load_model_config("wd", params, set_)
-    _threads(cfg)
     echo_summary(train_wd(cfg))
 
 
@@ -63,7 +62,6 @@ def train_lps_keypoints_command(params: Path | None = PARAMS, set_: list[str] | 
     from shoemodel.training.lps_keypoints.train import train_lps_keypoints
 
     cfg = load_model_config("lps-keypoints", params, set_)
-    _threads(cfg)
     echo_summary(train_lps_keypoints(cfg))
 
 
@@ -72,7 +70,6 @@ def train_lps_diffusion_command(params: Path | None = PARAMS, set_: list[str] | 
     from shoemodel.training.lps_diffusion.train import train_lps_diffusion
 
     cfg = load_model_config("lps-diffusion", params, set_)
-    _threads(cfg)
     echo_summary(train_lps_diffusion(cfg))
 
 

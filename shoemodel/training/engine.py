@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from shoemodel.models.runtime import prepare_imports
+from shoemodel.models.runtime import prepare_imports, set_torch_threads
 from shoemodel.store.atomic import write_json
 from shoemodel.training.common import LoopConfig, MetricLog, StepBatchSampler
 
@@ -116,8 +116,8 @@ def train_loop(cfg: LoopConfig, model: torch.nn.Module, dataset: Dataset, collat
     _release_accelerator_state(cfg.mixed_precision)
     accelerator = Accelerator(mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=accum,
                               cpu=not torch.cuda.is_available())
-    if cfg.cpu_threads > 0 and accelerator.device.type == "cpu":
-        torch.set_num_threads(cfg.cpu_threads)
+    if accelerator.device.type == "cpu":
+        set_torch_threads(cfg.cpu_threads)
     torch.manual_seed(cfg.seed)
     _place_frozen(frozen, accelerator.device, accelerator.mixed_precision)
     params = trainable_parameters(model)

@@ -8,10 +8,9 @@ import numpy as np
 import torch
 
 from shoemodel.models import geometry as G
+from shoemodel.models.checkpoint import read_pretrained_folder
 from shoemodel.models.lps_keypoints import heatmaps as H
 from shoemodel.models.lps_keypoints.model import build_vitpose
-from shoemodel.models.runtime import prepare_imports
-from shoemodel.models.weights import require_weights
 
 
 class FootKeypointPredictor:
@@ -26,13 +25,9 @@ class FootKeypointPredictor:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | None = None) -> FootKeypointPredictor:
-        prepare_imports()
-        from transformers import VitPoseForPoseEstimation
-
-        p = require_weights(path, "LpS phase-1 checkpoint", "train it with `shoemodel train lps-keypoints` (or `dvc repro train_lps_keypoints`), or give the folder it wrote")
-        require_weights(p / "config.json", "LpS phase-1 checkpoint (config.json)", "the folder must hold what `shoemodel train lps-keypoints` (or `dvc repro train_lps_keypoints`) writes")
-        model = VitPoseForPoseEstimation.from_pretrained(str(p))
-        meta = getattr(model.config, "shoemodel", {}) or {}
+        """Load a folder written by `shoemodel train lps-keypoints` (ViTPose config.json + model.safetensors)."""
+        model, meta = read_pretrained_folder("VitPoseForPoseEstimation", path, "LpS phase-1 checkpoint",
+                                             "`shoemodel train lps-keypoints` (or `dvc repro train_lps_keypoints`)")
         return cls(model, meta.get("image_size", 256), meta.get("flip_test", True), meta.get("crop_to_content", True),
                    meta.get("crop_margin", 0.15), device)
 

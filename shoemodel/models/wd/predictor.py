@@ -8,9 +8,8 @@ import numpy as np
 import torch
 
 from shoemodel.models import geometry as G
-from shoemodel.models.runtime import prepare_imports
+from shoemodel.models.checkpoint import read_pretrained_folder
 from shoemodel.models.wd.model import build_segformer
-from shoemodel.models.weights import require_weights
 from shoemodel.schemas.classes import VISIBLE, WEARABLE
 
 
@@ -27,13 +26,8 @@ class WDPredictor:
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | None = None) -> WDPredictor:
         """Load a folder written by `shoemodel train wd` (Segformer config.json + model.safetensors)."""
-        prepare_imports()
-        from transformers import SegformerForSemanticSegmentation
-
-        p = require_weights(path, "WD checkpoint", "train it with `shoemodel train wd` (or `dvc repro train_wd`), or give the folder it wrote")
-        require_weights(p / "config.json", "WD checkpoint (config.json)", "the folder must hold what `shoemodel train wd` (or `dvc repro train_wd`) writes")
-        model = SegformerForSemanticSegmentation.from_pretrained(str(p))
-        extra = getattr(model.config, "shoemodel", {}) or {}
+        model, extra = read_pretrained_folder("SegformerForSemanticSegmentation", path, "WD checkpoint",
+                                              "`shoemodel train wd` (or `dvc repro train_wd`)")
         return cls(model, extra.get("image_size", 512), extra.get("two_class", False), device,
                    extra.get("crop_to_content", True), extra.get("crop_margin", 0.1))
 
