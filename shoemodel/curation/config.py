@@ -43,12 +43,12 @@ class DetectConfig:
 class PoseConfig:
     """Whole-body pose on each kept person box, reduced to the 12 shoe-leg keypoints, then quality filters."""
 
-    backend: str = "mediapipe"  # mediapipe | vitpose | mmpose
-    weights: ParamPath = ""  # vitpose: a from_pretrained folder; mmpose: checkpoint file
+    backend: str = "mediapipe"  # mediapipe | onnx_wholebody | vitpose | mmpose
+    weights: ParamPath = ""  # onnx_wholebody: RTMW / DWPose .onnx; vitpose: a from_pretrained folder; mmpose: checkpoint
     config: ParamPath = ""  # mmpose: model config file
     model_complexity: int = 1  # mediapipe: 1 (full) ships in the wheel; 0 and 2 download unless copied in
     dataset_index: int = 0  # vitpose: ViTPose++ expert (MoE) to use; ignored by single-expert models
-    box_padding: float = 0.25  # person box enlarged by this fraction before cropping
+    box_padding: float = 0.25  # person box enlarged by this fraction before cropping (0.25: mmpose's 1.25)
     min_point_score: float = 0.5  # points below are stored as missing (0, 0, 0)
     foot_points: list[str] = field(default_factory=lambda: ["ankle", "big_toe", "heel"])  # a "complete" foot has all
     min_complete_feet: int = 1

@@ -1,7 +1,8 @@
 """Pose stage: whole-body (COCO-WholeBody 133) pose on each kept person -> 12 shoe-leg keypoints + filters.
 
 Backends share `estimate(image, boxes) -> (P, 133, 3)`: mediapipe (BlazePose, weights in the
-wheel, works offline), vitpose (transformers, 133-point head by path) and mmpose (optional).
+wheel, works offline), onnx_wholebody (RTMW / DWPose ONNX on onnxruntime, by path), vitpose
+(transformers, 133-point head by path, e.g. `shoemodel convert vitpose-wholebody`) and mmpose (optional).
 The first person (largest) that passes the quality filters gives the image's record.
 """
 
@@ -37,6 +38,10 @@ def build_pose(cfg: PoseConfig) -> WholeBodyPose:
         from shoemodel.curation.pose_mediapipe import MediaPipePose
 
         return MediaPipePose(cfg.model_complexity, cfg.box_padding)
+    if cfg.backend == "onnx_wholebody":
+        from shoemodel.curation.pose_onnx_wholebody import OnnxWholeBodyPose
+
+        return OnnxWholeBodyPose(cfg.weights, cfg.box_padding)
     if cfg.backend == "vitpose":
         from shoemodel.curation.pose_vitpose import VitPoseWholeBody
 
@@ -45,7 +50,7 @@ def build_pose(cfg: PoseConfig) -> WholeBodyPose:
         from shoemodel.curation.pose_mmpose import MMPoseWholeBody
 
         return MMPoseWholeBody(cfg.config, cfg.weights)
-    raise ValueError(f"curation.pose.backend '{cfg.backend}' unknown; use mediapipe, vitpose or mmpose")
+    raise ValueError(f"curation.pose.backend '{cfg.backend}' unknown; use mediapipe, onnx_wholebody, vitpose or mmpose")
 
 
 def to_shoeleg(wholebody: np.ndarray, width: int, height: int, min_score: float) -> np.ndarray:

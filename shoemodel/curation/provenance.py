@@ -1,12 +1,14 @@
 """Name and version of a stage's model without building it (the driver may have no GPU or no room for it).
 
 The weights file's SHA-256 (or, for a model folder, a hash of its file names and sizes) goes into the
-stage fingerprint, so swapping a checkpoint invalidates the stage's finished parts.
+stage fingerprint, so swapping a checkpoint invalidates the stage's finished parts, and with the model's
+name and file name into every record's provenance. ONNX backends also record the onnxruntime provider.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -20,6 +22,7 @@ BACKENDS: dict[str, tuple[tuple[str, ...], bool]] = {
     "ultralytics": (("ultralytics",), False),  # a .yaml builds random weights
     "full_frame": ((), False),
     "mediapipe": (("mediapipe",), False),  # weights ship inside the wheel
+    "onnx_wholebody": (("onnxruntime-gpu", "onnxruntime"), True),
     "vitpose": (("transformers",), True),
     "mmpose": (("mmpose",), True),
     "sam": (("segment-anything",), True),
@@ -37,9 +40,13 @@ def _version(dists: tuple[str, ...]) -> str:
     return f"{dists[0]}-not-installed" if dists else "none"
 
 
+#: backends that run on onnxruntime (their provenance names the execution provider)
+ONNX_BACKENDS = frozenset({"yolox_onnx", "onnx_wholebody"})
+
+
 @lru_cache(maxsize=32)
 def weights_digest(path: str) -> str:
-    """Short content hash of a weights file, or of a model folder's listing (names + sizes)."""
+    """SHA-256 of a weights file, or of a model folder's listing (names + sizes: reading every shard is slow)."""
     p = Path(path)
     h = hashlib.sha256()
     if p.is_dir():
@@ -50,23 +57,43 @@ def weights_digest(path: str) -> str:
         with p.open("rb") as fh:
             while block := fh.read(1 << 20):
                 h.update(block)
-    return h.hexdigest()[:16]
+    return h.hexdigest()
+
+
+def model_name(path: Path) -> str:
+    """What the checkpoint is: a transformers folder's architecture (and its source name), else the file's stem."""
+    config = path / "config.json"
+    if path.is_dir() and config.is_file():
+        try:
+            c = json.loads(config.read_text())
+        except ValueError:
+            return path.name
+        arch = (c.get("architectures") or [c.get("model_type", "")])[0]
+        src = c.get("_name_or_path") or path.name
+        return f"{arch} ({src})" if arch else src
+    return path.stem if path.is_file() else path.name
 
 
 def backend_info(stage: str, backend: str, weights: str = "") -> dict[str, Any]:
-    """{"backend", "library", "weights", "weights_sha256"} for provenance; a required missing file is named now."""
+    """{"backend", "library", "model", "weights", "weights_sha256"(, "provider")} for provenance; a required
+    missing file is named now."""
     if backend not in BACKENDS:
         raise ValueError(f"curation.{stage}.backend '{backend}' unknown; known: {sorted(BACKENDS)}")
     dists, needs_weights = BACKENDS[backend]
     info: dict[str, Any] = {"backend": backend, "library": _version(dists)}
     if weights and (needs_weights or Path(weights).exists()):
         p = require_weights(weights, f"curation.{stage} ({backend})")
+        info["model"] = model_name(p)
         info["weights"] = p.name
         info["weights_sha256"] = weights_digest(str(p.resolve()))
     elif needs_weights:
         require_weights(weights, f"curation.{stage} ({backend})")
     elif weights:
         info["weights"] = Path(weights).name  # e.g. an ultralytics .yaml resolved by the library
+    if backend in ONNX_BACKENDS:
+        from shoemodel.models.onnx_session import preferred_providers
+
+        info["provider"] = preferred_providers()[0]
     return info
 
 

@@ -92,3 +92,76 @@ def write_tiny_sw_folder(root: Path, resolution: int = TINY_SW_SIZE) -> Path:
     make_controlnet(load_base_model(base_dir)).save_pretrained(root / "controlnet")
     (root / META_FILE).write_text(json.dumps({"base_model": str(base_dir), "resolution": resolution}))
     return root
+
+
+#: RTMW-x 384x288's published signature: input `input` [N, 3, 384, 288], outputs simcc_x [N, 133, 576] and
+#: simcc_y [N, 133, 768] (split ratio 2), as mmdeploy's SimCC ONNX configs export it.
+RTMW_INPUT_HW = (384, 288)
+RTMW_SPLIT = 2.0
+
+
+def tiny_rtmw_module(num_keypoints: int = 133, input_hw: tuple[int, int] = RTMW_INPUT_HW, split: float = RTMW_SPLIT,
+                     peaks: Any = None, seed: int = 0) -> Any:
+    """A tiny torch stand-in shaped like RTMW's SimCC head: pooled features -> one token per keypoint ->
+    separate x / y classifiers over W*split and H*split bins. Random weights; `peaks` ((K, 2) crop pixels)
+    adds a strong bias at those bins, so a test knows where each point must land."""
+    import torch
+
+    h, w = input_hw
+    lx, ly, tok = int(w * split), int(h * split), 16
+
+    class TinySimCC(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = torch.nn.Conv2d(3, 4, 8, 8)
+            self.pool = torch.nn.AdaptiveAvgPool2d((4, 3))
+            self.tokens = torch.nn.Linear(4 * 4 * 3, num_keypoints * tok)
+            self.cls_x = torch.nn.Linear(tok, lx)
+            self.cls_y = torch.nn.Linear(tok, ly)
+
+        def forward(self, x: Any) -> tuple[Any, Any]:
+            f = self.pool(self.stem(x)).flatten(1)
+            t = self.tokens(f).reshape(x.shape[0], num_keypoints, tok)
+            return self.cls_x(t) + self.bias_x, self.cls_y(t) + self.bias_y
+
+    torch.manual_seed(seed)
+    m = TinySimCC()
+    bx, by = torch.zeros(num_keypoints, lx), torch.zeros(num_keypoints, ly)
+    if peaks is not None:
+        with torch.no_grad():
+            for mod in (m.tokens, m.cls_x, m.cls_y):
+                mod.weight.mul_(0.01)
+                mod.bias.mul_(0.01)
+        for k, (px, py) in enumerate(peaks):
+            bx[k, int(round(px * split))] = 1.0
+            by[k, int(round(py * split))] = 1.0
+    m.register_buffer("bias_x", bx)
+    m.register_buffer("bias_y", by)
+    return m.eval()
+
+
+def write_tiny_rtmw_onnx(path: Path, dynamic_batch: bool = True, **kw: Any) -> Path:
+    """`tiny_rtmw_module` exported to ONNX with RTMW's input / output names and SimCC shapes."""
+    import torch
+
+    m = tiny_rtmw_module(**kw)
+    h, w = kw.get("input_hw", RTMW_INPUT_HW)
+    axes = {"input": {0: "batch"}, "simcc_x": {0: "batch"}, "simcc_y": {0: "batch"}} if dynamic_batch else None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(m, (torch.zeros(1, 3, h, w),), str(path), input_names=["input"], output_names=["simcc_x", "simcc_y"],
+                      dynamic_axes=axes, dynamo=False, opset_version=17)
+    return path
+
+
+def standing_leg_peaks(input_hw: tuple[int, int] = RTMW_INPUT_HW, num_keypoints: int = 133) -> Any:
+    """Crop-pixel positions of a standing person's hips, knees, ankles and feet (COCO-WholeBody 11-22) in a
+    top-down crop (box = the middle 80% of the crop's height after mmpose's 1.25 padding); other points centred."""
+    import numpy as np
+
+    h, w = input_hw
+    p = np.tile([[w / 2, h / 2]], (num_keypoints, 1)).astype(np.float32)
+    frac = {11: (-0.06, 0.50), 12: (0.06, 0.50), 13: (-0.06, 0.68), 14: (0.06, 0.68), 15: (-0.06, 0.84), 16: (0.06, 0.84),
+            17: (-0.10, 0.88), 18: (-0.12, 0.87), 19: (-0.05, 0.86), 20: (0.10, 0.88), 21: (0.12, 0.87), 22: (0.05, 0.86)}
+    for k, (fx, fy) in frac.items():
+        p[k] = (w / 2 + fx * w, fy * h)
+    return p
