@@ -1,6 +1,6 @@
 """SAM as the segment stage's shoe segmenter: foot prompts -> one batched SAM call per image.
 
-Loading (segment-anything .pth or transformers folder, by path) is `shoemodel.models.sam`'s job; this
+Loading (segment-anything .pth or a transformers SAM / HQ-SAM / SAM 2 folder, by path) is `shoemodel.models.sam`'s job; this
 module only turns the foot prompts of an image into SAM's box + point prompts, so the image embedding
 is computed once and all feet go through the mask decoder together.
 """
@@ -28,13 +28,15 @@ class SamSegmenter:
         self.version = self.sam.version
 
     @classmethod
-    def from_weights(cls, backend: str, weights: str | Path, model_type: str = "") -> SamSegmenter:
-        """Load by path; the backend must match what the path holds (a .pth is `sam`, a folder `hf_sam`)."""
+    def from_weights(cls, backend: str, weights: str | Path, model_type: str = "", device: str = "cpu",
+                     dtype: Any = None) -> SamSegmenter:
+        """Load by path; the backend must match what the path holds (a .pth is `sam`, a folder `hf_sam`: SamModel,
+        SamHQModel or Sam2Model, as its config.json says)."""
         source = checkpoint_source(weights)
         if source != SOURCES[backend]:
             other = next(k for k, v in SOURCES.items() if v == source)
             raise ValueError(f"curation.segment.weights '{weights}' is a {source} SAM: set curation.segment.backend: {other}")
-        return cls(load_sam(weights, model_type or None), backend)
+        return cls(load_sam(weights, model_type or None, device, dtype), backend)
 
     def segment(self, image: np.ndarray, prompts: list[FootPrompt]) -> list[np.ndarray]:
         """One boolean (H, W) mask per foot prompt."""

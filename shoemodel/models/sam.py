@@ -1,10 +1,11 @@
-"""SAM (Segment Anything) by path: one loader for a segment-anything checkpoint or a transformers SamModel folder.
+"""SAM (Segment Anything) by path: one loader for a segment-anything checkpoint or a transformers SAM-family folder.
 
 Curation's segment stage and generate's foreground step both go through `load_sam`, which returns a thin
 predictor: `set_image` once per image (the expensive ViT embedding), then any number of box / point prompts
 through the light mask decoder in one batch. A `.pth` is the segment-anything release layout (a bare state
 dict); its size comes from `model_type` (vit_b / vit_l / vit_h), else the file name, else the state dict's
-shapes, so a non-standard (e.g. tiny test) SAM loads too. Nothing is downloaded.
+shapes, so a non-standard (e.g. tiny test) SAM loads too. A folder's family (SAM, HQ-SAM, SAM 2 / 2.1) comes
+from its config.json; the prompts (box + foot points + calf negatives) are the same for all. Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import numpy as np
 from shoemodel.models.weights import require_weights
 
 SAM_HINT = ("SAM checkpoints: sam_vit_b_01ec64.pth / sam_vit_l_0b3195.pth / sam_vit_h_4b8939.pth from the "
-            "segment-anything release (e.g. models/sam/sam_vit_b_01ec64.pth), or a transformers SamModel folder "
-            "(config.json + model.safetensors), e.g. a local copy of facebook/sam-vit-base; give its path "
+            "segment-anything release (e.g. models/sam/sam_vit_b_01ec64.pth), or a transformers SAM-family folder "
+            "(config.json + model.safetensors: SamModel, SamHQModel or Sam2Model), e.g. a local copy of "
+            "facebook/sam-vit-base, syscv-community/sam-hq-vit-base or facebook/sam2.1-hiera-tiny; give its path "
             "(params: curation.segment.weights, generate.sam_checkpoint).")
-WHAT = "SAM (segment-anything .pth or transformers SamModel folder)"
+WHAT = "SAM (segment-anything .pth or transformers SAM-family folder)"
 PADDING = -1  # label of a padding point in `predict` (prompts with fewer points than the longest)
 
 
@@ -132,16 +134,31 @@ def build_sam(shape: SamShape) -> Any:
     return Sam(image_encoder=encoder, prompt_encoder=prompts, mask_decoder=decoder).eval()
 
 
-def load_sam(path: str | Path | None, model_type: str | None = None, device: str = "cpu") -> SamPredictor:
-    """The SAM at `path` as a predictor: a folder is a transformers SamModel, a file a segment-anything state dict.
+#: transformers SAM families: config.json model_type -> (model class, image processor class, prompt layout).
+#: "sam" layout: one embedding tensor, longest-side resize + padding; "sam_hq" adds the ViT's intermediate
+#: embeddings; "sam2" (SAM 2 / 2.1, Hiera + FPN): multi-level embeddings, a plain square resize.
+FAMILIES: dict[str, tuple[str, str, str]] = {
+    "sam": ("SamModel", "SamImageProcessor", "sam"),
+    "sam_hq": ("SamHQModel", "SamImageProcessor", "sam_hq"),
+    "sam2": ("Sam2Model", "Sam2ImageProcessor", "sam2"),
+    "sam2_video": ("Sam2Model", "Sam2ImageProcessor", "sam2"),  # the hub's SAM 2.1 folders; the image model loads them
+}
+_ARCHITECTURES = {"SamModel": "sam", "SamHQModel": "sam_hq", "Sam2Model": "sam2", "Sam2VideoModel": "sam2_video"}
+
+
+def load_sam(path: str | Path | None, model_type: str | None = None, device: str = "cpu",
+             dtype: Any = None) -> SamPredictor:
+    """The SAM at `path` as a predictor: a folder is a transformers SAM-family model (SamModel, SamHQModel,
+    Sam2Model: chosen from its config.json), a file a segment-anything state dict.
 
     `model_type` (vit_b / vit_l / vit_h) sizes a `.pth`; empty: from the file name, else from the state dict.
+    `dtype` (e.g. torch.bfloat16 / "float16") runs the encoder and decoder under autocast; weights stay float32.
     A missing file or folder is one `WeightsNotFound` naming it and where SAM checkpoints come from.
     """
     found = require_weights(path, WHAT, SAM_HINT)
     if checkpoint_source(found) == "transformers":
-        return _load_transformers(found, device)
-    return _load_segment_anything(found, model_type or model_type_from_name(found), device)
+        return _load_transformers(found, device, dtype)
+    return _load_segment_anything(found, model_type or model_type_from_name(found), device, dtype)
 
 
 def checkpoint_source(path: str | Path | None) -> str:
@@ -149,7 +166,35 @@ def checkpoint_source(path: str | Path | None) -> str:
     return "transformers" if require_weights(path, WHAT, SAM_HINT).is_dir() else "segment-anything"
 
 
-def _load_segment_anything(path: Path, model_type: str | None, device: str) -> SamPredictor:
+def family_of(folder: str | Path) -> str:
+    """The SAM family of a transformers folder (a FAMILIES key), read from config.json; unknown -> ValueError."""
+    import json
+
+    config = require_weights(Path(folder) / "config.json", f"{WHAT} (config.json)", SAM_HINT)
+    try:
+        c = json.loads(config.read_text())
+    except ValueError as exc:
+        raise ValueError(f"'{config}' is not valid JSON: {exc}") from exc
+    kind = c.get("model_type") or next((_ARCHITECTURES[a] for a in c.get("architectures") or [] if a in _ARCHITECTURES), "")
+    if kind not in FAMILIES:
+        raise ValueError(f"'{folder}' holds a '{kind or 'unknown'}' model, not a SAM family one "
+                         f"(model_type one of {sorted(FAMILIES)})")
+    return kind
+
+
+def _torch_dtype(dtype: Any) -> Any:
+    import torch
+
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    name = str(dtype).removeprefix("torch.")
+    value = getattr(torch, name, None)
+    if not isinstance(value, torch.dtype):
+        raise ValueError(f"SAM dtype '{dtype}' unknown; use float32, float16 or bfloat16")
+    return value
+
+
+def _load_segment_anything(path: Path, model_type: str | None, device: str, dtype: Any = None) -> SamPredictor:
     import torch
 
     if model_type and model_type not in MODEL_TYPES:
@@ -166,23 +211,25 @@ def _load_segment_anything(path: Path, model_type: str | None, device: str) -> S
                          "or leave it empty to read the size from the file")
     model = build_sam(shape)
     model.load_state_dict(sd)
-    return SegmentAnythingPredictor(model.to(device), f"{path.name} segment-anything-{_dist_version('segment-anything')}")
+    return SegmentAnythingPredictor(model.to(device), f"{path.name} segment-anything-{_dist_version('segment-anything')}",
+                                    _torch_dtype(dtype))
 
 
-def _load_transformers(folder: Path, device: str) -> SamPredictor:
+def _load_transformers(folder: Path, device: str, dtype: Any = None) -> SamPredictor:
     from shoemodel.models.runtime import prepare_imports
 
-    require_weights(folder / "config.json", f"{WHAT} (config.json)", SAM_HINT)
+    family = family_of(folder)
     prepare_imports()
     import transformers
-    from transformers import SamModel
 
-    model = SamModel.from_pretrained(str(folder)).to(device)
-    return TransformersSamPredictor(model, f"{folder.name} transformers-{transformers.__version__}", folder)
+    model_cls = getattr(transformers, FAMILIES[family][0])
+    model = model_cls.from_pretrained(str(folder)).to(device)
+    return TransformersSamPredictor(model, f"{folder.name} {model_cls.__name__} transformers-{transformers.__version__}",
+                                    folder, _torch_dtype(dtype))
 
 
 def as_predictor(model: Any, version: str = "in-memory") -> SamPredictor:
-    """A SAM already in memory (segment-anything Sam or SamPredictor, transformers SamModel) as our predictor."""
+    """A SAM already in memory (segment-anything Sam or SamPredictor, a transformers SAM-family model) as our predictor."""
     from shoemodel.models.runtime import prepare_imports
 
     if isinstance(model, (SegmentAnythingPredictor, TransformersSamPredictor)):
@@ -212,12 +259,23 @@ def _dist_version(dist: str) -> str:
         return "unknown"
 
 
+def _autocast(device: Any, dtype: Any) -> Any:
+    """Autocast to `dtype` on the model's device type, or a no-op for float32 / none."""
+    import contextlib
+
+    import torch
+
+    if dtype is None or dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=dtype)
+
+
 class SegmentAnythingPredictor:
     """segment-anything's SamPredictor behind `set_image` / batched `predict` (all prompts in one decoder call)."""
 
     source = "segment-anything"
 
-    def __init__(self, model: Any, version: str = "in-memory"):
+    def __init__(self, model: Any, version: str = "in-memory", dtype: Any = None):
         from shoemodel.models.runtime import prepare_imports
 
         prepare_imports()
@@ -225,10 +283,12 @@ class SegmentAnythingPredictor:
 
         self.predictor = _SAPredictor(model.eval())
         self.version = version
+        self.dtype = dtype
 
     def set_image(self, image: np.ndarray) -> None:
         """Embed an RGB uint8 (H, W, 3) image; every `predict` until the next call prompts on it."""
-        self.predictor.set_image(np.ascontiguousarray(image))
+        with _autocast(self.predictor.device, self.dtype):
+            self.predictor.set_image(np.ascontiguousarray(image))
 
     def predict(self, boxes: np.ndarray | None = None, points: np.ndarray | None = None,
                 labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -246,7 +306,7 @@ class SegmentAnythingPredictor:
             lab = torch.as_tensor(np.asarray(labels), dtype=torch.int64, device=dev)
         if boxes is not None:
             bx = torch.as_tensor(p.transform.apply_boxes(np.asarray(boxes, np.float32), size), dtype=torch.float32, device=dev)
-        with torch.inference_mode():
+        with torch.inference_mode(), _autocast(dev, self.dtype):
             masks, iou, _ = p.predict_torch(pc, lab, boxes=bx, multimask_output=True)
         best = iou.argmax(1)
         rows = torch.arange(len(best), device=best.device)
@@ -254,24 +314,31 @@ class SegmentAnythingPredictor:
 
 
 class TransformersSamPredictor:
-    """transformers' SamModel behind the same interface: image embeddings once, all prompts in one decoder call."""
+    """A transformers SAM-family model (SamModel, SamHQModel, Sam2Model) behind the same interface: the image
+    embedding once per image, all prompts in one decoder call."""
 
     source = "transformers"
 
-    def __init__(self, model: Any, version: str = "in-memory", folder: Path | None = None):
+    def __init__(self, model: Any, version: str = "in-memory", folder: Path | None = None, dtype: Any = None):
         from shoemodel.models.runtime import prepare_imports
 
         prepare_imports()
-        from transformers import SamImageProcessor
+        import transformers
 
         self.model = model.eval()
+        self.family = FAMILIES[model.config.model_type][2] if model.config.model_type in FAMILIES else "sam"
+        proc_cls = getattr(transformers, FAMILIES.get(model.config.model_type, FAMILIES["sam"])[1])
         if folder is not None and (folder / "preprocessor_config.json").exists():
-            self.processor = SamImageProcessor.from_pretrained(str(folder))
-        else:  # a bare save_pretrained folder: the processor follows the model's input size
+            self.processor = proc_cls.from_pretrained(str(folder))
+        elif self.family == "sam2":  # a bare save_pretrained folder: the processor follows the model's input size
+            size = model.config.prompt_encoder_config.image_size
+            self.processor = proc_cls(size={"height": size, "width": size})
+        else:
             size = model.config.vision_config.image_size
-            self.processor = SamImageProcessor(size={"longest_edge": size}, pad_size={"height": size, "width": size})
+            self.processor = proc_cls(size={"longest_edge": size}, pad_size={"height": size, "width": size})
         self.version = version
-        self._embedding: Any = None
+        self.dtype = dtype
+        self._embedding: dict[str, Any] | None = None
 
     def set_image(self, image: np.ndarray) -> None:
         """Embed an RGB uint8 (H, W, 3) image; every `predict` until the next call prompts on it."""
@@ -279,11 +346,20 @@ class TransformersSamPredictor:
 
         enc = self.processor(image, return_tensors="pt")
         h, w = image.shape[:2]
-        rh, rw = (int(v) for v in enc["reshaped_input_sizes"][0])
-        self._sizes = (enc["original_sizes"], enc["reshaped_input_sizes"])
+        pixels = enc["pixel_values"].to(self.model.device)
+        if "reshaped_input_sizes" in enc:  # SAM / HQ-SAM: longest side resized, then padded
+            rh, rw = (int(v) for v in enc["reshaped_input_sizes"][0])
+            self._sizes = (enc["original_sizes"], enc["reshaped_input_sizes"])
+        else:  # SAM 2: a plain resize to the model's square input
+            rh, rw = pixels.shape[-2:]
+            self._sizes = (enc["original_sizes"],)
         self._scale = np.array([rw / w, rh / h], np.float32)
-        with torch.inference_mode():
-            self._embedding = self.model.get_image_embeddings(enc["pixel_values"].to(self.model.device))
+        with torch.inference_mode(), _autocast(self.model.device, self.dtype):
+            emb = self.model.get_image_embeddings(pixels)
+        if self.family == "sam_hq":
+            self._embedding = {"image_embeddings": emb[0], "intermediate_embeddings": emb[1]}
+        else:
+            self._embedding = {"image_embeddings": emb}
 
     def predict(self, boxes: np.ndarray | None = None, points: np.ndarray | None = None,
                 labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -299,9 +375,9 @@ class TransformersSamPredictor:
             kw["input_labels"] = torch.as_tensor(np.where(lab == PADDING, -10, lab)[None], device=dev)
         if boxes is not None:
             kw["input_boxes"] = torch.as_tensor((np.asarray(boxes, np.float32) * np.tile(self._scale, 2))[None], device=dev)
-        with torch.inference_mode():
-            out = self.model(image_embeddings=self._embedding, multimask_output=True, **kw)
-        masks = self.processor.post_process_masks(out.pred_masks.cpu(), *self._sizes)[0]
+        with torch.inference_mode(), _autocast(dev, self.dtype):
+            out = self.model(**self._embedding, multimask_output=True, **kw)
+        masks = self.processor.post_process_masks(out.pred_masks.float().cpu(), *self._sizes)[0]
         iou = out.iou_scores[0].float().cpu()
         best = iou.argmax(-1)
         rows = torch.arange(len(best))

@@ -165,3 +165,51 @@ def standing_leg_peaks(input_hw: tuple[int, int] = RTMW_INPUT_HW, num_keypoints:
     for k, (fx, fy) in frac.items():
         p[k] = (w / 2 + fx * w, fy * h)
     return p
+
+
+def tiny_hf_sam_hq() -> Any:
+    """transformers' SamHQModel (HQ-SAM) at a tiny size (random weights), for tests."""
+    from shoemodel.compat.torchvision import ensure_torchvision
+
+    ensure_torchvision()
+    from transformers import (
+        SamHQConfig,
+        SamHQMaskDecoderConfig,
+        SamHQModel,
+        SamHQPromptEncoderConfig,
+        SamHQVisionConfig,
+    )
+
+    vision = SamHQVisionConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, output_channels=32, image_size=256,
+                               patch_size=16, window_size=4, global_attn_indexes=[1], mlp_dim=64, num_pos_feats=16)
+    prompt = SamHQPromptEncoderConfig(hidden_size=32, image_size=256, patch_size=16, mask_input_channels=4)
+    decoder = SamHQMaskDecoderConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, mlp_dim=64,
+                                     iou_head_hidden_dim=32, vit_dim=32)
+    return SamHQModel(SamHQConfig(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)).eval()
+
+
+def tiny_hf_sam2() -> Any:
+    """transformers' Sam2Model (SAM 2.1 layout: Hiera backbone + FPN) at a tiny size (random weights), for tests."""
+    from shoemodel.compat.torchvision import ensure_torchvision
+
+    ensure_torchvision()
+    from transformers import (
+        Sam2Config,
+        Sam2HieraDetConfig,
+        Sam2MaskDecoderConfig,
+        Sam2Model,
+        Sam2PromptEncoderConfig,
+        Sam2VisionConfig,
+    )
+
+    size = 128
+    hiera = Sam2HieraDetConfig(hidden_size=8, num_attention_heads=1, image_size=[size, size], blocks_per_stage=[1, 1, 2, 1],
+                               embed_dim_per_stage=[8, 16, 32, 64], num_attention_heads_per_stage=[1, 1, 2, 2],
+                               window_size_per_stage=[4, 4, 4, 4], global_attention_blocks=[3],
+                               window_positional_embedding_background_size=[2, 2])
+    vision = Sam2VisionConfig(backbone_config=hiera, backbone_channel_list=[64, 32, 16, 8],
+                              backbone_feature_sizes=[[size // 4, size // 4], [size // 8, size // 8], [size // 16, size // 16]],
+                              fpn_hidden_size=32)
+    prompt = Sam2PromptEncoderConfig(hidden_size=32, image_size=size, patch_size=16, mask_input_channels=4)
+    decoder = Sam2MaskDecoderConfig(hidden_size=32, mlp_dim=64, num_hidden_layers=1, num_attention_heads=2, iou_head_hidden_dim=32)
+    return Sam2Model(Sam2Config(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)).eval()
