@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from shoemodel import cli_options, convert_cli, core_cli
+from shoemodel import cli_options, convert_cli, core_cli, weights_cli
 from shoemodel.annotation import cli as annotation_cli
 from shoemodel.curation import cli as curation_cli
 from shoemodel.pipelines import cli as pipelines_cli
@@ -24,7 +24,7 @@ app = typer.Typer(
 )
 app.callback()(cli_options.root_callback)
 core_cli.register(app)
-for area in (curation_cli, annotation_cli, training_cli, pipelines_cli, convert_cli):
+for area in (curation_cli, annotation_cli, training_cli, pipelines_cli, convert_cli, weights_cli):
     area.register(app)
 
 

@@ -63,13 +63,17 @@ def _run(stages: tuple[str, ...], params: Path | None, sets: list[str] | None, e
          sources: list[str] | None = None) -> None:
     import logging
 
-    from shoemodel.curation.pipeline import executor_config, format_summary, run_all
+    from shoemodel.curation.pipeline import check_models, executor_config, format_summary, run_all
     from shoemodel.parallel import executor_from_config
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     cfg = _config(params, sets, executor, address, workers, work_dir, out, quiet, sources)
     if "ingest" in stages:
         _check_sources(cfg.ingest.sources, cfg.ingest.optional_sources)
+    try:
+        check_models(cfg, stages)  # missing weights: one line before any stage runs
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
     with executor_from_config(executor_config(cfg)) as ex:
         summary = run_all(cfg, cfg.out, ex, stages)
     typer.echo(format_summary(summary))

@@ -47,8 +47,15 @@ def check_resources(executor: Any, resources: dict[str, float] | None) -> None:
                            f"`dask worker ADDRESS --resources GPU=1`, or set curation.gpu_resources: {{}} to run anywhere")
 
 
+def check_models(cfg: CurationConfig, stages: tuple[str, ...] = stage_names()) -> dict[str, dict[str, Any]]:
+    """Every model stage's provenance, read before any stage runs: a missing weights file or an unknown backend
+    is one error naming it now, not after ingest and detect have run."""
+    return {name: stage(name).describe(getattr(cfg, stage(name).config)) for name in stages if stage(name).describe}
+
+
 def run_all(cfg: CurationConfig, out_root: str | Path, executor: Any = None, stages: tuple[str, ...] = stage_names()) -> dict[str, Any]:
     """Run `stages` in the given order (default: all, table order); returns {stage: summary dict}, also in work_dir/summary.json."""
+    check_models(cfg, stages)
     out: dict[str, Any] = {}
     if any(stage(name).gpu for name in stages):
         check_resources(executor, cfg.gpu_resources)
