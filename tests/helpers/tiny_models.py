@@ -213,3 +213,94 @@ def tiny_hf_sam2() -> Any:
     prompt = Sam2PromptEncoderConfig(hidden_size=32, image_size=size, patch_size=16, mask_input_channels=4)
     decoder = Sam2MaskDecoderConfig(hidden_size=32, mlp_dim=64, num_hidden_layers=1, num_attention_heads=2, iou_head_hidden_dim=32)
     return Sam2Model(Sam2Config(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)).eval()
+
+
+_UNET_RESNET = (("norm1", "in_layers.0"), ("conv1", "in_layers.2"), ("time_emb_proj", "emb_layers.1"),
+                ("norm2", "out_layers.0"), ("conv2", "out_layers.3"), ("conv_shortcut", "skip_connection"))
+_VAE_ATTN = (("group_norm", "norm"), ("to_q", "q"), ("to_k", "k"), ("to_v", "v"), ("to_out.0", "proj_out"))
+
+
+def _unet_to_ldm(key: str, layers: int, attn_up: set[int]) -> str:
+    """A diffusers UNet2DConditionModel key -> the original SD (LDM) `model.diffusion_model.*` name."""
+    import re
+
+    fixed = {"time_embedding.linear_1": "time_embed.0", "time_embedding.linear_2": "time_embed.2",
+             "conv_in": "input_blocks.0.0", "conv_norm_out": "out.0", "conv_out": "out.2"}
+    head, _, leaf = key.rpartition(".")
+    if head in fixed:
+        return f"{fixed[head]}.{leaf}"
+
+    def resnet(rest: str) -> str:
+        for a, b in _UNET_RESNET:
+            if rest.startswith(a + "."):
+                return b + rest[len(a):]
+        return rest
+
+    if m := re.match(r"down_blocks\.(\d+)\.(resnets|attentions)\.(\d+)\.(.*)", key):
+        i, kind, j, rest = int(m[1]), m[2], int(m[3]), m[4]
+        n = 1 + i * (layers + 1) + j
+        return f"input_blocks.{n}.0.{resnet(rest)}" if kind == "resnets" else f"input_blocks.{n}.1.{rest}"
+    if m := re.match(r"down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.*)", key):
+        return f"input_blocks.{(int(m[1]) + 1) * (layers + 1)}.0.op.{m[2]}"
+    if m := re.match(r"mid_block\.(resnets|attentions)\.(\d+)\.(.*)", key):
+        return f"middle_block.{2 * int(m[2])}.{resnet(m[3])}" if m[1] == "resnets" else f"middle_block.1.{m[3]}"
+    if m := re.match(r"up_blocks\.(\d+)\.(resnets|attentions)\.(\d+)\.(.*)", key):
+        n = int(m[1]) * (layers + 1) + int(m[3])
+        return f"output_blocks.{n}.0.{resnet(m[4])}" if m[2] == "resnets" else f"output_blocks.{n}.1.{m[4]}"
+    if m := re.match(r"up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.*)", key):
+        i = int(m[1])
+        return f"output_blocks.{i * (layers + 1) + layers}.{2 if i in attn_up else 1}.conv.{m[2]}"
+    raise KeyError(key)
+
+
+def _vae_to_ldm(key: str, n_blocks: int) -> str:
+    """A diffusers AutoencoderKL key -> the original SD `first_stage_model.*` name (decoder blocks count down)."""
+    import re
+
+    key = key.replace("conv_norm_out", "norm_out").replace("conv_shortcut", "nin_shortcut")
+    if m := re.match(r"encoder\.down_blocks\.(\d+)\.resnets\.(\d+)\.(.*)", key):
+        return f"encoder.down.{m[1]}.block.{m[2]}.{m[3]}"
+    if m := re.match(r"encoder\.down_blocks\.(\d+)\.downsamplers\.0\.(.*)", key):
+        return f"encoder.down.{m[1]}.downsample.{m[2]}"
+    if m := re.match(r"decoder\.up_blocks\.(\d+)\.resnets\.(\d+)\.(.*)", key):
+        return f"decoder.up.{n_blocks - 1 - int(m[1])}.block.{m[2]}.{m[3]}"
+    if m := re.match(r"decoder\.up_blocks\.(\d+)\.upsamplers\.0\.(.*)", key):
+        return f"decoder.up.{n_blocks - 1 - int(m[1])}.upsample.{m[2]}"
+    if m := re.match(r"(encoder|decoder)\.mid_block\.resnets\.(\d+)\.(.*)", key):
+        return f"{m[1]}.mid.block_{int(m[2]) + 1}.{m[3]}"
+    if m := re.match(r"(encoder|decoder)\.mid_block\.attentions\.0\.(.*)", key):
+        rest = m[2]
+        for a, b in _VAE_ATTN:
+            if rest.startswith(a + "."):
+                rest = b + rest[len(a):]
+        return f"{m[1]}.mid.attn_1.{rest}"
+    return key
+
+
+def write_sd_single_file(base_dir: Path, out: Path) -> Path:
+    """A diffusers SD folder written as one original-layout `.safetensors` (model.diffusion_model.*,
+    first_stage_model.*, cond_stage_model.transformer.*), as SD 1.5's v1-5-pruned-emaonly.safetensors is."""
+    import torch
+    from safetensors.torch import save_file
+
+    from shoemodel.models.sw.base import load_base_model
+
+    base = load_base_model(base_dir)
+    layers = base.unet.config.layers_per_block
+    attn_up = {i for i, t in enumerate(base.unet.config.up_block_types) if "CrossAttn" in t}
+    sd: dict[str, Any] = {}
+    for k, v in base.unet.state_dict().items():
+        sd["model.diffusion_model." + _unet_to_ldm(k, layers, attn_up)] = v
+    n = len(base.vae.config.block_out_channels)
+    for k, v in base.vae.state_dict().items():
+        name = _vae_to_ldm(k, n)
+        if ".mid.attn_1." in name and v.ndim == 2:  # the original attention projections are 1x1 convs
+            v = v[:, :, None, None]
+        sd["first_stage_model." + name] = v
+    from safetensors.torch import load_file
+
+    for k, v in load_file(str(Path(base_dir) / "text_encoder" / "model.safetensors")).items():
+        sd["cond_stage_model.transformer." + ("" if k.startswith("text_model.") else "text_model.") + k] = v
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() if isinstance(v, torch.Tensor) else v for k, v in sd.items()}, str(out))
+    return out

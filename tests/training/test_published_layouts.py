@@ -73,3 +73,25 @@ def test_clip_folder_in_the_published_layout_loads_for_the_clip_score(tmp_path: 
     images = [np.full((32, 32, 3), v, np.uint8) for v in (30, 200)]
     prompts = ["a photo of a person wearing shoes"] * 2
     assert clip_score(images, prompts, loaded) == clip_score(images, prompts, (model, loaded[1]))
+
+
+def test_sd15_single_file_in_the_original_layout_loads_as_the_sw_base(tmp_path: Path) -> None:
+    """One `.safetensors` with SD's original key names (as v1-5-pruned-emaonly.safetensors ships) plus a diffusers
+    config folder (`train.sw.base_config`) gives the same UNet, VAE and text encoder as the diffusers folder."""
+    from safetensors import safe_open
+
+    from shoemodel.models.sw.base import load_base_model
+    from shoemodel.models.sw.tiny import make_tiny_base_model
+    from tests.helpers.tiny_models import write_sd_single_file
+
+    folder = make_tiny_base_model(tmp_path / "sd15", resolution=32)
+    single = write_sd_single_file(folder, tmp_path / "v1-5-tiny.safetensors")
+    with safe_open(str(single), "pt") as f:
+        keys = set(f.keys())
+    assert "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight" in keys
+    assert "first_stage_model.decoder.mid.attn_1.q.weight" in keys and not any(k.startswith("unet.") for k in keys)
+    ref, got = load_base_model(folder), load_base_model(single, config=folder)
+    for name in ("unet", "vae", "text_encoder"):
+        a, b = getattr(ref, name).state_dict(), getattr(got, name).state_dict()
+        assert set(a) == set(b), name
+        assert all(torch.equal(a[k], b[k]) for k in a), name
