@@ -161,7 +161,7 @@ def foot_masks(cfg, seg, image: np.ndarray, k: np.ndarray,
     from shoemodel.curation.prompts import foot_prompts
 
     h, w = image.shape[:2]
-    prompts = foot_prompts(k, w, h, cfg.segment.box_padding, cfg.segment.negative_on_calf)
+    prompts = foot_prompts(k, w, h, cfg.segment.box_padding, cfg.segment.negative_on_calf, person_box)
     out = []
     for p, m in zip(prompts, seg.segment(image, prompts)):
         clean, reason, _ = check_mask(m, p, cfg.segment)
@@ -183,8 +183,8 @@ def shoe_ious(cfg, seg, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     res = results.get(str(path), {})
     feet = []
     if res.get("pose", {}).get("status") == "kept":
-        for k, _ in zip(*_persons(res["pose"])):
-            feet.extend(foot_masks(cfg, seg, image, k))
+        for k, box in zip(*_persons(res["pose"])):
+            feet.extend(foot_masks(cfg, seg, image, k, box))
 
     def best(masks: list[np.ndarray]) -> list[float]:
         return [round(max([float((m & g).sum() / max((m | g).sum(), 1)) for m in masks] or [0.0]), 4) for g in gts]
@@ -215,7 +215,7 @@ def filter_scores(results: dict[str, dict[str, Any]], labels: list[dict[str, Any
         res = results[str(FIXTURES / lab["path"])]
         stage = next((s for s in ("segment", "pose", "detect") if s in res), "detect")
         kept = res.get("segment", {}).get("status") == "kept"
-        records = int(json.loads(res["segment"].get("mask_qc") or "[]") != []) if kept else 0
+        records = sum(1 for q in _people_qc(res["segment"]) if q.get("ok")) if kept else 0
         per.append({"path": lab["path"], "feet": lab["feet"], "kept": kept,
                     "stopped_at": None if kept else stage, "reason": res[stage].get("reason"),
                     "persons": int(len(_persons(res["pose"])[0])) if res.get("pose", {}).get("status") == "kept" else 0,
@@ -230,6 +230,14 @@ def filter_scores(results: dict[str, dict[str, Any]], labels: list[dict[str, Any
             "precision": round(tp / max(tp + fp, 1), 4), "recall": round(tp / max(tp + fn, 1), 4), "photos": per}
 
 
+def _people_qc(seg_row: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per-person QC of a segment row; a one-person row of the older shape (a list of feet) as one person."""
+    qc = json.loads(seg_row.get("mask_qc") or "[]")
+    if qc and "feet" not in qc[0]:
+        return [{"ok": seg_row["status"] == "kept", "feet": qc}]
+    return qc
+
+
 def mask_stats(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The QC numbers of every kept foot mask: the largest box fill and the smallest size against the expected foot."""
     fills, sizes, kept = [], [], 0
@@ -237,7 +245,7 @@ def mask_stats(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         seg = res.get("segment")
         if not seg or seg["status"] != "kept":
             continue
-        for f in json.loads(seg.get("mask_qc") or "[]"):
+        for f in (f for q in _people_qc(seg) if q.get("ok") for f in q["feet"]):
             if f.get("ok"):
                 kept += 1
                 fills.append(f.get("box_fill", f.get("area_frac")))
