@@ -8,7 +8,8 @@ Measures, with the stage functions the pipeline runs (detect_rows -> pose_rows -
 - the person/feet filter vs a labelled list of the fixture photos (feet_labels.json, a reason per photo):
   an image counts as kept when it yields at least one record; precision and recall;
 - the kept masks' QC numbers (box fill, size against the expected foot area) over every photo.
-Run:  python benchmarks/curation/quality.py [--label after]   (writes quality.json and quality.md beside this file)
+Run:  python benchmarks/curation/quality.py [--label after] [--set segment.person_mask=none]
+      (writes quality.json and quality.md beside this file; a run replaces the column of its label)
 """
 
 from __future__ import annotations
@@ -256,7 +257,20 @@ def mask_stats(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "min_foot_area_ratio": round(min(sizes), 4) if sizes else None}
 
 
-def measure(label: str = "current") -> dict[str, Any]:
+def apply_sets(cfg, sets: list[str]) -> None:
+    """`section.key=value` overrides of the curation config (value read as YAML), e.g. segment.person_mask=none."""
+    import yaml
+
+    for item in sets:
+        key, _, value = item.partition("=")
+        section, _, name = key.partition(".")
+        target = getattr(cfg, section, None)
+        if target is None or not hasattr(target, name):
+            raise SystemExit(f"--set {item}: no curation key {key}")
+        setattr(target, name, yaml.safe_load(value))
+
+
+def measure(label: str = "current", sets: list[str] | None = None) -> dict[str, Any]:
     """Every number of the quality table, from one pass over the fixture photos."""
     from shoemodel.curation.detect import build_detector
     from shoemodel.curation.pose import build_pose
@@ -264,10 +278,11 @@ def measure(label: str = "current") -> dict[str, Any]:
 
     labels = json.loads(LABELS.read_text())["photos"]
     cfg = default_config()
+    apply_sets(cfg, sets or [])
     t0 = time.perf_counter()
     models = (build_detector(cfg.detect), build_pose(cfg.pose), build_segmenter(cfg.segment))
     results = run_pipeline(cfg, models, [FIXTURES / lab["path"] for lab in labels])
-    out = {"label": label, "segment_backend": cfg.segment.backend,
+    out = {"label": label, "segment_backend": cfg.segment.backend, "sets": sets or [],
            "keypoints": keypoint_errors(cfg, models[1], results),
            "shoe_masks": shoe_ious(cfg, models[2], results),
            "filter": filter_scores(results, labels),
@@ -303,10 +318,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--label", default="after", help="column name; a run replaces the column of the same label")
     ap.add_argument("--out", default=str(HERE / "quality.json"))
+    ap.add_argument("--set", dest="sets", action="append", default=[], help="curation override, e.g. segment.person_mask=none")
     args = ap.parse_args()
     if not (FIXTURES / "images").is_dir():
         raise SystemExit(f"fixtures not found at {FIXTURES} (set SHOEMODEL_FIXTURES)")
-    run = measure(args.label)
+    run = measure(args.label, args.sets)
     out = Path(args.out)
     runs = [r for r in (json.loads(out.read_text())["runs"] if out.exists() else []) if r["label"] != args.label] + [run]
     out.write_text(json.dumps({"command": "python benchmarks/curation/quality.py --label LABEL", "runs": runs}, indent=1))
