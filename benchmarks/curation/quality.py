@@ -324,7 +324,12 @@ def main() -> None:
         raise SystemExit(f"fixtures not found at {FIXTURES} (set SHOEMODEL_FIXTURES)")
     run = measure(args.label, args.sets)
     out = Path(args.out)
-    runs = [r for r in (json.loads(out.read_text())["runs"] if out.exists() else []) if r["label"] != args.label] + [run]
+    runs = json.loads(out.read_text())["runs"] if out.exists() else []
+    labels = [r["label"] for r in runs]
+    if args.label in labels:
+        runs[labels.index(args.label)] = run  # a rerun keeps its column's place
+    else:
+        runs.append(run)
     out.write_text(json.dumps({"command": "python benchmarks/curation/quality.py --label LABEL", "runs": runs}, indent=1))
     md = ("# Curation quality on the fixture photos\n\n`python benchmarks/curation/quality.py --label LABEL`\n\n" + table(runs)
           + "\nPer photo (last run): " + ", ".join(f"{Path(p['path']).name}: feet={p['feet']} kept={p['kept']}"

@@ -80,6 +80,14 @@ def _dist(k: np.ndarray, a: int, b: int) -> float | None:
 def sanity_reason(k: np.ndarray, box: np.ndarray, cfg: PoseConfig) -> str | None:
     """Why these points cannot be one person's legs: bone lengths for the box, feet swapped left/right."""
     box_h = max(float(box[3] - box[1]), 1.0)
+    for side, other in (("left", "right"), ("right", "left")) if cfg.check_left_right else ():
+        own_a, other_a = _index(side, "ankle"), _index(other, "ankle")
+        for part in ("big_toe", "small_toe", "heel"):
+            d_own, d_other = _dist(k, _index(side, part), own_a), _dist(k, _index(side, part), other_a)
+            # mixed = the point lies well on the other foot's side: nearer the other ankle than half the ankles'
+            # distance (crossed or side-on feet put both ankles at one place; then nearness says nothing)
+            if d_own is not None and d_other is not None and d_other < d_own and _dist(k, own_a, other_a) > 2 * d_other:
+                return f"left/right mixed: {side} {part} nearer the {other} ankle"
     for side in ("left", "right"):
         hip, knee, ankle = _index(side, "hip"), _index(side, "knee"), _index(side, "ankle")
         for name, (a, b) in (("hip-knee", (hip, knee)), ("knee-ankle", (knee, ankle))):
@@ -95,12 +103,6 @@ def sanity_reason(k: np.ndarray, box: np.ndarray, cfg: PoseConfig) -> str | None
                 return f"foot length: {side} ankle-{part} {d / box_h:.2f} of box height"
             if calf is not None and calf > 0.05 * box_h and d > cfg.max_foot_calf_ratio * calf:
                 return f"foot length: {side} ankle-{part} {d / calf:.2f} x the calf"
-    for side, other in (("left", "right"), ("right", "left")) if cfg.check_left_right else ():
-        own_a, other_a = _index(side, "ankle"), _index(other, "ankle")
-        for part in ("big_toe", "small_toe", "heel"):
-            d_own, d_other = _dist(k, _index(side, part), own_a), _dist(k, _index(side, part), other_a)
-            if d_own is not None and d_other is not None and d_other < d_own and _dist(k, own_a, other_a) > 0.02 * box_h:
-                return f"left/right mixed: {side} {part} nearer the {other} ankle"
     return None
 
 

@@ -122,20 +122,23 @@ def test_pose_sanity_points_belong_to_the_person() -> None:
     """Points outside the box are another person's; bones too long for the box; feet swapped left/right."""
     cfg = PoseConfig()
     box = np.array([0, 0, 100, 200, 1], np.float32)
-    both = dict(left_hip=(40, 100), right_hip=(60, 100), left_knee=(40, 140), right_knee=(60, 140),
-                left_ankle=(40, 180), right_ankle=(60, 180), left_big_toe=(30, 195), left_heel=(42, 192),
-                right_big_toe=(70, 195), right_heel=(58, 192))
+    both = dict(left_hip=(30, 100), right_hip=(70, 100), left_knee=(27, 140), right_knee=(73, 140),
+                left_ankle=(25, 180), right_ankle=(75, 180), left_big_toe=(12, 195), left_heel=(27, 192),
+                right_big_toe=(88, 195), right_heel=(73, 192))
     assert quality_reason(_person(**both), box, cfg) is None
     far = _person(**{**both, "left_big_toe": (160, 195), "right_big_toe": (170, 195)})  # toes on someone to the right
     assert quality_reason(far, box, cfg).startswith("no complete foot")
     assert outside_box(far, box, 0.1)[KEYPOINT_NAMES.index("left_big_toe")]
     thigh = _person(**{**both, "left_hip": (40, -90)})
     assert quality_reason(thigh, box, PoseConfig(box_slack=1.0)).startswith("leg length: left hip-knee")
-    toe_on_floor = _person(**{**both, "right_big_toe": (95, 198), "right_knee": (60, 165)})  # foot 2 x the calf
+    toe_on_floor = _person(**{**both, "right_big_toe": (99, 198), "right_knee": (75, 165)})  # foot 2 x the calf
     assert quality_reason(toe_on_floor, box, cfg).startswith("foot length: right ankle-big_toe")
-    swapped = _person(**{**both, "left_heel": (58, 192), "right_heel": (42, 192)})  # heels on the other feet
+    swapped = _person(**{**both, "left_heel": (73, 192), "right_heel": (27, 192)})  # heels on the other feet
+    crossed = dict(both, left_ankle=(48, 180), right_ankle=(52, 180))  # ankles together: sides cannot be told
+    assert quality_reason(_person(**{**crossed, "left_heel": (55, 192), "right_heel": (45, 192)}), box, cfg) is None
     assert quality_reason(swapped, box, cfg).startswith("left/right mixed")
-    assert quality_reason(swapped, box, PoseConfig(check_left_right=False)) is None
+    # without the side check the long cross-over "foot" is still caught by its length
+    assert quality_reason(swapped, box, PoseConfig(check_left_right=False)).startswith("foot length")
 
 
 def test_pose_rows_keep_every_passing_person_with_its_detect_index() -> None:
