@@ -174,6 +174,13 @@ def test_mask_qc_on_real_photo_masks(fixtures_dir: Path, mediapipe_installed) ->
         speck = np.zeros(m.shape, bool)
         speck[ys[0]:ys[0] + 3, xs[0]:xs[0] + 3] = True
         assert check_mask(speck, p, cfg)[1].startswith("speck")
+        calf = np.zeros(m.shape, bool)  # the real calf: from the ankle up towards the knee, a foot wide
+        import cv2
+
+        ankle, knee = p.parts["ankle"], p.parts["knee"]
+        cv2.line(calf.view(np.uint8), tuple(int(v) for v in ankle), tuple(int(v) for v in (ankle + knee) / 2), 1,
+                 max(3, int(0.3 * p.foot_length)))
+        assert check_mask(calf, p, cfg)[1].startswith("mask mostly above the ankle")
 
 
 @pytest.mark.fixtures
