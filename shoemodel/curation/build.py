@@ -12,6 +12,7 @@ import numpy as np
 
 from shoemodel.curation import parts
 from shoemodel.curation.config import BuildConfig
+from shoemodel.curation.persons import expand_persons
 from shoemodel.curation.stage_io import kept_rows, stage_dir
 from shoemodel.schemas.builder import build_record
 from shoemodel.schemas.records import decode_image
@@ -22,7 +23,8 @@ from shoemodel.store import Manifest, write_set
 def iter_items(work_dir: str | Path, chain: Sequence[str]) -> Iterator[dict[str, Any]]:
     """Joined rows (image, keypoints, mask, box, QC) that passed every stage of `chain`, part by part."""
     for index in parts.part_indices(stage_dir(work_dir, chain[-1])):
-        yield from kept_rows(work_dir, index, chain)
+        for item in kept_rows(work_dir, index, chain):
+            yield from expand_persons(item)  # one item per kept person of the photo
 
 
 def make_shoe_leg_record(item: dict[str, Any], provenance: dict[str, Any], cfg: BuildConfig) -> dict[str, Any]:
@@ -32,14 +34,14 @@ def make_shoe_leg_record(item: dict[str, Any], provenance: dict[str, Any], cfg: 
     shoe = np.where(mask[..., None] > 127, image, 0).astype(np.uint8)
     prov = {**provenance, "person_box": [round(float(v), 2) for v in item["person_box"]], "mask_qc": json.loads(item["mask_qc"] or "[]")}
     # the ingest hash is of the file as read; the stored bytes differ when ingest turned a photo upright
-    return build_record("shoe_leg", id=item["content_hash"][:24], source_uri=item["source_uri"],
+    return build_record("shoe_leg", id=item["content_hash"][:24] + item.get("id_suffix", ""), source_uri=item["source_uri"],
                         content_hash=item["content_hash"], image=item["image"], shoe_image=shoe,
                         shoe_mask=item["shoe_mask"], keypoints=item["keypoints"],
                         split=split_for(item["content_hash"], cfg.val_fraction, cfg.test_fraction), provenance=prov)
 
 
 def _key(item: dict[str, Any]) -> str:
-    return item["source_uri"]
+    return item["source_uri"] + item.get("id_suffix", "")
 
 
 def stage_provenance(work_dir: str | Path, chain: Sequence[str]) -> dict[str, Any]:

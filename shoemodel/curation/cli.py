@@ -127,3 +127,24 @@ for _stage in STAGES:
         _fn = _model_stage_command(_stage.name)
     app.command(_stage.name, help=_stage.about)(_fn)
 app.command("run", help="All stages in order (" + " -> ".join(stage_names()) + "); each resumes where a crashed run stopped.")(_run_command)
+
+
+@app.command("show", help="Contact sheet PNG of kept and dropped photos (keypoints, skeleton, mask outline, drop reason).")
+def _show_command(out: Path = typer.Argument(..., help=f"The run's --out folder (its tables are in OUT{WORK_SUFFIX}) or a work folder."),
+                  n: int = typer.Option(32, "--n", help="Photos on the sheet (half kept, half dropped when both exist)."),
+                  png: Path | None = typer.Option(None, "--png", help="Where to write the sheet (default: OUT.show.png)."),
+                  columns: int = typer.Option(8, "--columns", help="Tiles per row.")) -> None:
+    from shoemodel.curation.show import contact_sheet
+
+    work = out if (out / "ingest").is_dir() else Path(f"{out}{WORK_SUFFIX}")
+    if not (work / "ingest").is_dir():
+        fail(f"no curation stage tables at {out} or {work} (run `shoemodel curate run --out {out}` first)")
+    if n < 1:
+        fail("--n must be at least 1")
+    target = png or Path(f"{out}.show.png")
+    try:
+        counts = contact_sheet(work, target, n, columns)
+    except (OSError, ValueError) as exc:
+        fail(f"curate show: {exc}")
+    typer.echo(f"wrote {target}: {counts['kept_drawn']} kept + {counts['dropped_drawn']} dropped "
+               f"(of {counts['kept']} kept, {counts['dropped']} dropped)")

@@ -33,9 +33,10 @@ class DetectConfig:
     score_threshold: float = 0.5
     nms_threshold: float = 0.45
     min_box_height_frac: float = 0.2  # person box height / image height
-    bottom_margin_frac: float = 0.0  # box bottom may touch the image bottom up to this fraction (0: must end inside)
+    bottom_margin_frac: float = 0.01  # box must end this fraction of the height above the image bottom (feet in view; 0: no check)
     min_ankle_score: float = 0.3  # used when the detector also gives keypoints (pose models)
-    max_persons: int = 1  # persons kept per image (largest first)
+    max_feet_occlusion: float = 0.3  # share of a person's feet zone (box bottom 15 %) a person in front may cover
+    max_persons: int = 8  # persons kept per image (largest first); each one that passes pose and QC is a record
     batch_size: int = 8
 
 
@@ -52,8 +53,12 @@ class PoseConfig:
     min_point_score: float = 0.5  # points below are stored as missing (0, 0, 0)
     foot_points: list[str] = field(default_factory=lambda: ["ankle", "big_toe", "heel"])  # a "complete" foot has all
     min_complete_feet: int = 1
-    min_leg_frac: float = 0.05  # knee-to-ankle length / person box height, when both are present
+    min_leg_frac: float = 0.05  # hip-to-knee and knee-to-ankle length / person box height, when both are present
     max_leg_frac: float = 0.9
+    box_slack: float = 0.1  # points farther outside the person box than this x its size are another person's: missing
+    max_foot_frac: float = 0.3  # ankle-to-toe/heel / person box height (a foot is ~0.15 of a standing body)
+    max_foot_calf_ratio: float = 1.2  # ankle-to-toe/heel / knee-to-ankle (a foot is ~0.6 of a calf)
+    check_left_right: bool = True  # each foot's toes and heel nearer its own ankle than the other ankle
     batch_size: int = 8
 
 
@@ -66,8 +71,17 @@ class SegmentConfig:
     model_type: str = ""  # vit_b / vit_l / vit_h; empty: read from the file name, else from the checkpoint itself
     box_padding: float = 0.6  # foot box grows by this fraction of the foot size
     negative_on_calf: bool = True
-    min_area_frac: float = 0.02  # mask area / foot box area
-    max_area_frac: float = 1.5
+    person_mask: str = "selfie"  # grabcut: MediaPipe person mask (selfie | pose | none = seeds on the points only)
+    person_threshold: float = 0.5  # person probability counted as person
+    foot_margin: float = 0.3  # grabcut: the shoe lies within this x foot length of the ankle/heel/toe hull
+    ankle_margin: float = 0.2  # grabcut: more than this x foot length above the ankle (towards the knee) is leg
+    sole_margin: float = 0.3  # grabcut: the region reaches this x foot length below the heel/toe points (the sole)
+    max_box_fill: float = 0.85  # mask area / its prompt box area above this: the box, not a shoe
+    min_foot_area_ratio: float = 0.1  # mask area / expected foot area below this: a speck
+    min_foot_length_frac: float = 0.07  # expected foot length >= this x person box height (a foot ~ 0.15 of a body)
+    min_thickness_ratio: float = 0.12  # mask mean thickness / length below this: a line, not a shoe (~0.35)
+    max_other_foot_frac: float = 0.4  # share of the mask nearer the other foot's points
+    max_above_ankle_frac: float = 0.5  # share of the mask above the ankle (towards the knee)
     max_components: int = 3  # connected components after removing specks
     max_leg_overlap: float = 0.35  # fraction of mask pixels on the calf band above the ankle
     min_feet: int = 1  # feet with a mask that passes QC

@@ -41,6 +41,7 @@ class FullFrameDetector:
 
     name = "full_frame"
     version = "1"
+    whole_frame = True  # its box is the frame: the box-ends-above-the-bottom rule does not apply
 
     def detect(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray | None]]:
         return [(np.array([[0, 0, im.shape[1], im.shape[0], 1.0]], np.float32), None) for im in images]
@@ -75,8 +76,12 @@ def build_detector(cfg: DetectConfig) -> PersonDetector:
 
 
 def select_persons(det: np.ndarray, kpts: np.ndarray | None, width: int, height: int,
-                   cfg: DetectConfig) -> tuple[np.ndarray, str | None]:
-    """Persons that pass the filter, largest first (at most max_persons), or the reason none did."""
+                   cfg: DetectConfig, box_edge_rule: bool = True) -> tuple[np.ndarray, str | None]:
+    """Persons that pass the filter, largest first (at most max_persons), or the reason none did.
+
+    A person passes with a confident, tall enough box whose lower legs are in view (ankle scores for pose
+    detectors, else the box ends above the image bottom) and whose feet no other person in front hides.
+    """
     if len(det) == 0:
         return det, "no person"
     ok = det[:, 4] >= cfg.score_threshold
@@ -87,14 +92,37 @@ def select_persons(det: np.ndarray, kpts: np.ndarray | None, width: int, height:
         return det[:0], "person too small"
     if kpts is not None:
         legs = kpts[:, list(ANKLES), 2].max(1) >= cfg.min_ankle_score
+    elif box_edge_rule and cfg.bottom_margin_frac > 0:
+        legs = det[:, 3] <= height * (1 - cfg.bottom_margin_frac) - 1e-3
     else:
-        legs = det[:, 3] <= height * (1 - cfg.bottom_margin_frac) - 1e-3 if cfg.bottom_margin_frac > 0 else np.ones(len(det), bool)
+        legs = np.ones(len(det), bool)
     ok &= legs
     if not ok.any():
         return det[:0], "lower legs not in the box"
+    ok &= feet_occlusion(det) <= cfg.max_feet_occlusion
+    if not ok.any():
+        return det[:0], "feet hidden by another person"
     keep = det[ok]
     area = (keep[:, 2] - keep[:, 0]) * (keep[:, 3] - keep[:, 1])
     return keep[np.argsort(-area, kind="stable")][: cfg.max_persons], None
+
+
+def feet_occlusion(det: np.ndarray, foot_frac: float = 0.15) -> np.ndarray:
+    """Per box: the largest share of its feet zone (its bottom `foot_frac`) covered by one box standing in front.
+
+    A box whose bottom is lower in the image stands nearer the camera (people on one floor), so it hides
+    what lies behind it; the person in front is never counted as hidden by the one behind.
+    """
+    out = np.zeros(len(det), np.float32)
+    for i, (x1, y1, x2, y2) in enumerate(det[:, :4]):
+        fy1 = y2 - foot_frac * (y2 - y1)
+        zone = max((x2 - x1) * (y2 - fy1), 1e-6)
+        for j, (u1, v1, u2, v2) in enumerate(det[:, :4]):
+            if j == i or v2 <= y2:
+                continue
+            inter = max(0.0, min(x2, u2) - max(x1, u1)) * max(0.0, min(y2, v2) - max(fy1, v1))
+            out[i] = max(out[i], inter / zone)
+    return out
 
 
 def detect_rows(rows: list[dict[str, Any]], detector: PersonDetector, cfg: DetectConfig) -> list[dict[str, Any]]:
@@ -124,7 +152,7 @@ def detect_rows(rows: list[dict[str, Any]], detector: PersonDetector, cfg: Detec
                 out.append(parts.row(r["source_uri"], r["content_hash"], parts.FAILED, f"detect: {type(res).__name__}: {res}"))
                 continue
             det, kp = res
-            keep, reason = select_persons(det, kp, im.shape[1], im.shape[0], cfg)
+            keep, reason = select_persons(det, kp, im.shape[1], im.shape[0], cfg, not getattr(detector, "whole_frame", False))
             status = parts.KEPT if reason is None else parts.DROPPED
             out.append(parts.row(r["source_uri"], r["content_hash"], status, reason,
                                  boxes=keep.reshape(-1).tolist() if reason is None else None, num_persons=int(len(det))))

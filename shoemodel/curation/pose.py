@@ -3,7 +3,10 @@
 Backends share `estimate(image, boxes) -> (P, 133, 3)`: mediapipe (BlazePose, weights in the
 wheel, works offline), onnx_wholebody (RTMW / DWPose ONNX on onnxruntime, by path), vitpose
 (transformers, 133-point head by path, e.g. `shoemodel convert vitpose-wholebody`) and mmpose (optional).
-The first person (largest) that passes the quality filters gives the image's record.
+Every person box that passes the quality filters gives its own record: a pose row holds P persons
+(`keypoints` P x 36, `person_box` P x 5, `person_index` = the box's place in the detect row, which makes
+the record id stable). The filters check that the points belong to that person: inside its box, bone
+lengths plausible for its box, and each foot's toe and heel nearer its own ankle than the other one.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from shoemodel.schemas.keypoints import KEYPOINT_NAMES, wholebody_to_shoeleg
 
 POSE_SCHEMA = pa.schema(parts.BASE_FIELDS + [
     pa.field("keypoints", pa.list_(pa.float32())),  # 12 x (x, y, score); missing = 0, 0, 0
-    pa.field("person_box", pa.list_(pa.float32())),  # x1, y1, x2, y2, score
+    pa.field("person_box", pa.list_(pa.float32())),  # x1, y1, x2, y2, score per person
+    pa.field("person_index", pa.list_(pa.int32())),  # each person's index among the detect row's boxes
 ])
 FOOT_PARTS = ("ankle", "big_toe", "small_toe", "heel")
 
@@ -67,22 +71,56 @@ def _index(side: str, part: str) -> int:
     return KEYPOINT_NAMES.index(f"{side}_{part}")
 
 
+def outside_box(k: np.ndarray, box: np.ndarray, slack: float) -> np.ndarray:
+    """Points (present ones) outside the person box grown by `slack` of its size on every side: not this person's."""
+    x1, y1, x2, y2 = (float(v) for v in box[:4])
+    dx, dy = slack * (x2 - x1), slack * (y2 - y1)
+    return (k[:, 2] > 0) & ((k[:, 0] < x1 - dx) | (k[:, 0] > x2 + dx) | (k[:, 1] < y1 - dy) | (k[:, 1] > y2 + dy))
+
+
+def _dist(k: np.ndarray, a: int, b: int) -> float | None:
+    return float(np.hypot(*(k[a, :2] - k[b, :2]))) if k[a, 2] > 0 and k[b, 2] > 0 else None
+
+
+def sanity_reason(k: np.ndarray, box: np.ndarray, cfg: PoseConfig) -> str | None:
+    """Why these points cannot be one person's legs: bone lengths for the box, feet swapped left/right."""
+    box_h = max(float(box[3] - box[1]), 1.0)
+    for side, other in (("left", "right"), ("right", "left")) if cfg.check_left_right else ():
+        own_a, other_a = _index(side, "ankle"), _index(other, "ankle")
+        for part in ("big_toe", "small_toe", "heel"):
+            d_own, d_other = _dist(k, _index(side, part), own_a), _dist(k, _index(side, part), other_a)
+            # mixed = the point lies well on the other foot's side: nearer the other ankle than half the ankles'
+            # distance (crossed or side-on feet put both ankles at one place; then nearness says nothing)
+            if d_own is not None and d_other is not None and d_other < d_own and _dist(k, own_a, other_a) > 2 * d_other:
+                return f"left/right mixed: {side} {part} nearer the {other} ankle"
+    for side in ("left", "right"):
+        hip, knee, ankle = _index(side, "hip"), _index(side, "knee"), _index(side, "ankle")
+        for name, (a, b) in (("hip-knee", (hip, knee)), ("knee-ankle", (knee, ankle))):
+            d = _dist(k, a, b)
+            if d is not None and not cfg.min_leg_frac <= d / box_h <= cfg.max_leg_frac:
+                return f"leg length: {side} {name} {d / box_h:.2f} of box height"
+        calf = _dist(k, knee, ankle)
+        for part in ("big_toe", "small_toe", "heel"):
+            d = _dist(k, ankle, _index(side, part))
+            if d is None:
+                continue
+            if d / box_h > cfg.max_foot_frac:
+                return f"foot length: {side} ankle-{part} {d / box_h:.2f} of box height"
+            if calf is not None and calf > 0.05 * box_h and d > cfg.max_foot_calf_ratio * calf:
+                return f"foot length: {side} ankle-{part} {d / calf:.2f} x the calf"
+    return None
+
+
 def quality_reason(k: np.ndarray, box: np.ndarray, cfg: PoseConfig) -> str | None:
-    """Why these 12 keypoints fail the filters, or None when they pass."""
+    """Why these 12 keypoints fail the filters, or None when they pass (points outside the box are dropped first)."""
     unknown = set(cfg.foot_points) - set(FOOT_PARTS)
     if unknown:
         raise ValueError(f"curation.pose.foot_points: unknown {sorted(unknown)}; choose from {FOOT_PARTS}")
+    k = np.where(outside_box(k, box, cfg.box_slack)[:, None], 0, k)
     complete = sum(all(k[_index(side, p), 2] > 0 for p in cfg.foot_points) for side in ("left", "right"))
     if complete < cfg.min_complete_feet:
         return f"no complete foot: {complete} < {cfg.min_complete_feet}"
-    box_h = max(float(box[3] - box[1]), 1.0)
-    for side in ("left", "right"):
-        knee, ankle = k[_index(side, "knee")], k[_index(side, "ankle")]
-        if knee[2] > 0 and ankle[2] > 0:
-            frac = float(np.hypot(*(knee[:2] - ankle[:2]))) / box_h
-            if not cfg.min_leg_frac <= frac <= cfg.max_leg_frac:
-                return f"leg length: {side} knee-ankle {frac:.2f} of box height"
-    return None
+    return sanity_reason(k, box, cfg)
 
 
 def pose_rows(rows: list[dict[str, Any]], estimator: WholeBodyPose, cfg: PoseConfig) -> list[dict[str, Any]]:
@@ -120,11 +158,19 @@ def pose_rows(rows: list[dict[str, Any]], estimator: WholeBodyPose, cfg: PoseCon
 
 
 def _choose(r: dict[str, Any], wb: np.ndarray, boxes: np.ndarray, width: int, height: int, cfg: PoseConfig) -> dict[str, Any]:
-    reason = "no person box"
-    for person, box in zip(wb, boxes):
+    """Every person whose points pass the filters (in detect order); dropped with the first person's reason if none."""
+    reasons, kept = [], []
+    for i, (person, box) in enumerate(zip(wb, boxes)):
         k = to_shoeleg(person, width, height, cfg.min_point_score)
+        k[outside_box(k, box, cfg.box_slack)] = 0
         reason = quality_reason(k, box, cfg)
         if reason is None:
-            return parts.row(r["source_uri"], r["content_hash"], parts.KEPT, None,
-                             keypoints=k.reshape(-1).tolist(), person_box=box.tolist())
-    return parts.row(r["source_uri"], r["content_hash"], parts.DROPPED, reason)
+            kept.append((i, k, box))
+        else:
+            reasons.append(reason)
+    if not kept:
+        return parts.row(r["source_uri"], r["content_hash"], parts.DROPPED, reasons[0] if reasons else "no person box")
+    return parts.row(r["source_uri"], r["content_hash"], parts.KEPT, None,
+                     keypoints=np.concatenate([k.reshape(-1) for _, k, _ in kept]).tolist(),
+                     person_box=np.concatenate([np.asarray(b, np.float32).reshape(-1) for _, _, b in kept]).tolist(),
+                     person_index=[i for i, _, _ in kept])

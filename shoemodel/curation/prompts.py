@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,6 +18,19 @@ class FootPrompt:
     points: np.ndarray  # (N, 2)
     labels: np.ndarray  # (N,)
     calf: np.ndarray | None  # (2, 2): ankle and a point up the calf, for the leg-overlap check
+    parts: dict[str, np.ndarray] = field(default_factory=dict)  # this foot's named points: ankle, heel, big_toe, small_toe, knee
+    other: np.ndarray | None = None  # (M, 2) the other foot's points: a mask on them covers the wrong foot
+    person_box: np.ndarray | None = None  # x1, y1, x2, y2 of the person: the expected foot size, the person mask's crop
+
+    @property
+    def foot_length(self) -> float:
+        """Heel (or ankle) to the farthest toe, in pixels: the scale of every foot-relative rule (0 if unknown)."""
+        back = self.parts.get("heel", self.parts.get("ankle"))
+        toes = [self.parts[t] for t in ("big_toe", "small_toe") if t in self.parts]
+        if back is None or not toes:
+            pts = np.stack(list(v for k, v in self.parts.items() if k != "knee")) if self.parts else np.zeros((0, 2))
+            return float(np.ptp(pts, 0).max()) if len(pts) > 1 else 0.0
+        return float(max(np.hypot(*(t - back)) for t in toes))
 
 
 def _pt(k: np.ndarray, name: str) -> np.ndarray | None:
@@ -25,9 +38,16 @@ def _pt(k: np.ndarray, name: str) -> np.ndarray | None:
     return p[:2].astype(np.float32) if p[2] > 0 else None
 
 
-def foot_prompts(k: np.ndarray, width: int, height: int, box_padding: float = 0.6, negative_on_calf: bool = True) -> list[FootPrompt]:
+def _foot_parts(k: np.ndarray, side: str) -> dict[str, np.ndarray]:
+    named = {part: _pt(k, f"{side}_{part}") for part in ("ankle", "heel", "big_toe", "small_toe", "knee")}
+    return {n: p for n, p in named.items() if p is not None}
+
+
+def foot_prompts(k: np.ndarray, width: int, height: int, box_padding: float = 0.6, negative_on_calf: bool = True,
+                 person_box: np.ndarray | None = None) -> list[FootPrompt]:
     """One prompt per foot that has at least a toe or heel plus one more foot point."""
     out = []
+    pb = None if person_box is None else np.asarray(person_box, np.float32)[:4]
     for side in ("left", "right"):
         ankle, heel = _pt(k, f"{side}_ankle"), _pt(k, f"{side}_heel")
         toes = [p for p in (_pt(k, f"{side}_big_toe"), _pt(k, f"{side}_small_toe")) if p is not None]
@@ -50,7 +70,9 @@ def foot_prompts(k: np.ndarray, width: int, height: int, box_padding: float = 0.
         negatives = [calf[1]] if negative_on_calf and calf is not None and _inside(calf[1], width, height) else []
         points = np.array(positives + negatives, np.float32)
         labels = np.array([1] * len(positives) + [0] * len(negatives), np.int64)
-        out.append(FootPrompt(side, box, points, labels, calf))
+        other = [p for n, p in _foot_parts(k, "right" if side == "left" else "left").items() if n != "knee"]
+        out.append(FootPrompt(side, box, points, labels, calf, _foot_parts(k, side),
+                              np.stack(other) if other else None, pb))
     return out
 
 

@@ -1,7 +1,9 @@
 """Segment stage: shoe masks per foot (SAM or the labelled GrabCut fallback), QC, and the union mask.
 
 Backends share `segment(image, prompts) -> [bool (H, W) per foot]`, computing the image embedding
-once per image. A record keeps the feet whose masks pass QC; too few feet -> dropped with the reason.
+once per image. A person keeps the feet whose masks pass QC; too few feet -> that person is dropped with
+the reason. A row holds every person of the pose row: `shoe_masks` one PNG per person (null when dropped),
+`shoe_mask` the first kept person's (the single-person view), `mask_qc` per person with per-foot numbers.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from shoemodel.curation.stage_io import decode_rgb
 from shoemodel.schemas.records import encode_png
 
 SEGMENT_SCHEMA = pa.schema(parts.BASE_FIELDS + [
-    pa.field("shoe_mask", pa.binary()),  # PNG, L, 0/255
-    pa.field("mask_qc", pa.string()),  # JSON: per-foot numbers and verdicts
+    pa.field("shoe_mask", pa.binary()),  # PNG, L, 0/255: the first kept person
+    pa.field("shoe_masks", pa.list_(pa.binary())),  # PNG per pose person, null where its masks failed QC
+    pa.field("mask_qc", pa.string()),  # JSON: [{person, ok, reason, feet: [per-foot numbers and verdicts]}]
 ])
 
 
@@ -41,15 +44,16 @@ def build_segmenter(cfg: SegmentConfig) -> ShoeSegmenter:
     if cfg.backend == "grabcut":
         from shoemodel.curation.segment_grabcut import GrabCutSegmenter
 
-        return GrabCutSegmenter()
+        return GrabCutSegmenter(person_mask=cfg.person_mask, person_threshold=cfg.person_threshold,
+                                foot_margin=cfg.foot_margin, ankle_margin=cfg.ankle_margin, sole_margin=cfg.sole_margin)
     raise ValueError(f"curation.segment.backend '{cfg.backend}' unknown; use sam, hf_sam or grabcut")
 
 
 def segment_image(image: np.ndarray, keypoints: np.ndarray, segmenter: ShoeSegmenter,
-                  cfg: SegmentConfig) -> tuple[np.ndarray | None, str | None, list[dict]]:
+                  cfg: SegmentConfig, person_box: np.ndarray | None = None) -> tuple[np.ndarray | None, str | None, list[dict]]:
     """Union shoe mask of the feet that pass QC, or the reason the image fails; plus per-foot QC."""
     h, w = image.shape[:2]
-    prompts = foot_prompts(keypoints, w, h, cfg.box_padding, cfg.negative_on_calf)
+    prompts = foot_prompts(keypoints, w, h, cfg.box_padding, cfg.negative_on_calf, person_box)
     if not prompts:
         return None, "no foot prompt", []
     union = np.zeros((h, w), bool)
@@ -68,19 +72,27 @@ def segment_image(image: np.ndarray, keypoints: np.ndarray, segmenter: ShoeSegme
 
 
 def segment_rows(rows: list[dict[str, Any]], segmenter: ShoeSegmenter, cfg: SegmentConfig) -> list[dict[str, Any]]:
-    """One output row per pose-kept image; per-image errors captured."""
+    """One output row per pose-kept image (all its persons); per-image errors captured."""
     out = []
     for r in rows:
         try:
             image = decode_rgb(r["image"])
-            k = np.asarray(r["keypoints"], np.float32).reshape(-1, 3)
-            mask, reason, qc = segment_image(image, k, segmenter, cfg)
+            ks = np.asarray(r["keypoints"], np.float32).reshape(-1, 12, 3)
+            boxes = np.asarray(r.get("person_box") or [], np.float32).reshape(-1, 5)
+            index = list(r.get("person_index") or range(len(ks)))
+            masks, qc = [], []
+            for j, k in enumerate(ks):
+                mask, reason, feet = segment_image(image, k, segmenter, cfg, boxes[j] if j < len(boxes) else None)
+                masks.append(None if mask is None else encode_png(mask.astype(np.uint8) * 255))
+                qc.append({"person": int(index[j]), "ok": reason is None, **({"reason": reason} if reason else {}), "feet": feet})
         except Exception as exc:  # noqa: BLE001
             out.append(parts.row(r["source_uri"], r["content_hash"], parts.FAILED, f"segment: {type(exc).__name__}: {exc}"))
             continue
-        if reason is not None:
-            out.append(parts.row(r["source_uri"], r["content_hash"], parts.DROPPED, reason, mask_qc=json.dumps(qc)))
+        kept = [m for m in masks if m is not None]
+        if not kept:
+            out.append(parts.row(r["source_uri"], r["content_hash"], parts.DROPPED, qc[0].get("reason") if qc else "no person",
+                                 mask_qc=json.dumps(qc)))
         else:
             out.append(parts.row(r["source_uri"], r["content_hash"], parts.KEPT, None,
-                                 shoe_mask=encode_png(mask.astype(np.uint8) * 255), mask_qc=json.dumps(qc)))
+                                 shoe_mask=kept[0], shoe_masks=masks, mask_qc=json.dumps(qc)))
     return out

@@ -1,48 +1,161 @@
-"""Keypoint-seeded GrabCut (opencv): the labelled non-SAM fallback when no SAM weights are available.
+"""Keypoint-seeded GrabCut (opencv) on a person mask: the labelled non-SAM shoe masker, no extra weights.
 
-It needs no weights, so `dvc repro` works on a fresh clone; masks are rougher than SAM's, and every
-record it makes says `mask_source: grabcut` in its provenance so a real build can filter them out.
+Foot geometry decides where a shoe can be; the person mask (MediaPipe, in the wheel) decides which of those
+pixels are the person rather than the floor; GrabCut then follows the shoe's colour edges:
+- the foot region is the hull of ankle, heel and toes grown by `foot_margin` x the foot length (a shoe is about
+  a third of its length wide and high around its keypoints); outside it is background;
+- above the ankle by more than `ankle_margin` x the foot length, along the knee direction, is the leg (calf,
+  trousers, sock): background; pixels nearer the other foot's points are the other shoe: background;
+- inside what is left, person pixels are probable shoe, the rest probable background; the heel-to-
+  toe line (the sole) on the person is sure shoe.
+Every record it makes says `mask_source: grabcut` in its provenance so a real build can filter them out.
+`person_mask: none` gives the older seeding (seeds at the points, the padded box probable background).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from shoemodel.curation.mask_qc import foot_samples, nearest
 from shoemodel.curation.prompts import FootPrompt
 
 
 class GrabCutSegmenter:
-    """GrabCut inside the foot box, with foreground seeds on the foot points and background on the calf."""
+    """GrabCut inside the foot box, seeded from foot geometry and the person's mask."""
 
     name = "grabcut"
 
-    def __init__(self, iterations: int = 3):
+    def __init__(self, iterations: int = 3, person_mask: str = "selfie", person_threshold: float = 0.5,
+                 foot_margin: float = 0.3, ankle_margin: float = 0.2, sole_margin: float = 0.0, box_padding: float = 0.25):
         import cv2
 
         self.iterations = iterations
-        self.version = f"opencv-{cv2.__version__}"
+        self.person_threshold = person_threshold
+        self.foot_margin, self.ankle_margin, self.sole_margin = foot_margin, ankle_margin, sole_margin
+        self._masker = None
+        if person_mask != "none":
+            from shoemodel.curation.person_mask import PersonMasker
+
+            self._masker = PersonMasker(person_mask, box_padding)
+        self.version = f"opencv-{cv2.__version__}" + (f" person-{self._masker.version}" if self._masker else "")
 
     def segment(self, image: np.ndarray, prompts: list[FootPrompt]) -> list[np.ndarray]:
-        import cv2
-
-        h, w = image.shape[:2]
+        if self._masker is None:
+            return [_legacy(image, p, self.iterations) for p in prompts]
+        cache: dict[tuple[float, ...], np.ndarray] = {}
         masks = []
         for p in prompts:
-            x1, y1, x2, y2 = (int(round(v)) for v in p.box)
-            x2, y2 = max(x2, x1 + 2), max(y2, y1 + 2)
-            crop = np.ascontiguousarray(image[y1:y2, x1:x2, ::-1])
-            m = np.full(crop.shape[:2], cv2.GC_PR_BGD, np.uint8)
-            r = max(2, int(0.06 * max(crop.shape[:2])))
-            for (px, py), lab in zip(p.points, p.labels):
-                cv2.circle(m, (int(px) - x1, int(py) - y1), r, int(cv2.GC_FGD if lab == 1 else cv2.GC_BGD), -1)
-            full = np.zeros((h, w), bool)
-            if (m == cv2.GC_FGD).any() and crop.shape[0] > 4 and crop.shape[1] > 4:
-                bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-                cv2.setRNGSeed(0)  # GrabCut's k-means init draws from a per-thread RNG: seed it so reruns match
-                try:
-                    cv2.grabCut(crop, m, None, bgd, fgd, self.iterations, cv2.GC_INIT_WITH_MASK)
-                except cv2.error:
-                    pass  # degenerate crop (one colour): keep the seeds only
-                full[y1:y2, x1:x2] = (m == cv2.GC_FGD) | (m == cv2.GC_PR_FGD)
-            masks.append(full)
+            prob = None
+            if p.person_box is not None:
+                key = tuple(float(v) for v in p.person_box[:4])
+                if key not in cache:
+                    cache[key] = self._masker.probability(image, p.person_box)
+                prob = cache[key]
+            masks.append(self.segment_foot(image, p, prob))
         return masks
+
+    def trimap(self, p: FootPrompt, shape: tuple[int, int], prob: np.ndarray | None) -> np.ndarray:
+        """GrabCut labels (H, W) for one foot: the rules of the module docstring, in image pixels."""
+        import cv2
+
+        h, w = shape
+        lab = np.full((h, w), cv2.GC_BGD, np.uint8)
+        pts = {n: v for n, v in p.parts.items() if n != "knee"}
+        if len(pts) < 2:
+            return lab
+        length = max(p.foot_length, 8.0)
+        x1, y1, x2, y2 = (int(round(v)) for v in p.box)
+        x2, y2 = min(max(x2, x1 + 2), w), min(max(y2, y1 + 2), h)
+        yy, xx = np.mgrid[y1:y2, x1:x2].astype(np.float32)
+        hull = np.zeros((y2 - y1, x2 - x1), np.uint8)
+        own = np.stack(list(pts.values())).astype(np.float32) - [x1, y1]
+        down = -_up(p) * self.sole_margin * length  # the sole lies below the heel/toe points, never above them
+        sole = np.stack([v for n, v in pts.items() if n != "ankle"]).astype(np.float32) - [x1, y1] + down
+        cv2.fillConvexPoly(hull, cv2.convexHull(np.concatenate([own, sole]).round().astype(np.int32)), 1)
+        for a, b in _pairs(own):
+            cv2.line(hull, tuple(int(v) for v in a.round()), tuple(int(v) for v in b.round()), 1, 1)
+        dist = cv2.distanceTransform((1 - hull).astype(np.uint8), cv2.DIST_L2, 5)
+        region = dist <= self.foot_margin * length
+        ankle = p.parts.get("ankle")
+        if ankle is not None:
+            up = _up(p)
+            region &= (xx - ankle[0]) * up[0] + (yy - ankle[1]) * up[1] <= self.ankle_margin * length
+        if p.other is not None and len(p.other):
+            region &= nearest(xx, yy, foot_samples(own + [x1, y1])) <= nearest(xx, yy, foot_samples(p.other))
+        person = np.ones_like(region) if prob is None else prob[y1:y2, x1:x2] >= self.person_threshold
+        crop = lab[y1:y2, x1:x2]
+        crop[region] = cv2.GC_PR_BGD
+        crop[region & person] = cv2.GC_PR_FGD
+        core = np.zeros_like(hull)
+        for a, b in _sole(pts, [x1, y1]):
+            cv2.line(core, tuple(int(v) for v in a.round()), tuple(int(v) for v in b.round()), 1, max(1, int(0.08 * length)))
+        crop[(core > 0) & region & person] = cv2.GC_FGD
+        return lab
+
+    def segment_foot(self, image: np.ndarray, p: FootPrompt, prob: np.ndarray | None) -> np.ndarray:
+        import cv2
+
+        lab = self.trimap(p, image.shape[:2], prob)
+        fg = (lab == cv2.GC_FGD) | (lab == cv2.GC_PR_FGD)
+        if not (lab == cv2.GC_FGD).any():
+            return fg
+        x1, y1, x2, y2 = (int(round(v)) for v in p.box)
+        x2, y2 = min(max(x2, x1 + 2), image.shape[1]), min(max(y2, y1 + 2), image.shape[0])
+        crop = np.ascontiguousarray(image[y1:y2, x1:x2, ::-1])
+        m = np.ascontiguousarray(lab[y1:y2, x1:x2])
+        if min(crop.shape[:2]) <= 4 or not ((m == cv2.GC_BGD) | (m == cv2.GC_PR_BGD)).any():
+            return fg
+        cv2.setRNGSeed(0)  # GrabCut's k-means init draws from a per-thread RNG: seed it so reruns match
+        try:
+            cv2.grabCut(crop, m, None, np.zeros((1, 65)), np.zeros((1, 65)), self.iterations, cv2.GC_INIT_WITH_MASK)
+        except cv2.error:
+            return fg  # degenerate crop (one colour): keep the seeded region
+        out = np.zeros(image.shape[:2], bool)
+        out[y1:y2, x1:x2] = (m == cv2.GC_FGD) | (m == cv2.GC_PR_FGD)
+        return out
+
+
+def _up(p: FootPrompt) -> np.ndarray:
+    """Unit vector from the ankle towards the knee (straight up in the image without both)."""
+    ankle, knee = p.parts.get("ankle"), p.parts.get("knee")
+    if ankle is None or knee is None or np.hypot(*(knee - ankle)) <= 1:
+        return np.array([0.0, -1.0], np.float32)
+    return ((knee - ankle) / float(np.hypot(*(knee - ankle)))).astype(np.float32)
+
+
+def _sole(pts: dict[str, np.ndarray], origin: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The sole line (heel to each toe; ankle to toe without a heel): always on the shoe, unlike the ankle,
+    which sits on bare skin in a pump or sandal."""
+    back = pts.get("heel", pts.get("ankle"))
+    toes = [pts[t] for t in ("big_toe", "small_toe") if t in pts]
+    if back is None or not toes:
+        return []
+    o = np.asarray(origin, np.float32)
+    return [(back - o, t - o) for t in toes]
+
+
+def _pairs(pts: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [(pts[i], pts[j]) for i in range(len(pts)) for j in range(i + 1, len(pts))]
+
+
+def _legacy(image: np.ndarray, p: FootPrompt, iterations: int) -> np.ndarray:
+    """The first seeding: foreground discs on the foot points, background on the calf point, box probable background."""
+    import cv2
+
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = (int(round(v)) for v in p.box)
+    x2, y2 = max(x2, x1 + 2), max(y2, y1 + 2)
+    crop = np.ascontiguousarray(image[y1:y2, x1:x2, ::-1])
+    m = np.full(crop.shape[:2], cv2.GC_PR_BGD, np.uint8)
+    r = max(2, int(0.06 * max(crop.shape[:2])))
+    for (px, py), lab in zip(p.points, p.labels):
+        cv2.circle(m, (int(px) - x1, int(py) - y1), r, int(cv2.GC_FGD if lab == 1 else cv2.GC_BGD), -1)
+    full = np.zeros((h, w), bool)
+    if (m == cv2.GC_FGD).any() and crop.shape[0] > 4 and crop.shape[1] > 4:
+        cv2.setRNGSeed(0)
+        try:
+            cv2.grabCut(crop, m, None, np.zeros((1, 65)), np.zeros((1, 65)), iterations, cv2.GC_INIT_WITH_MASK)
+        except cv2.error:
+            pass  # degenerate crop (one colour): keep the seeds only
+        full[y1:y2, x1:x2] = (m == cv2.GC_FGD) | (m == cv2.GC_PR_FGD)
+    return full

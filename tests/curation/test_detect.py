@@ -9,7 +9,14 @@ import pytest
 
 from shoemodel.curation.boxes import iou
 from shoemodel.curation.config import DetectConfig
-from shoemodel.curation.detect import FullFrameDetector, build_detector, detect_rows, resolve_backend, select_persons
+from shoemodel.curation.detect import (
+    FullFrameDetector,
+    build_detector,
+    detect_rows,
+    feet_occlusion,
+    resolve_backend,
+    select_persons,
+)
 from shoemodel.models.weights import WeightsNotFound
 from shoemodel.schemas.records import decode_image
 
@@ -82,7 +89,7 @@ def test_a_broken_image_is_a_failed_row_and_the_rest_go_on(fixtures_dir: Path) -
 
 def test_select_persons_reasons() -> None:
     cfg = DetectConfig(score_threshold=0.5, min_box_height_frac=0.3, bottom_margin_frac=0.02, max_persons=2)
-    det = np.array([[0, 0, 10, 90, 0.9], [20, 10, 60, 60, 0.8], [0, 0, 50, 99.5, 0.95]], np.float32)
+    det = np.array([[0, 0, 10, 90, 0.9], [20, 10, 60, 60, 0.8], [70, 0, 100, 99.5, 0.95]], np.float32)
     keep, reason = select_persons(det, None, 100, 100, cfg)
     assert reason is None and keep[:, 4].tolist() == pytest.approx([0.8, 0.9])  # the cut-off person (bottom 99.5) goes
     assert select_persons(det[:0], None, 100, 100, cfg)[1] == "no person"
@@ -93,6 +100,20 @@ def test_select_persons_reasons() -> None:
     assert select_persons(det[2:], kp, 100, 100, cfg)[1] == "lower legs not in the box"
     kp[0, 15, 2] = 0.9  # a pose model that sees an ankle overrides the box-edge rule
     assert select_persons(det[2:], kp, 100, 100, cfg)[1] is None
+
+
+def test_feet_hidden_by_a_person_in_front_are_dropped_and_the_front_one_kept() -> None:
+    cfg = DetectConfig(score_threshold=0.5, min_box_height_frac=0.3, bottom_margin_frac=0.02, max_persons=8)
+    behind = [30, 10, 60, 70, 0.9]  # feet zone y 61-70, x 30-60
+    front = [20, 20, 70, 95, 0.9]  # lower bottom: nearer the camera, covers the zone
+    aside = [75, 10, 95, 70, 0.9]  # same depth, beside them: not hidden
+    det = np.array([behind, front, aside], np.float32)
+    assert feet_occlusion(det).round(2).tolist() == [1.0, 0.0, 0.0]
+    keep, reason = select_persons(det, None, 100, 100, cfg)
+    assert reason is None and sorted(keep[:, 0].tolist()) == [20, 75]
+    assert select_persons(det[:2], None, 100, 100, DetectConfig(max_feet_occlusion=1.0, min_box_height_frac=0.3))[0].shape[0] == 2
+    only_hidden = np.array([behind, [20, 20, 70, 99.5, 0.9]], np.float32)  # the one in front is cut off by the frame
+    assert select_persons(only_hidden, None, 100, 100, cfg)[1] == "feet hidden by another person"
 
 
 def test_auto_without_weights_is_full_frame_and_missing_weights_are_named(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from shoemodel.curation.config import PoseConfig
-from shoemodel.curation.pose import build_pose, pose_rows, quality_reason, to_shoeleg
+from shoemodel.curation.pose import build_pose, outside_box, pose_rows, quality_reason, to_shoeleg
 from shoemodel.curation.pose_mediapipe import WHOLEBODY_FROM_BLAZEPOSE, blazepose_to_wholebody
 from shoemodel.schemas.keypoints import KEYPOINT_NAMES
 from shoemodel.schemas.records import decode_image
@@ -72,8 +72,10 @@ def test_vitpose_tiny_133_point_head_runs_on_photos(coco_dir: Path) -> None:
         c, s = (b[:, :2] + b[:, 2:4]) / 2, (b[:, 2:4] - b[:, :2]).max(-1, keepdims=True)
         assert np.isfinite(o).all() and np.all(np.abs(np.median(o[..., :2], axis=1) - c) <= s)
     rows = [{"source_uri": str(f), "content_hash": "h", "image": f.read_bytes(), "boxes": b.reshape(-1).tolist()} for f, b in zip(files, boxes)]
-    res = pose_rows(rows, est, PoseConfig(min_point_score=0.0, min_complete_feet=0, min_leg_frac=0, max_leg_frac=99))
-    assert [r["status"] for r in res] == ["kept", "kept"] and len(res[0]["keypoints"]) == 36
+    res = pose_rows(rows, est, PoseConfig(min_point_score=0.0, min_complete_feet=0, min_leg_frac=0, max_leg_frac=99,
+                                                 box_slack=99, max_foot_frac=99, max_foot_calf_ratio=99, check_left_right=False))
+    assert [r["status"] for r in res] == ["kept", "kept"] and len(res[0]["keypoints"]) == 72  # two persons, each its own
+    assert res[0]["person_index"] == [0, 1] and len(res[0]["person_box"]) == 10
 
 
 def test_vitpose_and_mmpose_missing_files_are_named(tmp_path: Path) -> None:
@@ -114,6 +116,59 @@ def test_quality_filters() -> None:
     wb[17] = (60, 185, 0.9)
     k = to_shoeleg(wb, 100, 200, 0.5)
     assert k[4].tolist() == [0, 0, 0] and k[5].tolist() == [0, 0, 0] and k[6].tolist() == pytest.approx([60, 185, 0.9])
+
+
+def test_pose_sanity_points_belong_to_the_person() -> None:
+    """Points outside the box are another person's; bones too long for the box; feet swapped left/right."""
+    cfg = PoseConfig()
+    box = np.array([0, 0, 100, 200, 1], np.float32)
+    both = dict(left_hip=(30, 100), right_hip=(70, 100), left_knee=(27, 140), right_knee=(73, 140),
+                left_ankle=(25, 180), right_ankle=(75, 180), left_big_toe=(12, 195), left_heel=(27, 192),
+                right_big_toe=(88, 195), right_heel=(73, 192))
+    assert quality_reason(_person(**both), box, cfg) is None
+    far = _person(**{**both, "left_big_toe": (160, 195), "right_big_toe": (170, 195)})  # toes on someone to the right
+    assert quality_reason(far, box, cfg).startswith("no complete foot")
+    assert outside_box(far, box, 0.1)[KEYPOINT_NAMES.index("left_big_toe")]
+    thigh = _person(**{**both, "left_hip": (40, -90)})
+    assert quality_reason(thigh, box, PoseConfig(box_slack=1.0)).startswith("leg length: left hip-knee")
+    toe_on_floor = _person(**{**both, "right_big_toe": (99, 198), "right_knee": (75, 165)})  # foot 2 x the calf
+    assert quality_reason(toe_on_floor, box, cfg).startswith("foot length: right ankle-big_toe")
+    swapped = _person(**{**both, "left_heel": (73, 192), "right_heel": (27, 192)})  # heels on the other feet
+    crossed = dict(both, left_ankle=(48, 180), right_ankle=(52, 180))  # ankles together: sides cannot be told
+    assert quality_reason(_person(**{**crossed, "left_heel": (55, 192), "right_heel": (45, 192)}), box, cfg) is None
+    assert quality_reason(swapped, box, cfg).startswith("left/right mixed")
+    # without the side check the long cross-over "foot" is still caught by its length
+    assert quality_reason(swapped, box, PoseConfig(check_left_right=False)).startswith("foot length")
+
+
+def test_pose_rows_keep_every_passing_person_with_its_detect_index() -> None:
+    """Three boxes, the middle one's points fail: the row holds persons 0 and 2, in detect order."""
+    from shoemodel.curation.pose import pose_rows
+    from shoemodel.schemas.keypoints import WHOLEBODY_INDEX
+
+    class Fixed:
+        name, version = "fixed", "1"
+
+        def estimate(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+            out = np.zeros((len(boxes), 133, 3), np.float32)
+            for i, b in enumerate(boxes):
+                k = _person(left_knee=(20, 140), left_ankle=(20, 175), left_big_toe=(32, 190), left_heel=(15, 188))
+                k[:, :2] += b[:2]
+                if i == 1:
+                    k[:, 2] = 0  # nothing found
+                out[i, list(WHOLEBODY_INDEX)] = k
+            return out
+
+    from shoemodel.schemas.records import encode_png
+
+    image = encode_png(np.zeros((220, 400, 3), np.uint8))
+    boxes = np.array([[0, 0, 100, 200, 0.9], [120, 0, 220, 200, 0.9], [250, 0, 350, 200, 0.8]], np.float32)
+    (row,) = pose_rows([{"source_uri": "u", "content_hash": "h", "image": image, "boxes": boxes.reshape(-1).tolist()}],
+                       Fixed(), PoseConfig(min_leg_frac=0.1))
+    assert row["status"] == "kept" and row["person_index"] == [0, 2]
+    assert np.asarray(row["person_box"]).reshape(-1, 5)[:, 0].tolist() == [0, 250]
+    k = np.asarray(row["keypoints"]).reshape(-1, 12, 3)
+    assert k[1, KEYPOINT_NAMES.index("left_ankle"), 0] == pytest.approx(270)
 
 
 def test_vitpose_loads_a_checkpoint_folder_by_path(tmp_path: Path) -> None:

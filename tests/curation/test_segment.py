@@ -96,27 +96,91 @@ def test_grabcut_fallback_recovers_fashionpedia_shoe_masks(fixtures_dir: Path) -
     assert min(ious) >= 0.35, ious  # a labelled fallback: rough, but on the shoe (measured 0.76, 0.42)
 
 
-def test_mask_qc_area_components_and_calf_overlap() -> None:
-    cfg = SegmentConfig(min_area_frac=0.05, max_area_frac=1.5, max_components=2, max_leg_overlap=0.3)
-    p = FootPrompt("left", np.array([40, 60, 80, 90], np.float32), np.zeros((0, 2)), np.zeros(0),
-                   calf=np.array([[60, 60], [60, 10]], np.float32))
-    good = np.zeros((100, 100), bool)
-    good[65:88, 42:78] = True
-    assert check_mask(good, p, cfg)[1] is None
-    assert check_mask(np.zeros((100, 100), bool), p, cfg)[1] == "empty mask"
+def _foot_prompt() -> FootPrompt:
+    """A right-facing foot on a 200 x 200 canvas: ankle (60, 120), heel (50, 150), toe (110, 152), knee above;
+    the other foot 80 px to the right; a 180 px tall person."""
+    k = _k(left_knee=(62, 40), left_ankle=(60, 120), left_heel=(50, 150), left_big_toe=(110, 152),
+           right_knee=(142, 40), right_ankle=(140, 120), right_heel=(130, 150), right_big_toe=(190, 152))
+    (p, _) = foot_prompts(k, 200, 200, box_padding=0.6, negative_on_calf=True, person_box=np.array([20, 10, 190, 190, 1.0]))
+    return p
+
+
+def _shoe(p: FootPrompt) -> np.ndarray:
+    """A hand-made shoe: the sole band from heel to toe, up to just above the ankle at the back."""
+    import cv2
+
+    m = np.zeros((200, 200), np.uint8)
+    cv2.fillPoly(m, [np.array([[48, 155], [114, 156], [112, 140], [80, 132], [66, 116], [52, 118]], np.int32)], 1)
+    return m.astype(bool)
+
+
+def test_mask_qc_each_rule_on_hand_made_masks() -> None:
+    cfg = SegmentConfig()
+    p = _foot_prompt()
+    good = _shoe(p)
+    m, reason, stats = check_mask(good, p, cfg)
+    assert reason is None, stats
+    assert 0.3 < stats["foot_area_ratio"] < 3 and stats["box_fill"] < 0.85 and stats["above_ankle_frac"] < 0.2
+    assert stats["other_foot_frac"] < 0.05
+    assert check_mask(np.zeros((200, 200), bool), p, cfg)[1] == "empty mask"
     speck = good.copy()
-    speck[0, 0] = True  # a one-pixel speck is cleaned away, not counted
+    speck[0, 0] = True  # a one-pixel speck beside a good mask is cleaned away, not counted
     m, reason, stats = check_mask(speck, p, cfg)
     assert reason is None and not m[0, 0] and stats["components"] == 1
-    tiny = np.zeros((100, 100), bool)
-    tiny[70:72, 50:52] = True
-    assert check_mask(tiny, p, cfg)[1].startswith("mask area")
-    three = np.zeros((100, 100), bool)
-    three[62:70, 42:50] = three[62:70, 60:68] = three[80:88, 42:50] = True
-    assert check_mask(three, p, cfg)[1] == "mask has 3 components"
-    leg = good.copy()
-    leg[15:60, 50:70] = True  # mask climbs up the calf
-    assert check_mask(leg, p, cfg)[1].startswith("mask covers the calf")
+    box = np.zeros((200, 200), bool)  # GrabCut's failure: the whole prompt box
+    x1, y1, x2, y2 = p.box.round().astype(int)
+    box[y1:y2, x1:x2] = True
+    reason, stats = check_mask(box, p, cfg)[1:]
+    assert reason.startswith("mask fills its prompt box") and stats["box_fill"] > 0.85
+    tiny = np.zeros((200, 200), bool)  # 3 specks of 13 pixels: far below a foot of this person
+    for y, x in ((150, 60), (152, 80), (150, 100)):
+        tiny[y:y + 3, x:x + 4] = True
+    tiny[151, 64:80] = True  # joined, so it is one small mask rather than three components
+    reason, stats = check_mask(tiny, p, cfg)[1:]
+    assert reason.startswith("speck") and stats["foot_area_ratio"] < 0.1
+    leg = np.zeros((200, 200), bool)  # a calf / trouser leg above the ankle
+    leg[60:125, 50:72] = True
+    reason, stats = check_mask(leg, p, cfg)[1:]
+    assert reason.startswith("mask mostly above the ankle") and stats["above_ankle_frac"] > 0.5
+    both = good | np.roll(good, 80, axis=1) | np.roll(good, 81, axis=1)  # this shoe and (more of) the other one
+    reason, stats = check_mask(both, p, cfg)[1:]
+    assert reason.startswith("mask covers the other foot") and stats["other_foot_frac"] > 0.4
+    line = np.zeros((200, 200), bool)  # GrabCut keeping only its seed: the heel-toe line
+    line[150:154, 50:110] = True
+    reason, stats = check_mask(line, p, cfg)[1:]
+    assert reason.startswith("thin") and stats["foot_area_ratio"] > 0.1
+    three = np.zeros((200, 200), bool)
+    for x in (48, 72, 96):
+        three[138:156, x:x + 14] = True
+    assert check_mask(three, p, SegmentConfig(max_components=2, min_thickness_ratio=0))[1] == "mask has 3 components"
+
+
+def test_mask_qc_on_real_photo_masks(fixtures_dir: Path, mediapipe_installed) -> None:
+    """On bus.jpg's real foot points: the GrabCut mask passes; the prompt box and a speck on the shoe do not."""
+    image = decode_image((fixtures_dir / "images" / "ultralytics_samples" / "bus.jpg").read_bytes(), "RGB")
+    person = np.array([40, 400, 250, 905, 0.9], np.float32)
+    prompts = foot_prompts(BUS_FEET, image.shape[1], image.shape[0], 0.6, True, person)
+    cfg = SegmentConfig()
+    seg = build_segmenter(cfg)
+    masks = seg.segment(image, prompts)
+    verdicts = [check_mask(m, p, cfg) for m, p in zip(masks, prompts)]
+    assert any(v[1] is None for v in verdicts), [v[2] for v in verdicts]
+    for m, p in zip(masks, prompts):
+        box = np.zeros(m.shape, bool)
+        x1, y1, x2, y2 = p.box.round().astype(int)
+        box[y1:y2, x1:x2] = True
+        assert check_mask(box, p, cfg)[1].startswith("mask fills its prompt box")
+        ys, xs = np.nonzero(m) if m.any() else (np.array([y1 + 5]), np.array([x1 + 5]))
+        speck = np.zeros(m.shape, bool)
+        speck[ys[0]:ys[0] + 3, xs[0]:xs[0] + 3] = True
+        assert check_mask(speck, p, cfg)[1].startswith("speck")
+        calf = np.zeros(m.shape, bool)  # the real calf: from the ankle up towards the knee, a foot wide
+        import cv2
+
+        ankle, knee = p.parts["ankle"], p.parts["knee"]
+        cv2.line(calf.view(np.uint8), tuple(int(v) for v in ankle), tuple(int(v) for v in (ankle + knee) / 2), 1,
+                 max(3, int(0.3 * p.foot_length)))
+        assert check_mask(calf, p, cfg)[1].startswith("mask mostly above the ankle")
 
 
 @pytest.mark.fixtures
@@ -129,16 +193,16 @@ def test_hf_sam_loads_a_checkpoint_folder_by_path_and_runs_the_stage(fixtures_di
 
     torch.manual_seed(0)
     tiny_hf_sam().save_pretrained(tmp_path / "sam-tiny")
-    cfg = SegmentConfig(backend="hf_sam", weights=str(tmp_path / "sam-tiny"), min_area_frac=0.0, max_area_frac=1e9,
-                        max_components=10**6, max_leg_overlap=1.0)
+    cfg = SegmentConfig(backend="hf_sam", weights=str(tmp_path / "sam-tiny"), max_box_fill=1e9, min_foot_area_ratio=0.0,
+                        max_components=10**6, max_leg_overlap=1.0, max_other_foot_frac=1.0, max_above_ankle_frac=1.0)
     seg = build_segmenter(cfg)
     assert seg.name == "hf_sam" and "sam-tiny" in seg.version
     bus = fixtures_dir / "images" / "ultralytics_samples" / "bus.jpg"
     rows = [{"source_uri": str(bus), "content_hash": "h", "image": bus.read_bytes(), "keypoints": BUS_FEET.reshape(-1).tolist()}]
     (row,) = segment_rows(rows, seg, cfg)
-    qc = json.loads(row["mask_qc"])
-    assert [q["side"] for q in qc] == ["left", "right"]
-    assert row["status"] == ("kept" if any(q["ok"] for q in qc) else "dropped")
+    (person,) = json.loads(row["mask_qc"])  # one person: its feet
+    assert [q["side"] for q in person["feet"]] == ["left", "right"]
+    assert row["status"] == ("kept" if any(q["ok"] for q in person["feet"]) else "dropped")
 
 
 def _save_tiny_sams(folder: Path) -> dict[str, tuple[Path, object]]:
