@@ -77,17 +77,26 @@ def to_tensors(ex: SWExample) -> dict[str, Any]:
     return {"pixel_values": pixels, "conditioning": torch.from_numpy(condition_array(ex.x_w, ex.x_p)), "prompt": ex.prompt}
 
 
+def variant_seed(index: int, variant: int) -> int:
+    """The augmentation seed of crop/flip variant `variant` of record `index` (what the latent cache stores)."""
+    from shoemodel.training.common import rng_for
+
+    return int(rng_for(index, variant, 0x5EED).integers(0, 2**31 - 1))
+
+
 class ShoeLegDataset(Dataset):
     """SW examples indexed by (record index, augmentation seed): the crop and flip come from the seed alone.
 
     Holds the split as an Arrow table of encoded bytes (memory-mapped) and decodes one record per item.
+    With `variants` > 0 the seed picks one of that many fixed crop/flip variants per record (seed % variants),
+    the augmentations a latent cache holds; 0 draws a fresh crop/flip from every seed.
     """
 
     def __init__(self, table: Any, resolution: int, *, flip: bool = True,
-                 template: str = "a photo of a person wearing shoes"):
+                 template: str = "a photo of a person wearing shoes", variants: int = 0):
         self.columns = {name: table.column(name) for name in table.column_names}
         self.num_rows = table.num_rows
-        self.resolution, self.flip, self.template = resolution, flip, template
+        self.resolution, self.flip, self.template, self.variants = resolution, flip, template, variants
 
     def __len__(self) -> int:
         return self.num_rows
@@ -96,21 +105,33 @@ class ShoeLegDataset(Dataset):
         """Row i as a record dict (image bytes still encoded)."""
         return {name: col[i].as_py() for name, col in self.columns.items()}
 
+    def example(self, idx: int, seed: int) -> SWExample:
+        """The augmented example of record idx for augmentation seed `seed`."""
+        if self.variants > 0:
+            seed = variant_seed(idx, seed % self.variants)
+        return make_example(self.record(idx), self.resolution, random.Random(seed), self.flip, self.template)
+
     def __getitem__(self, key: tuple[int, int] | int) -> dict[str, Any]:
         idx, seed = key if isinstance(key, tuple) else (key, 0)
-        return to_tensors(make_example(self.record(idx), self.resolution, random.Random(seed), self.flip, self.template))
+        return to_tensors(self.example(idx, seed))
 
 
 def load_dataset(root: str | Path, resolution: int, *, split: str = "train", max_records: int = 0, flip: bool = True,
-                 template: str = "a photo of a person wearing shoes") -> ShoeLegDataset:
+                 template: str = "a photo of a person wearing shoes", variants: int = 0) -> ShoeLegDataset:
     """The `split` records of the shoe-leg set at `root` as a ShoeLegDataset."""
     from shoemodel.training.data import load_split
 
-    return ShoeLegDataset(load_split(root, COLUMNS, split, max_records), resolution, flip=flip, template=template)
+    return ShoeLegDataset(load_split(root, COLUMNS, split, max_records), resolution, flip=flip, template=template,
+                          variants=variants)
 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack a list of examples into a batch."""
+    """Stack a list of examples into a batch (pixels and prompts, or cached latent moments and prompt rows)."""
+    if "latent_mean" in items[0]:
+        return {"latent_mean": torch.stack([i["latent_mean"] for i in items]),
+                "latent_std": torch.stack([i["latent_std"] for i in items]),
+                "conditioning": torch.stack([i["conditioning"] for i in items]),
+                "prompt_ids": torch.tensor([i["prompt_id"] for i in items], dtype=torch.long)}
     return {"pixel_values": torch.stack([i["pixel_values"] for i in items]),
             "conditioning": torch.stack([i["conditioning"] for i in items]),
             "prompts": [i["prompt"] for i in items]}
