@@ -2,7 +2,8 @@
 gradient accumulation, state files).
 
 A task plugs in a Dataset whose items are indexed by (record index, augmentation seed), a collate
-function, and `loss_fn(model, batch, generator) -> (loss, logs)`. Optionally it names modules the loss
+function, and `loss_fn(model, batch, rng) -> (loss, logs)`, `rng` a `StepRandom` (draws that do not depend
+on the number of processes). Optionally it names modules the loss
 uses without training them (`frozen`), an optimiser factory and a validation callback. Only the model's
 parameters that require gradients train. The loop owns the LR schedule (diffusers' `get_scheduler`),
 optional EMA (diffusers' `EMAModel`), progress bar, CSV loss log, train.json summary and resumable state
@@ -30,7 +31,47 @@ from shoemodel.models.runtime import prepare_imports, set_torch_threads
 from shoemodel.store.atomic import write_json
 from shoemodel.training.common import LoopConfig, MetricLog, StepBatchSampler
 
-LossFn = Callable[[torch.nn.Module, Any, torch.Generator], tuple[torch.Tensor, dict[str, float]]]
+class StepRandom:
+    """The random draws of one micro-batch, independent of how it is split over processes.
+
+    Every process draws for the whole global micro-batch from the step's generator (seeded by seed and step
+    alone) and keeps its own slice, so P processes x batch b draw exactly what 1 process x batch P*b draws:
+    the same noise, timesteps and dropouts per sample, and multi-GPU training follows the single-GPU curve.
+    The draws are tiny next to a model step. `generator` is the underlying torch.Generator.
+    """
+
+    def __init__(self, generator: torch.Generator, shard: int = 0, num_shards: int = 1):
+        self.generator, self.shard, self.num_shards = generator, shard, num_shards
+        self.device = generator.device
+
+    def _slice(self, full: torch.Tensor, n: int) -> torch.Tensor:
+        return full[self.shard * n:(self.shard + 1) * n]
+
+    def randn(self, shape: Sequence[int], dtype: torch.dtype | None = None) -> torch.Tensor:
+        """Standard normal of `shape` (first dimension: this process's batch), on the generator's device."""
+        n = int(shape[0])
+        full = torch.randn((n * self.num_shards, *shape[1:]), generator=self.generator, device=self.device, dtype=dtype)
+        return self._slice(full, n)
+
+    def rand(self, n: int) -> torch.Tensor:
+        """Uniform [0, 1) of length n (this process's batch)."""
+        return self._slice(torch.rand(n * self.num_shards, generator=self.generator, device=self.device), n)
+
+    def randint(self, high: int, n: int) -> torch.Tensor:
+        """Integers in [0, high) of length n (this process's batch)."""
+        return self._slice(torch.randint(0, high, (n * self.num_shards,), generator=self.generator, device=self.device), n)
+
+
+def as_step_random(rng: StepRandom | torch.Generator | None) -> StepRandom:
+    """A StepRandom over `rng` (a bare generator draws for one process; None seeds a CPU generator from torch's global RNG)."""
+    if isinstance(rng, StepRandom):
+        return rng
+    if rng is None:
+        rng = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,))))
+    return StepRandom(rng)
+
+
+LossFn = Callable[[torch.nn.Module, Any, StepRandom], tuple[torch.Tensor, dict[str, float]]]
 #: Builds the optimiser over the trainable parameters (default: `adamw` from the config).
 OptimizerFactory = Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer]
 #: Called on the main process with the (unwrapped, eval-mode) model and the number of steps done.
@@ -195,6 +236,8 @@ def train_loop(cfg: LoopConfig, model: torch.nn.Module, dataset: Dataset, collat
     torch.manual_seed(cfg.seed)
     _place_frozen(frozen, accelerator.device, accelerator.mixed_precision)
     model.to(accelerator.device)  # before the optimiser, so a fused AdamW sees device parameters
+    if accelerator.num_processes > 1 and accelerator.device.type == "cuda":  # batch statistics over the global batch
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     if on_device is not None:
         on_device(accelerator.device, accelerator.mixed_precision)
     params = trainable_parameters(model)
@@ -241,7 +284,8 @@ def train_loop(cfg: LoopConfig, model: torch.nn.Module, dataset: Dataset, collat
         for micro in range(accum):
             seed = _step_seed(cfg.seed, step) + 2 * micro
             torch.manual_seed(seed)
-            gen = torch.Generator(device=accelerator.device).manual_seed(seed + 1)
+            gen = StepRandom(torch.Generator(device=accelerator.device).manual_seed(seed + 1),
+                             accelerator.process_index, accelerator.num_processes)
             batch = _to_device(next(batches), accelerator.device)
             with accelerator.accumulate(model):
                 with accelerator.autocast():
@@ -252,7 +296,7 @@ def train_loop(cfg: LoopConfig, model: torch.nn.Module, dataset: Dataset, collat
                 optimizer.step()  # the accelerate wrappers skip these until the last micro-batch
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
-            micro_losses.append(float(loss.detach()))
+            micro_losses.append(float(accelerator.reduce(loss.detach(), "mean")))  # the global batch's loss
         if ema is not None:
             ema.step(params)
         losses.append(sum(micro_losses) / accum)
