@@ -261,7 +261,7 @@ def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
                    mixed_precision=spec["mixed_precision"], num_workers=spec["num_workers"], checkpoint_every=0,
                    validation_every=0, num_validation_images=0, empty_prompt_prob=0.0, progress=False,
                    seed=spec["seed"], latent_cache=str(work / "latent_cache") if spec["cache"] else "",
-                   cpu_threads=0)
+                   cpu_threads=0, compile=spec["compile"])
     t = time.perf_counter()
     if cfg.latent_cache:
         build_sw_cache(cfg)
@@ -319,6 +319,7 @@ def main() -> None:
     ap.add_argument("--mixed-precision", default=None, choices=["no", "bf16", "fp16"])
     ap.add_argument("--num-workers", type=int, default=None)
     ap.add_argument("--no-cache", action="store_true", help="our trainer without the latent cache")
+    ap.add_argument("--no-compile", action="store_true", help="our trainer without torch.compile (GPU)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads in each worker (CPU runs)")
     ap.add_argument("--out", type=Path, default=None, help="results JSON (default: print only)")
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
@@ -342,7 +343,7 @@ def main() -> None:
             "steps": args.steps or (30 if gpu else 6), "warmup": args.warmup if args.warmup is not None else (10 if gpu else 2),
             "mixed_precision": args.mixed_precision or ("bf16" if gpu else "no"),
             "num_workers": args.num_workers if args.num_workers is not None else (4 if gpu else 0),
-            "learning_rate": 1e-5, "seed": 0, "cache": not args.no_cache,
+            "learning_rate": 1e-5, "seed": 0, "cache": not args.no_cache, "compile": not args.no_compile,
             "reference_script": str(args.reference_script.resolve())}
     records = args.records or max(16, spec["batch"] * 4)
     work = args.work or Path(tempfile.mkdtemp(prefix="sw-vs-diffusers-"))
@@ -381,7 +382,7 @@ def main() -> None:
         "torch": torch.__version__, "diffusers": diffusers.__version__,
         "reference_script": spec["reference_script"], "settings": {k: spec[k] for k in
                                                                    ("resolution", "batch", "steps", "warmup", "mixed_precision",
-                                                                    "num_workers", "learning_rate", "cache")},
+                                                                    "num_workers", "learning_rate", "cache", "compile")},
         "records": records, "setup_s": round(setup_s, 2),
         "reference": ref, "ours": ours, "ratio_samples_per_second": ours["samples_per_second"] / ref["samples_per_second"],
         "step1_loss": {"reference": ref["step1_loss"], "ours_same_batch_same_noise": check["loss"], "rtol": rtol,

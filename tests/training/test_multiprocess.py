@@ -90,6 +90,8 @@ def test_two_processes_follow_one_process_at_twice_the_batch_and_resume(tmp_path
     for kind in kinds:
         curve = _curve(tmp_path / "two" / f"m_{kind}")
         assert list(curve) == list(range(1, STEPS + 1)), kind
+        worst = max(abs(curve[s] - v) / abs(v) for s, v in one[kind].items())
+        print(f"{kind}: 1 x {2 * B} {list(one[kind].values())}; 2 x {B} {list(curve.values())}; max rel. diff {worst:.2e}")
         for step, loss in one[kind].items():
             assert curve[step] == pytest.approx(loss, rel=RTOL[kind]), f"{kind} step {step}: {curve[step]} vs {loss}"
         summary = json.loads((tmp_path / "two" / f"m_{kind}" / "train.json").read_text())
