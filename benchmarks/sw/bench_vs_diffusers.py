@@ -75,9 +75,9 @@ def write_base(folder: Path, gpu_shapes: bool, resolution: int) -> Path:
 
 def write_reference_controlnet(base_dir: Path, folder: Path) -> Path:
     """The reference's initial ControlNet: from the UNet, 3-channel hint, the embedding trimmed to the VAE's factor."""
-    from shoemodel.models.sw.base import conditioning_embedding_channels, load_base_model
-
     from diffusers import ControlNetModel
+
+    from shoemodel.models.sw.base import conditioning_embedding_channels, load_base_model
 
     base = load_base_model(base_dir)
     net = ControlNetModel.from_unet(base.unet, conditioning_channels=3,
@@ -246,7 +246,6 @@ def run_reference(spec: dict[str, Any]) -> dict[str, Any]:
 
 def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
     """Our trainer on the same records (shards), base, resolution, batch, precision; then the step-1 loss check."""
-    import torch
 
     from shoemodel.models.runtime import prepare_imports
 

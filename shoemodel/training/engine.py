@@ -19,8 +19,8 @@ from __future__ import annotations
 import copy
 import json
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 from shoemodel.models.runtime import prepare_imports, set_torch_threads
 from shoemodel.store.atomic import write_json
 from shoemodel.training.common import LoopConfig, MetricLog, StepBatchSampler
+
 
 class StepRandom:
     """The random draws of one micro-batch, independent of how it is split over processes.

@@ -217,7 +217,7 @@ class CachedShoeLegDataset(Dataset):
 
         idx, seed = key
         v = seed % self.dataset.variants
-        ex = self.dataset.example(idx, seed)
+        ex = self.dataset.example(idx, seed, with_image=False)
         return {"latent_mean": self.cache.mean[idx, v], "latent_std": self.cache.std[idx, v],
                 "conditioning": torch.from_numpy(condition_array(ex.x_w, ex.x_p)),
                 "prompt_id": int(self.cache.prompt_ids[idx, v])}
