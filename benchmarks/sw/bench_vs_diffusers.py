@@ -306,6 +306,17 @@ def our_step_one_loss(spec: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- driver
 
+def script_identity(path: Path) -> dict[str, str]:
+    """What identifies the reference script in the results: its sha256 and the diffusers version it requires."""
+    import hashlib
+    import re
+
+    text = path.read_bytes()
+    found = re.search(rb'check_min_version\("([^"]+)"\)', text)
+    return {"sha256": hashlib.sha256(text).hexdigest(),
+            "requires_diffusers": found.group(1).decode() if found else "unknown"}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reference-script", type=Path, required=False, help="diffusers' examples/controlnet/train_controlnet.py")
@@ -379,7 +390,9 @@ def main() -> None:
     record = {
         "shapes": "SD 1.5 (random weights)" if gpu else "tiny random SD-shaped", "device": device,
         "torch": torch.__version__, "diffusers": diffusers.__version__,
-        "reference_script": spec["reference_script"], "settings": {k: spec[k] for k in
+        "reference_script": spec["reference_script"], **{f"reference_script_{k}": v for k, v in
+                                                          script_identity(Path(spec["reference_script"])).items()},
+        "settings": {k: spec[k] for k in
                                                                    ("resolution", "batch", "steps", "warmup", "mixed_precision",
                                                                     "num_workers", "learning_rate", "cache", "compile")},
         "records": records, "setup_s": round(setup_s, 2),
