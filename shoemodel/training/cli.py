@@ -25,6 +25,24 @@ def train_sw_command(params: Path | None = PARAMS, set_: list[str] | None = SET)
     echo_summary(train_sw(cfg))
 
 
+@app.command("sw-cache")
+def sw_cache_command(params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
+    """SW: precompute the VAE latents and text embeddings of the shoe-leg set into `latent_cache` (rebuilt when stale).
+
+    Params: train.sw (train_set, base_model, resolution, latent_cache, cache_variants, cache_dtype).
+    """
+    from shoemodel.cli_options import fail
+    from shoemodel.training.cli_wd_lps import echo_summary, load_model_config
+
+    cfg = load_model_config("sw", params, set_)
+    from shoemodel.training.sw.train import build_sw_cache
+
+    try:
+        echo_summary(build_sw_cache(cfg, log=typer.echo))
+    except (ValueError, FileNotFoundError) as exc:
+        fail(str(exc))
+
+
 def register(root: typer.Typer) -> None:
     """Add this area's command group (and any top-level commands) to the root CLI."""
     from shoemodel.training.cli_wd_lps import register_commands

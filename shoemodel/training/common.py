@@ -33,11 +33,16 @@ class LoopConfig:
     warmup_steps: int = 0
     max_grad_norm: float = 1.0
     seed: int = 0
-    mixed_precision: str = "no"  # "no" | "fp16" | "bf16" (accelerate)
+    mixed_precision: str = "no"  # "no" | "fp16" | "bf16" (accelerate) | "auto" (bf16 on a GPU that has it, else no)
     num_workers: int = 0
+    pin_memory: bool = True  # page-locked batches and non-blocking copies (GPU only)
+    prefetch_factor: int = 2  # batches each DataLoader worker prepares ahead (with num_workers > 0)
+    persistent_workers: bool = True  # keep workers alive across the run (with num_workers > 0)
+    fused_optimizer: bool = True  # AdamW's fused CUDA kernel (GPU only; CPU keeps the default)
     log_every: int = 10
     checkpoint_every: int = 0  # 0: only at the end
     validation_every: int = 0  # >0: run the task's validation callback (main process) every this many steps
+    validation_async: bool = True  # validate a snapshot of the model in a background thread while training goes on
     resume: bool = True  # continue from output_dir/training_state when it exists
     stop_at: int = 0  # >0: stop after this global step, saving the state (time-sliced or preemptible jobs)
     max_records: int = 0  # 0: all; else the first N training records (smoke runs)

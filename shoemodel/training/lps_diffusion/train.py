@@ -10,16 +10,16 @@ import torch
 from shoemodel.models.checkpoint import write_model_folder
 from shoemodel.models.lps_diffusion.model import LegPoseDenoiser
 from shoemodel.models.lps_diffusion.sampler import make_scheduler
-from shoemodel.training.engine import train_loop
+from shoemodel.training.engine import StepRandom, train_loop
 from shoemodel.training.lps_diffusion.config import LegDiffusionConfig
 from shoemodel.training.lps_diffusion.data import LegPoseDataset, collate, load_keypoints
 
 
 def make_loss(scheduler: Any):
-    def loss_fn(model: torch.nn.Module, batch: dict[str, torch.Tensor], gen: torch.Generator):
+    def loss_fn(model: torch.nn.Module, batch: dict[str, torch.Tensor], rng: StepRandom):
         leg, foot = batch["leg"], batch["foot"]
-        noise = torch.randn(leg.shape, generator=gen, device=leg.device)
-        t = torch.randint(0, scheduler.config.num_train_timesteps, (leg.shape[0],), generator=gen, device=leg.device)
+        noise = rng.randn(leg.shape).to(leg.device)
+        t = rng.randint(scheduler.config.num_train_timesteps, leg.shape[0]).to(leg.device)
         noisy = scheduler.add_noise(leg, noise, t)
         return torch.nn.functional.mse_loss(model(noisy, t, foot).float(), noise), {}
 

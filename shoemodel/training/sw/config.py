@@ -34,8 +34,17 @@ class SWConfig(LoopConfig):
     base_config: ParamPath = ""  # diffusers-layout config folder for a single-file base (offline from_single_file)
     controlnet_init: ParamPath = ""  # start from a saved ControlNet instead of copying the UNet encoder
     resolution: int = 512  # paper: random 512x512 crops
-    gradient_checkpointing: bool = False
+    mixed_precision: str = "auto"  # bf16 autocast on a GPU that supports it, fp32 on CPU
+    gradient_checkpointing: bool = False  # ControlNet activations recomputed in backward: less memory, ~20% slower
     use_8bit_adam: bool = False  # needs bitsandbytes
+    # --- fast path (each applies where the hardware supports it; see docs/generate.md) ---
+    latent_cache: ParamPath = ""  # folder of precomputed VAE latents + text embeddings ("" = encode in the loop)
+    cache_variants: int = 4  # crop/flip variants cached per record (the loop draws one per sample)
+    cache_dtype: str = "float16"  # storage of the cached latent moments: float16 | bfloat16 | float32
+    cache_batch_size: int = 16  # images per VAE call while building the cache
+    attention: str = "sdpa"  # "sdpa" (torch scaled_dot_product_attention: flash / memory-efficient kernels) | "eager"
+    channels_last: bool = True  # NHWC memory format for UNet + ControlNet convolutions (GPU only)
+    compile: bool = True  # torch.compile the UNet + ControlNet (GPU only; off on CPU)
     random_flip: bool = True  # horizontal flip with left/right keypoint swap
     caption_template: str = "a photo of a person wearing shoes"  # used when a record has no caption
     empty_prompt_prob: float = 0.05  # drop the caption sometimes so classifier-free guidance has an unconditional

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import random
 from pathlib import Path
@@ -47,6 +48,16 @@ def save_validation_images(pipe: Any, conditions: list[Condition], path: Path, s
     return path
 
 
+def eager_view(module: torch.nn.Module) -> torch.nn.Module:
+    """The module sharing its weights but calling its plain forward: validation samples at other batch sizes
+    than training, and a compiled UNet (`Module.compile`) would recompile for them, possibly in another thread."""
+    if getattr(module, "_compiled_call_impl", None) is None:
+        return module
+    view = copy.copy(module)  # shallow: the same parameters and submodules
+    view._compiled_call_impl = None
+    return view
+
+
 def make_validate(cfg: SWConfig, base: BaseModel) -> ValidateFn:
     """The engine's validation callback: `<output_dir>/validation/step-NNNNNNN.png` with the current ControlNet.
 
@@ -66,7 +77,7 @@ def make_validate(cfg: SWConfig, base: BaseModel) -> ValidateFn:
         # Under mixed precision on a GPU the frozen parts are fp16/bf16 and the ControlNet fp32: sample with a
         # cast copy (autocast would change what validation measures).
         net = controlnet if next(controlnet.parameters()).dtype == dtype else copy.deepcopy(controlnet).to(dtype=dtype)
-        pipe = build_pipeline(base, net)
+        pipe = build_pipeline(dataclasses.replace(base, unet=eager_view(base.unet)), eager_view(net))
         pipe.set_progress_bar_config(disable=True)
         save_validation_images(pipe, conditions, Path(cfg.output_dir) / "validation" / f"step-{step:07d}.png",
                                cfg.validation_inference_steps, cfg.seed)
