@@ -16,6 +16,8 @@ from shoemodel.pipelines import cli as pipelines_cli
 from shoemodel.training import cli as training_cli
 
 app = typer.Typer(
+    cls=cli_options.OneLineErrors,
+    rich_markup_mode=None,  # help texts mean their brackets ("[params.yaml: sample.out]"); no markup
     no_args_is_help=True,
     help="ShoeModel toolkit: build the shoe-wearing dataset, train WD / LpS / SW, benchmark, generate.\n\n"
          "Settings come from the params file (--params, default ./params.yaml) and `--set section.key=value`; "
