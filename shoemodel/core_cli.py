@@ -81,7 +81,7 @@ def stats(
     command_config(params, set_)
     _manifest(set_dir)
     m = write_statistics(set_dir, metrics, plot)
-    typer.echo(f"{m['set']}: {m['num_records']} records, splits {m['splits']} -> {metrics}")
+    typer.echo(f"{set_dir}: {m['num_records']} records, splits {m['splits']} -> {metrics}")
 
 
 def validate(
@@ -127,6 +127,7 @@ CONFIG_SECTIONS = {
     "train.sw": "shoemodel.training.sw.config:SWConfig",
     "generate": "shoemodel.pipelines.run_generate:GenerateConfig",
     "benchmark": "shoemodel.pipelines.benchmark:BenchmarkConfig",
+    "plots": "shoemodel.plots.config:PlotsConfig",
 }
 
 
