@@ -113,6 +113,25 @@ def validate(
     raise typer.Exit(1 if bad else 0)
 
 
+def push_set(
+    set_dir: Path = typer.Argument(..., help="A set folder (with manifest.json and README.md)."),
+    repo_id: str = typer.Argument(..., help="Hub dataset repo, e.g. you/shoemodel-shoe-leg."),
+    private: bool = typer.Option(False, "--private", help="Create the repo private."),
+    params: Path | None = PARAMS,
+    set_: list[str] | None = SET,
+) -> None:
+    """Upload a set to the Hugging Face Hub as it is: shards, dataset card, manifest (token: HF_TOKEN). Params: none."""
+    from shoemodel.store.hub import push_set as push
+
+    command_config(params, set_)
+    _manifest(set_dir)
+    try:
+        info = push(set_dir, repo_id, private=private)
+    except FileNotFoundError as exc:
+        fail(str(exc))
+    typer.echo(f"pushed {set_dir} -> {getattr(info, 'commit_url', repo_id)}")
+
+
 #: params section -> "module:ConfigClass": what `shoemodel config` prints (each area's dataclass, imported on use).
 CONFIG_SECTIONS = {
     "sample": "shoemodel.synthetic.sample:SampleConfig",
@@ -181,6 +200,7 @@ def config(
 def register(root: typer.Typer) -> None:
     """Add the core commands to the root CLI."""
     root.command("config")(config)
+    root.command("push-set")(push_set)
     root.command("sample")(sample)
     root.command("build-set")(build_set)
     root.command("stats")(stats)
