@@ -12,6 +12,7 @@ import typer
 from shoemodel import cli_options, core_cli
 from shoemodel.annotation import cli as annotation_cli
 from shoemodel.curation import cli as curation_cli
+from shoemodel.demo import cli as demo_cli
 from shoemodel.pipelines import cli as pipelines_cli
 from shoemodel.plots import cli as plots_cli
 from shoemodel.training import cli as training_cli
@@ -27,7 +28,7 @@ app = typer.Typer(
 )
 app.callback()(cli_options.root_callback)
 core_cli.register(app)
-for area in (curation_cli, annotation_cli, training_cli, pipelines_cli, plots_cli):
+for area in (curation_cli, annotation_cli, training_cli, pipelines_cli, plots_cli, demo_cli):
     area.register(app)
 
 

@@ -147,6 +147,7 @@ CONFIG_SECTIONS = {
     "generate": "shoemodel.pipelines.run_generate:GenerateConfig",
     "benchmark": "shoemodel.pipelines.benchmark:BenchmarkConfig",
     "plots": "shoemodel.plots.config:PlotsConfig",
+    "demo": "shoemodel.demo.config:DemoConfig",
 }
 
 
