@@ -14,14 +14,13 @@
 
 from __future__ import annotations
 
+import errno
+import io
+import os
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any, NoReturn, TypeVar
-
-import errno
-import io
-import os
 
 import typer
 from typer.core import TyperGroup

@@ -68,7 +68,7 @@ def test_plain_parquet_load_gives_three_splits_and_keypoint_rows(small_sets) -> 
 
 
 def test_every_set_has_a_card_with_features_splits_and_sources(small_sets) -> None:
-    for name, root in small_sets.items():
+    for root in small_sets.values():
         text = (root / "README.md").read_text()
         _, front, body = text.split("---\n", 2)
         meta = yaml.safe_load(front)
