@@ -12,10 +12,14 @@ import typer
 from shoemodel import cli_options, convert_cli, core_cli, weights_cli
 from shoemodel.annotation import cli as annotation_cli
 from shoemodel.curation import cli as curation_cli
+from shoemodel.demo import cli as demo_cli
 from shoemodel.pipelines import cli as pipelines_cli
+from shoemodel.plots import cli as plots_cli
 from shoemodel.training import cli as training_cli
 
 app = typer.Typer(
+    cls=cli_options.OneLineErrors,
+    rich_markup_mode=None,  # help texts mean their brackets ("[params.yaml: sample.out]"); no markup
     no_args_is_help=True,
     help="ShoeModel toolkit: build the shoe-wearing dataset, train WD / LpS / SW, benchmark, generate.\n\n"
          "Settings come from the params file (--params, default ./params.yaml) and `--set section.key=value`; "
@@ -24,7 +28,7 @@ app = typer.Typer(
 )
 app.callback()(cli_options.root_callback)
 core_cli.register(app)
-for area in (curation_cli, annotation_cli, training_cli, pipelines_cli, convert_cli, weights_cli):
+for area in (curation_cli, annotation_cli, training_cli, pipelines_cli, convert_cli, weights_cli, plots_cli, demo_cli):
     area.register(app)
 
 

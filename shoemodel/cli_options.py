@@ -7,19 +7,26 @@
   `dvc exp run -S` takes) or relative to the command's section (`steps=3`); VALUE is YAML.
 - Order: the file, then --set (the root's, then the command's), then the command's own flags.
 - Relative paths in the file are read against the file's folder; those on the command line against the
-  current folder. A bad file or key is one line on stderr and exit code 2.
+  current folder. A bad file, key or value is one line on stderr and exit code 2.
+- Any other error is one line too (exit 1; a full disk, read-only folder or denied permission names the
+  path); `--debug` or SHOEMODEL_DEBUG=1 shows the traceback instead.
 """
 
 from __future__ import annotations
 
+import errno
+import io
+import os
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, NoReturn, TypeVar
 
 import typer
+from typer.core import TyperGroup
+from typer.exceptions import Abort, Exit, TyperException
 
-from shoemodel.config import load_section, params_path, parse_set
+from shoemodel.config import ConfigTypeError, load_section, params_path, parse_set
 
 T = TypeVar("T")
 
@@ -31,7 +38,7 @@ SET = typer.Option(
     None, "--set", metavar="KEY=VALUE", show_default=False,
     help="Set one params field for this run (repeatable): KEY is the params.yaml dotted path "
          "(train.wd.steps=3, as `dvc exp run -S` takes) or relative to the command's section (steps=3); "
-         "VALUE is YAML (2e-3, true, null, \\[a, b]). Paths are read against the current folder.")
+         "VALUE is YAML (2e-3, true, null, [a, b]). Paths are read against the current folder.")
 
 
 @dataclass
@@ -46,8 +53,33 @@ class RootOptions:
 _ROOT: ContextVar[RootOptions | None] = ContextVar("shoemodel_root_options", default=None)
 
 
-def root_callback(ctx: typer.Context, params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
+DEBUG_ENV = "SHOEMODEL_DEBUG"
+
+
+#: `--debug` given for the invocation running now.
+_DEBUG: ContextVar[bool] = ContextVar("shoemodel_debug", default=False)
+
+
+def debugging() -> bool:
+    """Whether errors show their traceback (`shoemodel --debug ...`, or SHOEMODEL_DEBUG=1)."""
+    return _DEBUG.get() or os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from shoemodel import __version__
+
+        typer.echo(f"shoemodel {__version__}")
+        raise typer.Exit(0)
+
+
+def root_callback(ctx: typer.Context, params: Path | None = PARAMS, set_: list[str] | None = SET,
+                  debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error "
+                                             "(also SHOEMODEL_DEBUG=1)."),
+                  version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                               help="Print the version and exit.")) -> None:
     """ShoeModel toolkit: build the shoe-wearing dataset, train WD / LpS / SW, benchmark, generate."""
+    _DEBUG.set(debug)
     _ROOT.set(RootOptions(params, list(set_ or [])))
     ctx.call_on_close(lambda: _ROOT.set(None))
 
@@ -62,6 +94,61 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """One line on stderr, then exit with `code` (no traceback: the message says what to fix)."""
     typer.secho(f"error: {' '.join(str(message).split())}", err=True, fg=typer.colors.RED)
     raise typer.Exit(code)
+
+
+_OS_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EROFS: "read-only file system",
+              errno.EACCES: "permission denied", errno.EPERM: "operation not permitted",
+              errno.EDQUOT: "disk quota exceeded", errno.ENOENT: "not found"}
+
+
+def _file_in_traceback(exc: BaseException) -> str | None:
+    """The file being written when `exc` was raised (a write to a full disk names none itself): the innermost
+    frame holding an open file or a path."""
+    tb, frames = exc.__traceback__, []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames[-6:]):
+        for value in frame.f_locals.values():
+            if isinstance(value, io.IOBase) and isinstance(getattr(value, "name", None), str):
+                return value.name
+        for value in frame.f_locals.values():
+            if isinstance(value, PurePath):
+                return str(value)
+    return None
+
+
+def error_line(exc: BaseException) -> str:
+    """What the user reads for an error that reached the top: the message; for OS errors, what and the path."""
+    if isinstance(exc, OSError) and exc.errno in _OS_ERRORS:
+        paths = [os.fsdecode(f) for f in (exc.filename, exc.filename2) if f is not None]
+        if not paths and (found := _file_in_traceback(exc)) is not None:
+            paths = [found]
+        return f"{_OS_ERRORS[exc.errno]}: {' -> '.join(paths)}" if paths else f"{_OS_ERRORS[exc.errno]} ({exc})"
+    text = " ".join(str(exc).split())
+    if isinstance(exc, (ValueError, OSError)) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class OneLineErrors(TyperGroup):
+    """The root group: an error no command turned into a message is still one line and exit code 1.
+
+    The traceback is for developers: `--debug` (or SHOEMODEL_DEBUG=1) lets it through.
+    """
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (Exit, Abort, TyperException):  # a clean exit, a usage error or Ctrl-C: typer reports them
+            raise
+        except Exception as exc:
+            if debugging():
+                raise
+            typer.secho(f"error: {error_line(exc)} (--debug shows the traceback)", err=True, fg=typer.colors.RED)
+            raise typer.Exit(1) from None
+        finally:
+            _DEBUG.set(False)
 
 
 def need_path(path: str | Path, what: str, kind: str = "dir") -> Path:
@@ -92,6 +179,8 @@ class CommandConfig:
         sets = [s for s in self.sets if self.section_of(parse_set(s)[0]) == section]
         try:
             return load_section(cls, section, self.params, flags, sets, implied)
+        except ConfigTypeError as exc:
+            fail(str(exc))
         except (ValueError, FileNotFoundError) as exc:
             fail(f"{exc} (this command reads: {', '.join(self.sections)})" if str(exc).startswith("--set") else str(exc))
 

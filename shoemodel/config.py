@@ -27,12 +27,14 @@ from shoemodel.config_fields import (
     PathParam,
     dataclass_of,
     field_types,
+    fits,
     parse_text,
     resolve_field,
     resolve_mapping,
+    type_name,
 )
 
-__all__ = ["DEFAULT_PARAMS", "PARAMS_ENV", "ParamPath", "PathParam", "from_dict", "load_params", "load_section",
+__all__ = ["DEFAULT_PARAMS", "ConfigTypeError", "PARAMS_ENV", "ParamPath", "PathParam", "from_dict", "load_params", "load_section",
            "params_path", "parse_set", "to_dict"]
 
 T = TypeVar("T")
@@ -40,6 +42,31 @@ T = TypeVar("T")
 #: The params file read when neither --params nor $SHOEMODEL_PARAMS names one (built-in defaults if absent).
 DEFAULT_PARAMS = Path("params.yaml")
 PARAMS_ENV = "SHOEMODEL_PARAMS"
+
+
+class ConfigTypeError(ValueError):
+    """A value of the wrong type for its field; the message names the dotted key, the type and the value."""
+
+
+def _check(here: str, value: Any, tp: Any, shown: str | None = None) -> Any:
+    """`value` if it fits field type `tp`; else a ConfigTypeError naming `here` (`shown`: the text given, if any)."""
+    if not fits(value, tp):
+        raise ConfigTypeError(f"{here}: expected {type_name(tp)}, got {repr(value) if shown is None else shown}")
+    return value
+
+
+def check_values(cls: type, values: Mapping[str, Any], where: str) -> None:
+    """Refuse a value of the wrong type anywhere in `values` (params-file data for `cls`); unknown keys are left
+    for `from_dict` to name."""
+    types_ = field_types(cls)
+    for name, value in values.items():
+        if name not in types_:
+            continue
+        sub = dataclass_of(types_[name])
+        if sub is not None and isinstance(value, dict):
+            check_values(sub, value, f"{where}.{name}")
+        else:
+            _check(f"{where}.{name}", value, types_[name])
 
 
 def params_path(path: str | Path | None = None) -> Path | None:
@@ -158,7 +185,8 @@ def set_value(cls: type, values: dict[str, Any], key: str, value: Any, where: st
             raise ValueError(f"{here}: is not a mapping, so '{key}' has no part '{rest}'")
         values[name] = _set_in_dict(copy.deepcopy(current), rest.split("."), parse_text(value) if text else value)
     else:
-        values[name] = parse_text(value, tp) if text else value
+        parsed = parse_text(value, tp) if text else value
+        values[name] = _check(here, parsed, tp, repr(value) if text else None)
 
 
 def _default(cls: type, name: str) -> Any:
@@ -193,12 +221,18 @@ def load_section(cls: type[T], section: str, path: str | Path | None = None, ove
         raise ValueError(f"{p}: section {section} must be a mapping, got {type(node).__name__}")
     base = p.parent if p is not None else None
     values = resolve_mapping(cls, node or {}, base) if base is not None else dict(node or {})
+    try:
+        check_values(cls, values, section)
+    except ConfigTypeError as exc:
+        raise ConfigTypeError(f"{exc} (in {p})") from None
     for key, value in (implied or {}).items():
         set_value(cls, values, key, value, section)
     for item in sets:
         key, text = parse_set(item)
         try:
             set_value(cls, values, relative_key(key, section), text, section, text=True)
+        except ConfigTypeError:
+            raise
         except ValueError as exc:
             raise ValueError(f"--set {item}: {exc}") from exc
     for key, value in (overrides or {}).items():

@@ -159,3 +159,57 @@ def parse_text(text: str, tp: Any = Any) -> Any:
     if origin is tuple and isinstance(value, list):
         value = tuple(value)
     return value
+
+
+def type_name(tp: Any) -> str:
+    """A field type as a user reads it: `int`, `float or null`, `list of str`."""
+    base, optional = _strip(tp)
+    origin = typing.get_origin(base)
+    if origin in (Union, types.UnionType):
+        name = " or ".join(type_name(a) for a in typing.get_args(base) if a is not type(None))
+    elif origin is typing.Literal:
+        name = "one of " + ", ".join(map(repr, typing.get_args(base)))
+    elif origin in (list, tuple):
+        items = [a for a in typing.get_args(base) if a is not Ellipsis]
+        name = f"list of {type_name(items[0])}" if len(items) == 1 else "list"
+    elif origin is dict or base is dict:
+        name = "mapping"
+    elif isinstance(base, type):
+        name = "mapping" if dataclasses.is_dataclass(base) else "path" if base is Path else base.__name__
+    else:
+        name = str(base)
+    return f"{name} or null" if optional else name
+
+
+def fits(value: Any, tp: Any) -> bool:
+    """Whether `value` (read from YAML or --set) can be the value of a field of type `tp`.
+
+    Checked before a run starts, so `steps=abc` is refused naming the key instead of failing deep inside
+    training; types this cannot judge (Any, classes that are not plain data) are accepted.
+    """
+    base, optional = _strip(tp)
+    if value is None:
+        return optional or base is Any
+    origin = typing.get_origin(base)
+    if origin in (Union, types.UnionType):
+        return any(fits(value, a) for a in typing.get_args(base))
+    if origin is typing.Literal:
+        return value in typing.get_args(base)
+    if origin in (list, tuple):
+        items = [a for a in typing.get_args(base) if a is not Ellipsis]
+        if not isinstance(value, (list, tuple)):
+            return False
+        return len(items) != 1 or all(fits(v, items[0]) for v in value)
+    if origin is dict or base is dict:
+        return isinstance(value, dict)
+    if base is bool:
+        return isinstance(value, bool)
+    if base is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if base is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if base is str or base is Path:
+        return isinstance(value, (str, os.PathLike))
+    if isinstance(base, type) and dataclasses.is_dataclass(base):
+        return isinstance(value, (dict, base))
+    return True

@@ -18,7 +18,7 @@ def _check_set_name(name: str) -> str:
 
 
 def sample(
-    out: Path | None = typer.Option(None, "--out", help="Output folder (params: sample.out)."),
+    out: Path | None = typer.Option(None, "--out", help="Output folder [params.yaml: sample.out, default data/sample]."),
     params: Path | None = PARAMS,
     set_: list[str] | None = SET,
 ) -> None:
@@ -81,7 +81,7 @@ def stats(
     command_config(params, set_)
     _manifest(set_dir)
     m = write_statistics(set_dir, metrics, plot)
-    typer.echo(f"{m['set']}: {m['num_records']} records, splits {m['splits']} -> {metrics}")
+    typer.echo(f"{set_dir}: {m['num_records']} records, splits {m['splits']} -> {metrics}")
 
 
 def validate(
@@ -113,8 +113,95 @@ def validate(
     raise typer.Exit(1 if bad else 0)
 
 
+def push_set(
+    set_dir: Path = typer.Argument(..., help="A set folder (with manifest.json and README.md)."),
+    repo_id: str = typer.Argument(..., help="Hub dataset repo, e.g. you/shoemodel-shoe-leg."),
+    private: bool = typer.Option(False, "--private", help="Create the repo private."),
+    params: Path | None = PARAMS,
+    set_: list[str] | None = SET,
+) -> None:
+    """Upload a set to the Hugging Face Hub as it is: shards, dataset card, manifest (token: HF_TOKEN). Params: none."""
+    from shoemodel.store.hub import push_set as push
+
+    command_config(params, set_)
+    _manifest(set_dir)
+    try:
+        info = push(set_dir, repo_id, private=private)
+    except FileNotFoundError as exc:
+        fail(str(exc))
+    typer.echo(f"pushed {set_dir} -> {getattr(info, 'commit_url', repo_id)}")
+
+
+#: params section -> "module:ConfigClass": what `shoemodel config` prints (each area's dataclass, imported on use).
+CONFIG_SECTIONS = {
+    "sample": "shoemodel.synthetic.sample:SampleConfig",
+    "sets": "shoemodel.sets.from_labels:BuildConfig",
+    "executor": "shoemodel.parallel:ExecutorConfig",
+    "annotation": "shoemodel.annotation.config:AnnotationConfig",
+    "browse": "shoemodel.annotation.config:BrowseConfig",
+    "curation": "shoemodel.curation.config:CurationConfig",
+    "train.wd": "shoemodel.training.wd.config:WDConfig",
+    "train.lps_keypoints": "shoemodel.training.lps_keypoints.config:FootKeypointsConfig",
+    "train.lps_diffusion": "shoemodel.training.lps_diffusion.config:LegDiffusionConfig",
+    "train.sw": "shoemodel.training.sw.config:SWConfig",
+    "generate": "shoemodel.pipelines.run_generate:GenerateConfig",
+    "benchmark": "shoemodel.pipelines.benchmark:BenchmarkConfig",
+    "plots": "shoemodel.plots.config:PlotsConfig",
+    "demo": "shoemodel.demo.config:DemoConfig",
+}
+
+
+def _plain(value):
+    """A config value as YAML writes it (tuples as lists, paths as text)."""
+    import dataclasses
+    import os
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+def config(
+    section: str | None = typer.Argument(None, help="A params section (train.wd, generate, curation.detect, ...); "
+                                        "default: every section."),
+    params: Path | None = PARAMS,
+    set_: list[str] | None = SET,
+) -> None:
+    """Print the resolved configuration as YAML: the params file, then --set (what a command of that section runs with)."""
+    from importlib import import_module
+
+    import yaml
+
+    top = next((s for s in sorted(CONFIG_SECTIONS, key=len, reverse=True)
+                if section is not None and (section == s or section.startswith(s + "."))), None)
+    if section is not None and top is None:
+        fail(f"unknown section '{section}'; sections: {', '.join(CONFIG_SECTIONS)}")
+    names = [top] if top is not None else list(CONFIG_SECTIONS)
+    cc = command_config(params, set_, *names)
+    tree: dict = {}
+    for name in names:
+        module, cls = CONFIG_SECTIONS[name].split(":")
+        value = _plain(cc.load(getattr(import_module(module), cls), name))
+        for part in (section or name)[len(name):].strip(".").split(".") if section and section != name else []:
+            if not isinstance(value, dict) or part not in value:
+                fail(f"{name}: no key '{section[len(name) + 1:]}'")
+            value = value[part]
+        node = tree
+        parts = (section or name).split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    typer.echo(yaml.safe_dump(tree, sort_keys=False, default_flow_style=False).rstrip())
+
+
 def register(root: typer.Typer) -> None:
     """Add the core commands to the root CLI."""
+    root.command("config")(config)
+    root.command("push-set")(push_set)
     root.command("sample")(sample)
     root.command("build-set")(build_set)
     root.command("stats")(stats)

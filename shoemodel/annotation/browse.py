@@ -2,9 +2,13 @@
 
 FiftyOne wants media on disk, so images and masks are written once under a media folder and the
 samples point at them (masks by path, not inside MongoDB, so a large set stays light in the
-database). Keypoints carry the schema's names and skeleton; masks carry mask targets and the
-paper's colours; dropped items from the set's recorded failures become tagged samples with one
-saved view per reason. A set whose manifest did not change is not reloaded.
+database). Keypoints carry the schema's names and skeleton and their visibility flag as the
+`visibility` attribute; masks carry mask targets and are coloured by value in the schema's class
+colours (black / blue / yellow), and the App opens with masks and keypoints shown; image metadata
+(width, height, size) is computed. With a WD predictor, its masks sit beside the ground truth with
+per-sample scores and a saved view of the worst samples. Dropped items from the set's recorded
+failures become tagged samples with one saved view per reason. A set whose manifest did not change
+is not reloaded.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from shoemodel.annotation.agreement import mean_iou
-from shoemodel.schemas.classes import CLASS_HEX, CLASS_NAMES
+from shoemodel.schemas.classes import CLASS_HEX, CLASS_NAMES, WEARABLE
 from shoemodel.schemas.keypoints import KEYPOINT_NAMES, SKELETON
 from shoemodel.schemas.records import decode_image, encode_png, keypoints_array
 from shoemodel.store import iter_failures, iter_records, read_manifest
@@ -28,7 +32,11 @@ from shoemodel.store.manifest import MANIFEST_NAME
 
 AREA_TARGETS = {i: name for i, name in enumerate(CLASS_NAMES)}
 SHOE_TARGETS = {255: "shoe"}
+SHOE_MASK_COLOR = "#00ff00"  # the shoe mask is one class (not a WD class): green, apart from blue/yellow
 PREDICTION_FIELD = "wd_prediction"
+LABEL_FIELDS = ("keypoints", "shoe_mask", "area_mask", PREDICTION_FIELD)
+#: How many of the lowest-mIoU samples the `worst-wd` saved view holds.
+WORST_WD = 25
 
 
 def dataset_name(root: str | Path) -> str:
@@ -60,19 +68,23 @@ def _keypoints(record: Mapping[str, Any]) -> Any:
     k = keypoints_array(record)
     w, h = float(record["width"]), float(record["height"])
     points = [(float(x) / w, float(y) / h) if v > 0 else (float("nan"), float("nan")) for x, y, v in k]
-    return fo.Keypoints(keypoints=[fo.Keypoint(label="legs", points=points, confidence=[float(v) for v in k[:, 2]])])
+    # v is the schema's visibility flag (0 missing, 1 occluded, 2 visible; or a detector score): its own attribute
+    return fo.Keypoints(keypoints=[fo.Keypoint(label="legs", points=points, visibility=[float(v) for v in k[:, 2]])])
 
 
 def _color_scheme() -> Any:
+    """Masks coloured by value (class id -> the schema's class colour), not one colour per field."""
     import fiftyone as fo
 
     area_colors = [{"intTarget": i, "color": CLASS_HEX[i]} for i in range(1, len(CLASS_HEX))]
     return fo.ColorScheme(
+        color_by="value",
         fields=[
             {"path": "area_mask", "maskTargetsColors": area_colors},
             {"path": PREDICTION_FIELD, "maskTargetsColors": area_colors},
-            {"path": "shoe_mask", "maskTargetsColors": [{"intTarget": 255, "color": "#00ff00"}]},
+            {"path": "shoe_mask", "maskTargetsColors": [{"intTarget": 255, "color": SHOE_MASK_COLOR}]},
         ],
+        default_mask_targets_colors=area_colors,
         show_skeletons=True,
         opacity=0.5,
     )
@@ -103,6 +115,9 @@ def load_set(root: str | Path, name: str | None = None, media_dir: str | Path = 
     ds.skeletons = {"keypoints": ds.default_skeleton}
     ds.mask_targets = {"area_mask": AREA_TARGETS, PREDICTION_FIELD: AREA_TARGETS, "shoe_mask": SHOE_TARGETS}
     ds.app_config.color_scheme = _color_scheme()
+    # FiftyOne leaves segmentations unticked by default; open with every label field of this set shown
+    ds.app_config.active_fields = fo.ActiveFields(paths=[f for f in LABEL_FIELDS if ds.has_field(f)])
+    ds.compute_metadata(progress=False)
     ds.info = {"set_root": str(root.resolve()), "set_name": manifest.set_name,
                "num_records": manifest.num_records, "failures_by_reason": manifest.failures_by_reason,
                "set_provenance": manifest.provenance}
@@ -113,6 +128,8 @@ def load_set(root: str | Path, name: str | None = None, media_dir: str | Path = 
     if ds.has_field("split"):
         for split in ds.distinct("split"):
             ds.save_view(f"split-{_slug(split)}", ds.match(F("split") == split), overwrite=True)
+    if ds.has_field("wd_miou"):
+        ds.save_view("worst-wd", ds.exists("wd_miou").sort_by("wd_miou").limit(WORST_WD), overwrite=True)
     ds.info["manifest_sha256"] = digest  # last: an interrupted load is rebuilt next time, not reused
     ds.save()
     return ds
@@ -145,10 +162,18 @@ def _sample(rec: dict[str, Any], set_name: str, media: Path, predictor: Callable
 
             pred, _ = predict(predictor, decode_image(rec["shoe_image"], "RGB", "shoe_image"))
             truth = decode_image(rec["area_mask"], "L", "area_mask")
-            sample[PREDICTION_FIELD] = fo.Segmentation(mask=pred)
+            sample[PREDICTION_FIELD] = fo.Segmentation(mask_path=str(_write_media(
+                encode_png(pred), media / "wd_predictions" / stem).resolve()))
             sample["wd_miou"] = mean_iou(pred, truth)
             sample["wd_pixel_accuracy"] = float((pred == truth).mean())
+            sample["wd_wearable_iou"] = _iou(pred == WEARABLE, truth == WEARABLE)
     return sample
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float | None:
+    """IoU of two boolean masks; None when both are empty (the class is absent, nothing to score)."""
+    union = int((a | b).sum())
+    return float((a & b).sum() / union) if union else None
 
 
 def _failure_samples(root: Path, media: Path) -> Iterator[Any]:

@@ -142,6 +142,8 @@ def browse(set_root: Path = typer.Argument(..., help="A set folder (shoe_leg or 
            name: str = typer.Option(None, "--name", help="FiftyOne dataset name (default shoemodel-<folder>)."),
            media_dir: Path | None = typer.Option(None, "--media-dir", help="Where decoded images/masks go (params: browse.media_dir)."),
            predictor: str = typer.Option("", "--predictor", help="WD predictor 'module:factory': adds predictions and per-sample mIoU."),
+           wd: Path | None = typer.Option(None, "--wd", help="WD checkpoint folder (models/wd): its predictions beside the "
+                                          "ground truth, per-sample mIoU and a worst-wd saved view."),
            address: str | None = typer.Option(None, "--address", help="App address (params: browse.address)."),
            port: int | None = typer.Option(None, "--port", help="App port (params: browse.port)."),
            launch: bool = typer.Option(True, "--launch/--no-launch", help="Serve the App (remote mode) after loading."),
@@ -155,8 +157,14 @@ def browse(set_root: Path = typer.Argument(..., help="A set folder (shoe_leg or 
     cfg = command_config(params, set_, "browse").load(BrowseConfig, "browse",
                                                        {"media_dir": media_dir, "address": address, "port": port})
     need_path(set_root, "set folder")
+    if wd is not None:
+        need_path(wd, "WD checkpoint (--wd)")
     try:
         pred = load_predictor(predictor) if predictor else None
+        if wd is not None:
+            from shoemodel.annotation.predictor import wd_checkpoint
+
+            pred = wd_checkpoint(str(wd))
         ds = fob.load_set(set_root, name=name, media_dir=cfg.media_dir, predictor=pred, overwrite=overwrite)
     except (FileNotFoundError, ValueError, TypeError) as exc:
         _fail(str(exc), 1)

@@ -7,7 +7,6 @@ in one place.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -77,9 +76,10 @@ def _run(stages: tuple[str, ...], params: Path | None, sets: list[str] | None, e
     with executor_from_config(executor_config(cfg)) as ex:
         summary = run_all(cfg, cfg.out, ex, stages)
     typer.echo(format_summary(summary))
-    if metrics:
-        metrics.parent.mkdir(parents=True, exist_ok=True)
-        metrics.write_text(json.dumps(summary, indent=2) + "\n")
+    if metrics:  # numbers only; each stage's backend, library and weights are in its summary.json
+        from shoemodel.metrics_io import write_metrics
+
+        write_metrics(metrics, summary)
 
 
 _SOURCES = "Folders, .txt lists, .parquet manifests or files/URIs (params: curation.ingest.sources; given here, optional_sources are not read)."

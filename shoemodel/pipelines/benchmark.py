@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from shoemodel.config import ParamPath, PathParam
+from shoemodel.metrics_io import write_metrics
 from shoemodel.pipelines.baselines import SPECIFIED_SHOE, ShoeCondition, missing
 from shoemodel.pipelines.identity import identity_metrics
 from shoemodel.pipelines.paste import paste_back
@@ -184,16 +185,6 @@ def _mean(values: list[float]) -> float | None:
     return math.inf if vals else None
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, float) and (math.isinf(v) or math.isnan(v)):
-        return str(v)
-    if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    return v
-
-
 def run_benchmark(cfg: BenchmarkConfig, shoemodel_pipeline: Any = None) -> str:
     """Run every method of cfg.methods on the same shoes/prompts; write table, JSON and images; return the table."""
     from shoemodel.models.runtime import set_torch_threads
@@ -279,6 +270,9 @@ def run_benchmark(cfg: BenchmarkConfig, shoemodel_pipeline: Any = None) -> str:
     header = "### Table 3 (reproduction harness)\n\n" + scale
     table = format_table(rows, header)
     (out / "table3.md").write_text(table)
-    Path(cfg.metrics).parent.mkdir(parents=True, exist_ok=True)
-    Path(cfg.metrics).write_text(json.dumps(_jsonable({"scale": scale, "config": asdict(cfg), "rows": rows}), indent=1))
+    numbers = {"shoes": len(conditions), "images_per_shoe": cfg.n_per_shoe, "resolution": size, "steps": cfg.steps,
+               "guidance": cfg.guidance, "skipped_shoes": len(skipped), "reference_photos": len(real),
+               "methods": {r["method"]: r["metrics"] for r in rows if r["status"] == "ok"}}
+    # numbers for `dvc metrics`; the scale sentence, the config and each method's status beside the table
+    write_metrics(cfg.metrics, numbers, {"scale": scale, "config": asdict(cfg), "rows": rows}, out / "info.json")
     return table

@@ -2,7 +2,7 @@
 
 Like a `datasets.Features` object, the schema owns the encoding: callers hand over arrays (or bytes
 already encoded) and Python objects, never a hand-assembled row. Arrays become PNG, dicts become
-JSON, keypoints a flat list, width and height come from the image, the content hash is the one the
+JSON, keypoints 12 rows of (x, y, v), width and height come from the image, the content hash is the one the
 project uses, and the record is checked against its schema before anyone writes it.
 """
 
@@ -76,7 +76,7 @@ def build_record(
         if value is not None:
             record[name] = _encoded(value)
     if keypoints is not None:
-        record["keypoints"] = _flat_keypoints(keypoints, source_uri)
+        record["keypoints"] = _keypoint_rows(keypoints, source_uri)
     if set_name == "wearable_area" or annotation is not None:
         record["annotation"] = None if annotation is None else json.dumps(annotation, sort_keys=sort_keys)
     validate_record(record, set_name, validation)
@@ -103,8 +103,9 @@ def _size(image: np.ndarray | bytes, data: bytes, source: str) -> tuple[int, int
         raise RecordError("image", f"cannot decode image bytes (no decoder: {exc})", source) from exc
 
 
-def _flat_keypoints(keypoints: Any, source: str) -> list[float]:
+def _keypoint_rows(keypoints: Any, source: str) -> list[list[float]]:
+    """Keypoints (flat 36 or (12, 3)) as 12 rows of (x, y, v), the stored layout."""
     arr = np.asarray(keypoints, dtype=np.float32)
     if arr.size != NUM_KEYPOINTS * 3:
         raise RecordError("keypoints", f"expected ({NUM_KEYPOINTS}, 3) keypoints, got shape {arr.shape}", source)
-    return arr.reshape(-1).tolist()
+    return arr.reshape(NUM_KEYPOINTS, 3).tolist()

@@ -19,7 +19,7 @@ import pyarrow as pa
 from shoemodel.schemas.classes import NUM_CLASSES
 from shoemodel.schemas.keypoints import NUM_KEYPOINTS
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: keypoints as 12 x (x, y, v) instead of 36 flat numbers
 
 _COMMON = [
     pa.field("id", pa.string(), nullable=False),
@@ -38,7 +38,8 @@ SHOE_LEG_SCHEMA = pa.schema(
         pa.field("image", pa.binary(), nullable=False),  # raw photo, encoded
         pa.field("shoe_image", pa.binary(), nullable=False),  # X_m: shoe pixels on black, PNG
         pa.field("shoe_mask", pa.binary(), nullable=False),  # PNG, L mode, 0 / 255
-        pa.field("keypoints", pa.list_(pa.float32(), NUM_KEYPOINTS * 3), nullable=False),  # (12, 3): x, y, vis/score
+        # (12, 3): x, y, vis/score per keypoint (12 fixed lists of 3, so datasets reads 12 x (x, y, v))
+        pa.field("keypoints", pa.list_(pa.list_(pa.float32(), 3), NUM_KEYPOINTS), nullable=False),
     ],
     metadata={b"shoemodel.set": b"shoe_leg", b"shoemodel.schema_version": SCHEMA_VERSION.encode()},
 )
@@ -148,11 +149,22 @@ def _check_type(field: pa.Field, value: Any, source: str | None) -> None:
     if pa.types.is_integer(t) and field.name in ("width", "height") and value <= 0:
         raise RecordError(field.name, f"must be positive, got {value}", source)
     if pa.types.is_fixed_size_list(t):
+        shape = _fixed_shape(t)
         arr = np.asarray(value)
-        if arr.dtype.kind not in "fiu" or arr.size != t.list_size:
-            raise RecordError(field.name, f"expected {t.list_size} numbers, got shape {arr.shape} dtype {arr.dtype}", source)
+        if arr.dtype.kind not in "fiu" or arr.shape != shape:
+            raise RecordError(field.name, f"expected {' x '.join(map(str, shape))} numbers, got shape {arr.shape} "
+                              f"dtype {arr.dtype}", source)
         if not np.all(np.isfinite(arr.astype(np.float64))):
             raise RecordError(field.name, "holds NaN or inf", source)
+
+
+def _fixed_shape(t: pa.DataType) -> tuple[int, ...]:
+    """The array shape a (nested) fixed-size list type holds: list<list<float>[3]>[12] -> (12, 3)."""
+    shape = []
+    while pa.types.is_fixed_size_list(t):
+        shape.append(t.list_size)
+        t = t.value_type
+    return tuple(shape)
 
 
 def _check_keypoints(record: Mapping[str, Any], source: str | None) -> None:

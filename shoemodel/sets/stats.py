@@ -23,7 +23,7 @@ def set_statistics(root: str | Path) -> tuple[dict[str, Any], list[dict[str, Any
     manifest = read_manifest(root)
     splits: Counter[str] = Counter()
     rows: list[dict[str, Any]] = []
-    metrics: dict[str, Any] = {"set": manifest.set_name, "num_records": manifest.num_records,
+    metrics: dict[str, Any] = {"num_records": manifest.num_records,
                                "num_failures": manifest.num_failures, "num_shards": len(manifest.shards)}
     if manifest.set_name == "shoe_leg":
         visible = np.zeros(NUM_KEYPOINTS)
@@ -57,7 +57,9 @@ def set_statistics(root: str | Path) -> tuple[dict[str, Any], list[dict[str, Any
 
 
 def write_statistics(root: str | Path, metrics_path: str | Path, plot_path: str | Path) -> dict[str, Any]:
-    """Compute statistics and write the metrics JSON and the per-record plot CSV atomically."""
+    """Compute statistics and write the metrics JSON (numbers only; the file is named after the set) and the
+    per-record plot CSV (one row per record: its split and its values; `shoemodel plots` draws their
+    histograms by split) atomically."""
     metrics, rows = set_statistics(root)
     atomic_write_text(metrics_path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     Path(plot_path).parent.mkdir(parents=True, exist_ok=True)

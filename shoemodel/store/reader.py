@@ -31,9 +31,25 @@ def iter_records(root: str | Path, columns: Sequence[str] | None = None, split: 
                     yield row
 
 
-def to_hf_dataset(root: str | Path, streaming: bool = False) -> Any:
-    """Open a set as a Hugging Face `datasets` Dataset (Parquet-backed, memory-mapped or streaming)."""
+def to_hf_dataset(root: str | Path, split: str | None = None, streaming: bool = False) -> Any:
+    """Open a set in Hugging Face `datasets` (Parquet-backed, memory-mapped or streaming): a DatasetDict of
+    train / validation / test, or with `split` ("train", "val" or "validation", "test") that split's Dataset.
+
+    Images and masks decode as PIL images and keypoints as 12 x (x, y, v): the shards carry the features.
+    """
     from datasets import load_dataset
 
-    files = [str(p) for p in shard_paths(root)]
-    return load_dataset("parquet", data_files={"train": files}, split="train", streaming=streaming)
+    from shoemodel.store.hf import HF_SPLITS, set_features
+
+    features = set_features(read_manifest(root).set_name)
+    files: dict[str, list[str]] = {}
+    for p in shard_paths(root):
+        ours = p.stem.rsplit("-", 1)[-1]
+        files.setdefault(HF_SPLITS.get(ours, "train"), []).append(str(p))
+    if split is not None:
+        name = HF_SPLITS.get(split, split)
+        if name not in files:
+            raise ValueError(f"{root}: no '{split}' split (has: {', '.join(files) or 'none'})")
+        return load_dataset("parquet", data_files={name: files[name]}, split=name, features=features,
+                            streaming=streaming)
+    return load_dataset("parquet", data_files=files, features=features, streaming=streaming)

@@ -1,14 +1,18 @@
 """Write a set as numbered Parquet shards, atomically and resumably.
 
-Input items are cut into consecutive chunks of `records_per_shard`; chunk k becomes shard k.
-A shard is committed by renaming its finished file into place, so after a crash every shard on
-disk is complete, and a rerun with the same input skips them and redoes only the rest: nothing
+Input items are cut into consecutive chunks of `records_per_shard`; chunk k becomes shard k, one file per
+split its records fall in (`shards/shard-0000k-train.parquet`, `-val`, `-test`): `datasets` takes a file's
+split from its name, so `load_dataset("parquet", data_dir=SET)` gives train / validation / test. The set's
+dataset card (store/card.py, README.md) is written with the manifest.
+A shard is committed by renaming its finished files into place, then its sidecar (the list of its
+files and its failures) last, so after a crash every shard with a sidecar is complete, and a rerun with the same input skips them and redoes only the rest: nothing
 is duplicated and nothing is lost. Per-item failures are captured in the shard's sidecar, never
 raised. A fingerprint of the input and config guards against resuming onto a different run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import shutil
@@ -25,6 +29,7 @@ from tqdm.auto import tqdm
 
 from shoemodel.schemas.records import SCHEMA_VERSION, SCHEMAS, RecordError, ValidationOptions, validate_record
 from shoemodel.store.atomic import atomic_path, atomic_write_text, remove_stale_temporaries
+from shoemodel.store.card import write_card
 from shoemodel.store.manifest import SHARD_DIR, Manifest, ShardInfo, file_sha256
 
 FINGERPRINT_NAME = "fingerprint.json"
@@ -46,11 +51,16 @@ class Failure:
 
 @dataclass
 class ShardResult:
-    """What writing (or skipping) one shard produced."""
+    """What writing (or skipping) one shard produced: a file per split its records fall in, and its failures."""
 
-    info: ShardInfo
+    index: int
+    files: list[ShardInfo]
     failures: list[Failure]
     skipped: bool = False
+
+    @property
+    def num_records(self) -> int:
+        return sum(f.num_records for f in self.files)
 
 
 def shard_name(index: int) -> str:
@@ -61,13 +71,20 @@ def _sidecar(root: Path, index: int) -> Path:
     return root / SHARD_DIR / f"{shard_name(index)}.json"
 
 
-def _shard_file(root: Path, index: int) -> Path:
-    return root / SHARD_DIR / f"{shard_name(index)}.parquet"
+def _shard_file(root: Path, index: int, split: str) -> Path:
+    return root / SHARD_DIR / f"{shard_name(index)}-{split}.parquet"
 
 
 def is_complete(root: Path, index: int) -> bool:
-    """A shard is complete when both its Parquet file and its sidecar are in place."""
-    return _shard_file(root, index).exists() and _sidecar(root, index).exists()
+    """A shard is complete when its sidecar is in place and every file it lists too."""
+    sidecar = _sidecar(root, index)
+    if not sidecar.exists():
+        return False
+    try:
+        files = json.loads(sidecar.read_text()).get("files")
+    except json.JSONDecodeError:
+        return False
+    return isinstance(files, list) and all((root / f["file"]).exists() for f in files)
 
 
 def make_records(items: Iterable[Any], make_record: Callable[[Any], dict[str, Any]], set_name: str,
@@ -92,30 +109,42 @@ def make_records(items: Iterable[Any], make_record: Callable[[Any], dict[str, An
 
 def write_shard(root: str | Path, set_name: str, index: int, items: list[Any], make_record: Callable[[Any], dict[str, Any]],
                 validation: ValidationOptions = ValidationOptions(), item_key: Callable[[Any], str] = str) -> ShardResult:
-    """Build and commit shard `index` from `items`. Pure enough to run on any Dask worker."""
+    """Build and commit shard `index` from `items`, a file per split. Pure enough to run on any Dask worker."""
     root = Path(root)
     schema = SCHEMAS[set_name]
     failures: list[Failure] = []
-    n = 0
-    with atomic_path(_shard_file(root, index)) as tmp:
-        with pq.ParquetWriter(tmp, schema, compression=_compression(schema)) as writer:
-            batch: list[dict[str, Any]] = []
-            for out in make_records(items, make_record, set_name, validation, item_key):
-                if isinstance(out, Failure):
-                    failures.append(out)
-                    continue
-                batch.append(out)
-                if len(batch) >= ROW_GROUP_SIZE:
-                    writer.write_table(pa.Table.from_pylist(batch, schema=schema))
-                    n += len(batch)
-                    batch = []
-            if batch:
-                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
-                n += len(batch)
-        info = ShardInfo(index, f"{SHARD_DIR}/{shard_name(index)}.parquet", n, len(failures), file_sha256(tmp), tmp.stat().st_size)
-        sidecar = {**asdict(info), "failures": [asdict(f) for f in failures]}
-        atomic_write_text(_sidecar(root, index), json.dumps(sidecar, indent=1))
-    return ShardResult(info, failures)
+    with contextlib.ExitStack() as stack:
+        tmps: dict[str, Path] = {}
+        writers: dict[str, pq.ParquetWriter] = {}
+        batches: dict[str, list[dict[str, Any]]] = {}
+        counts: Counter[str] = Counter()
+
+        def flush(split: str) -> None:
+            if split not in writers:
+                tmps[split] = stack.enter_context(atomic_path(_shard_file(root, index, split)))
+                writers[split] = pq.ParquetWriter(tmps[split], schema, compression=_compression(schema))
+            writers[split].write_table(pa.Table.from_pylist(batches[split], schema=schema))
+            counts[split] += len(batches[split])
+            batches[split] = []
+
+        for out in make_records(items, make_record, set_name, validation, item_key):
+            if isinstance(out, Failure):
+                failures.append(out)
+                continue
+            batches.setdefault(out["split"], []).append(out)
+            if len(batches[out["split"]]) >= ROW_GROUP_SIZE:
+                flush(out["split"])
+        for split in sorted(batches):
+            if batches[split]:
+                flush(split)
+        for w in writers.values():
+            w.close()
+        files = [ShardInfo(index, f"{SHARD_DIR}/{_shard_file(root, index, split).name}", counts[split], 0,
+                           file_sha256(tmps[split]), tmps[split].stat().st_size) for split in sorted(writers)]
+    # the files are renamed into place (leaving the block); the sidecar, the commit mark, comes last
+    atomic_write_text(_sidecar(root, index), json.dumps(
+        {"index": index, "files": [asdict(f) for f in files], "failures": [asdict(f) for f in failures]}, indent=1))
+    return ShardResult(index, files, failures)
 
 
 def _compression(schema: pa.Schema) -> dict[str, str]:
@@ -125,8 +154,8 @@ def _compression(schema: pa.Schema) -> dict[str, str]:
 
 def _load_result(root: Path, index: int) -> ShardResult:
     data = json.loads(_sidecar(root, index).read_text())
-    info = ShardInfo(**{k: data[k] for k in ShardInfo.__dataclass_fields__})
-    return ShardResult(info, [Failure(**f) for f in data.get("failures", [])], skipped=True)
+    files = [ShardInfo(**{k: f[k] for k in ShardInfo.__dataclass_fields__}) for f in data["files"]]
+    return ShardResult(index, files, [Failure(**f) for f in data.get("failures", [])], skipped=True)
 
 
 def _run_chunk(task: tuple[int, list[Any]], root: str, set_name: str, make_record: Callable[[Any], dict[str, Any]],
@@ -186,9 +215,9 @@ def write_set(root: str | Path, set_name: str, items: Iterable[Any], make_record
     n_total = -(-total // records_per_shard) if total else None
     bar = tqdm(total=n_total, desc=desc or f"{set_name} shards", unit="shard", disable=not progress)
     for result in executor.map_unordered(fn, pending(), resources=resources):
-        results[result.info.index] = result
+        results[result.index] = result
         bar.update(1)
-        bar.set_postfix(records=sum(r.info.num_records for r in results.values()))
+        bar.set_postfix(records=sum(r.num_records for r in results.values()))
     bar.close()
     _remove_shards_beyond(root, seen[0])
 
@@ -197,14 +226,15 @@ def write_set(root: str | Path, set_name: str, items: Iterable[Any], make_record
     manifest = Manifest(
         set_name=set_name,
         schema_version=SCHEMA_VERSION,
-        num_records=sum(r.info.num_records for r in ordered),
-        num_failures=sum(r.info.num_failures for r in ordered),
+        num_records=sum(r.num_records for r in ordered),
+        num_failures=sum(len(r.failures) for r in ordered),
         records_per_shard=records_per_shard,
-        shards=[r.info for r in ordered],
+        shards=[f for r in ordered for f in r.files],
         failures_by_reason=dict(sorted(reasons.items())),
         provenance=provenance or {},
     )
     manifest.write(root)
+    write_card(root, manifest)
     return manifest
 
 

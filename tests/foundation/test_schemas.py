@@ -100,7 +100,7 @@ def test_build_record_encodes_arrays_and_keeps_bytes():
     assert (rec["width"], rec["height"]) == (10, 8) and rec["caption"] is None and "annotation" not in rec
     assert np.array_equal(decode_image(rec["image"]), parts["image"])
     assert np.array_equal(decode_image(rec["shoe_mask"], None), parts["shoe_mask"])
-    assert rec["keypoints"] == parts["keypoints"].reshape(-1).tolist() and rec["provenance"] == '{"m": 1}'
+    assert rec["keypoints"] == parts["keypoints"].reshape(12, 3).tolist() and rec["provenance"] == '{"m": 1}'
     assert rec["content_hash"] == content_hash_of(rec["image"])  # the hash of the stored image bytes by default
     jpeg = _jpeg(parts["image"])
     again = build_record("shoe_leg", **{**parts, "image": jpeg, "content_hash": "f" * 64})
@@ -159,12 +159,12 @@ def test_record_round_trip_through_parquet(tmp_path):
     ("override", "field", "fragment"),
     [
         ({"width": "10"}, "width", "expected int"),
-        ({"keypoints": [0.0] * 35}, "keypoints", "expected 36 numbers"),
+        ({"keypoints": [0.0] * 36}, "keypoints", "expected 12 x 3 numbers"),
         ({"split": "dev"}, "split", "train/val/test"),
         ({"provenance": "{not json"}, "provenance", "not valid JSON"),
         ({"image": b"not an image"}, "image", "cannot decode"),
         ({"shoe_mask": encode_png(np.ones((8, 10), np.uint8) * 7)}, "shoe_mask", "only 0 and 255"),
-        ({"keypoints": ([0.0] * 12 + [50.0, 4.0, 2.0] + [0.0] * 21)}, "keypoints", "outside"),
+        ({"keypoints": np.reshape([0.0] * 12 + [50.0, 4.0, 2.0] + [0.0] * 21, (12, 3)).tolist()}, "keypoints", "outside"),
         ({"extra": 1}, "extra", "not in the shoe_leg schema"),
     ],
 )

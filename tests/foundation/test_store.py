@@ -37,8 +37,8 @@ def make_record(i: int, crash_at: int | None = None) -> dict:
 
 def test_write_read_manifest_and_failures(tmp_path):
     m = write_set(tmp_path / "s", "wearable_area", range(45), make_record, records_per_shard=10, progress=False)
-    assert len(m.shards) == 5
-    assert all(s.num_records + s.num_failures == 10 for s in m.shards[:4])
+    assert len(m.shards) == 5 and all(s.file.endswith("-train.parquet") for s in m.shards)  # one split: a file per shard
+    assert m.num_failures == 6 and sum(s.num_records for s in m.shards[:4]) == 40 - 5
     ids = [r["id"] for r in iter_records(tmp_path / "s", columns=["id"])]
     expected = [f"r{i}" for i in range(45) if i % 10 != 0 and i != 13]
     assert ids == expected and m.num_records == len(expected)
@@ -55,7 +55,7 @@ def test_crash_mid_shard_then_resume_gives_the_uninterrupted_set(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         write_set(tmp_path / "s", "wearable_area", range(45), partial(make_record, crash_at=27), records_per_shard=10, progress=False)
     shards = sorted(p.name for p in (tmp_path / "s" / "shards").iterdir())
-    assert shards == ["shard-00000.json", "shard-00000.parquet", "shard-00001.json", "shard-00001.parquet"], shards
+    assert shards == ["shard-00000-train.parquet", "shard-00000.json", "shard-00001-train.parquet", "shard-00001.json"], shards
     calls = []
 
     def counting(i):
@@ -98,7 +98,7 @@ def test_real_process_killed_mid_run_resumes_identically(tmp_path):
     out = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, str(script), str(out)])
     deadline = time.time() + 60
-    while time.time() < deadline and not (out / "shards" / "shard-00002.parquet").exists():
+    while time.time() < deadline and not (out / "shards" / "shard-00002.json").exists():
         time.sleep(0.05)
     time.sleep(0.2)
     os.kill(proc.pid, signal.SIGKILL)
@@ -117,11 +117,11 @@ def test_reader_streams_by_split(small_sets):
     all_ids = [r["id"] for r in iter_records(small_sets["shoe_leg"], columns=["id", "split"])]
     assert 0 < len(val) < len(all_ids)
     manifest = json.loads((small_sets["shoe_leg"] / "manifest.json").read_text())
-    assert manifest["schema_version"] == "1.0" and manifest["num_records"] == len(all_ids) == 48
+    assert manifest["schema_version"] == "1.1" and manifest["num_records"] == len(all_ids) == 48
 
 
 def test_hf_datasets_reads_the_shards(small_sets):
     from shoemodel.store import to_hf_dataset
 
     ds = to_hf_dataset(small_sets["wearable_area"])
-    assert len(ds) == 32 and "area_mask" in ds.column_names
+    assert sum(len(d) for d in ds.values()) == 32 and "area_mask" in ds["train"].column_names

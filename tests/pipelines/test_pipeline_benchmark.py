@@ -32,6 +32,10 @@ def shoes_labels(tmp_path_factory):
     return root / "labels.jsonl"
 
 
+def _leaves_are_numbers(d) -> bool:
+    return all(_leaves_are_numbers(v) if isinstance(v, dict) else isinstance(v, (int, float)) for v in d.values())
+
+
 def test_benchmark_writes_table3(tmp_path, sw_dir, shoes_labels):
     from shoemodel.models.sw.generator import SWGenerator
     from shoemodel.pipelines.benchmark import BenchmarkConfig, run_benchmark
@@ -50,9 +54,14 @@ def test_benchmark_writes_table3(tmp_path, sw_dir, shoes_labels):
     assert f"| SDXL | weights not available: {tmp_path / 'no-sdxl'} |" in table
     assert f"| ControlNet-inpaint | weights not available: {tmp_path / 'no-cn-inpaint'} |" in table
     assert "NOT comparable" in table and "Scale: 2 shoes × 2 images" in table
-    rows = {r["method"]: r for r in json.loads((tmp_path / "m" / "table3.json").read_text())["rows"]}
+    rows = {r["method"]: r for r in json.loads((tmp_path / "out" / "info.json").read_text())["rows"]}
     ours = rows["ShoeModel (ours)"]["metrics"]
     assert ours["shoe_psnr_pasted"] == "inf", "paste-back must make the shoe region exact"
+    numbers = json.loads((tmp_path / "m" / "table3.json").read_text())  # DVC metrics: numbers only
+    assert _leaves_are_numbers(numbers) and numbers["shoes"] == 2 and numbers["images_per_shoe"] == 2
+    assert numbers["methods"]["ShoeModel (ours)"]["fid"] == ours["fid"]
+    assert "shoe_psnr_pasted" not in numbers["methods"]["ShoeModel (ours)"]  # inf is not a number JSON holds
+    assert "SDXL" not in numbers["methods"]  # its status ("weights not available") is in info.json
     assert np.isfinite(ours["fid"]) and np.isfinite(ours["clip_score"]) and ours["seam_ratio"] > 0
     sd = rows["SD1.5"]["metrics"]  # the tiny base model stands in for SD 1.5 weights
     assert np.isfinite(sd["fid"])

@@ -1,0 +1,1 @@
+"""`shoemodel plots`: every plot of the project drawn to PNG offline (matplotlib, Agg)."""

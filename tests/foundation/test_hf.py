@@ -1,0 +1,127 @@
+"""Sets read in Hugging Face `datasets` as images, keypoints and three splits, carry a dataset card, and push
+to the Hub as they are (what would be uploaded is checked offline)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from shoemodel.schemas.records import decode_image, keypoints_array
+from shoemodel.store.reader import iter_records
+
+
+@pytest.fixture(autouse=True)
+def _hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+
+
+@pytest.mark.parametrize("set_name, images", [("shoe_leg", ["image", "shoe_image", "shoe_mask"]),
+                                              ("wearable_area", ["image", "shoe_image", "area_mask"])])
+@pytest.mark.parametrize("how", ["card", "parquet"])
+def test_load_dataset_on_a_set_gives_images_and_three_splits(small_sets, set_name: str, images: list[str],
+                                                              how: str) -> None:
+    from datasets import Image as HFImage
+    from datasets import List, load_dataset
+
+    from shoemodel.store.hf import set_features
+
+    root = small_sets[set_name]
+    if how == "card":  # the set folder as a dataset: README.md's configs and features
+        ds = load_dataset(str(root))
+    else:  # the Parquet files: splits from their names, features given
+        ds = load_dataset("parquet", data_dir=str(root), features=set_features(set_name))
+    assert sorted(ds) == ["test", "train", "validation"]
+    records = {r["id"]: r for r in iter_records(root)}
+    assert sum(len(d) for d in ds.values()) == len(records)
+    for hf_split, ours in (("train", "train"), ("validation", "val"), ("test", "test")):
+        assert set(ds[hf_split]["split"]) == {ours}
+    for col in images:
+        assert isinstance(ds["train"].features[col], HFImage), col
+    row = ds["validation"][0]
+    rec = records[row["id"]]
+    for col in images:
+        assert isinstance(row[col], Image.Image)
+        np.testing.assert_array_equal(np.asarray(row[col]), decode_image(rec[col], None))
+    if set_name == "shoe_leg":
+        kp = ds["train"].features["keypoints"]
+        assert isinstance(kp, List) and kp.length == 12 and kp.feature.length == 3
+        np.testing.assert_allclose(np.asarray(row["keypoints"]), keypoints_array(rec))
+
+
+def test_plain_parquet_load_gives_three_splits_and_keypoint_rows(small_sets) -> None:
+    from datasets import List, load_dataset
+
+    from shoemodel.store import to_hf_dataset
+
+    ds = load_dataset("parquet", data_dir=str(small_sets["shoe_leg"]))
+    assert sorted(ds) == ["test", "train", "validation"]
+    kp = ds["train"].features["keypoints"]
+    assert isinstance(kp, List) and kp.length == 12 and kp.feature.length == 3
+    val = to_hf_dataset(small_sets["wearable_area"], split="val")
+    assert set(val["split"]) == {"val"} and isinstance(val[0]["area_mask"], Image.Image)
+
+
+def test_every_set_has_a_card_with_features_splits_and_sources(small_sets) -> None:
+    for root in small_sets.values():
+        text = (root / "README.md").read_text()
+        _, front, body = text.split("---\n", 2)
+        meta = yaml.safe_load(front)
+        manifest = json.loads((root / "manifest.json").read_text())
+        splits = {s["name"]: s["num_examples"] for s in meta["dataset_info"]["splits"]}
+        assert sum(splits.values()) == manifest["num_records"] and set(splits) == {"train", "validation", "test"}
+        dtypes = {f["name"]: f.get("dtype") for f in meta["dataset_info"]["features"]}
+        assert dtypes["image"] == "image" and dtypes["shoe_image"] == "image"
+        paths = {d["split"]: d["path"] for d in meta["configs"][0]["data_files"]}
+        assert paths["validation"] == "shards/*-val.parquet"
+        assert meta["license"] and "Sources and licences" in body and "source_uri" in body
+        assert manifest["provenance"]["builder"] in body
+    assert json.loads((small_sets["wearable_area"] / "id2label.json").read_text()) == {
+        "0": "background", "1": "visible", "2": "wearable"}
+
+
+class _OfflineHub:
+    """Stands in for the Hub's HTTP API only: records the repo and the commit a push would make."""
+
+    def __init__(self) -> None:
+        self.repos: list[tuple[str, str]] = []
+        self.commits: list[tuple[str, list]] = []
+
+    def create_repo(self, repo_id: str, repo_type: str | None = None, **_: object) -> str:
+        self.repos.append((repo_id, repo_type))
+        return repo_id
+
+    def create_commit(self, repo_id: str, operations: list, **kw: object) -> dict:
+        assert kw.get("repo_type") == "dataset"
+        self.commits.append((repo_id, operations))
+        return {"repo_id": repo_id, "n": len(operations)}
+
+
+def test_push_to_hub_uploads_a_repo_that_loads_with_three_splits(small_sets, tmp_path: Path) -> None:
+    from datasets import Image as HFImage
+    from datasets import load_dataset
+
+    from shoemodel.store.hub import push_set
+
+    hub = _OfflineHub()
+    root = small_sets["wearable_area"]
+    push_set(root, "someone/shoemodel-wearable-area", api=hub)
+    assert hub.repos == [("someone/shoemodel-wearable-area", "dataset")]
+    (_, ops), = hub.commits
+    paths = [op.path_in_repo for op in ops]
+    assert paths[0] == "README.md" and "manifest.json" in paths
+    assert not [p for p in paths if p.endswith(".json") and p.startswith("shards/")]  # sidecars stay home
+    # what the repo would hold, laid out as uploaded, reads through the card's configs
+    repo = tmp_path / "repo"
+    for op in ops:
+        (repo / op.path_in_repo).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(op.path_or_fileobj, repo / op.path_in_repo)
+    ds = load_dataset(str(repo))
+    assert sorted(ds) == ["test", "train", "validation"]
+    assert isinstance(ds["test"].features["area_mask"], HFImage)
+    assert sum(len(d) for d in ds.values()) == json.loads((root / "manifest.json").read_text())["num_records"]
