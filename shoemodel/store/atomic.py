@@ -31,6 +31,11 @@ def describe_os_error(exc: OSError, path: str | Path) -> str:
     return f"cannot write {path}: {why}"
 
 
+def user_os_error(exc: BaseException) -> bool:
+    """True for the OS errors a user fixes (disk full, read-only, permissions): shown as one line, not a traceback."""
+    return isinstance(exc, OSError) and (isinstance(exc, WriteError) or exc.errno in _WHY)
+
+
 def file_mode() -> int:
     """0666 less the process umask (read once; os.umask can only be read by setting it)."""
     if not _UMASK:
@@ -95,3 +100,19 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, np.ndarray):
         return o.tolist()
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def write_bytes_if_changed(final: str | Path, data: bytes) -> bool:
+    """Write `data` to `final` (atomically) unless the file already holds exactly these bytes; True when written.
+
+    Media exported for viewers are named by record id: a rebuilt set with a corrected mask must replace
+    the old file, not keep it because a file of that name exists."""
+    final = Path(final)
+    try:
+        if final.stat().st_size == len(data) and final.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    with atomic_path(final) as tmp:
+        tmp.write_bytes(data)
+    return True

@@ -42,10 +42,15 @@ def folder_lock(folder: str | Path, command: str | None = None) -> Iterator[Path
     """Hold the write lock of `folder` (created if absent) for the block; FolderLocked if another process has it."""
     import fcntl
 
+    from shoemodel.store.atomic import WriteError, describe_os_error
+
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     path = lock_path(folder)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise WriteError(exc.errno, describe_os_error(exc, folder)) from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

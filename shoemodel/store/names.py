@@ -14,7 +14,7 @@ HASH_CHARS = 10
 
 
 def id_file_name(record_id: str, suffix: str = "") -> str:
-    """`<slug>-<10 hex of sha256(id)><suffix>`: safe on every file system, distinct for distinct ids."""
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", record_id).strip("._-")[:SLUG_CHARS] or "id"
+    """`<slug>-<10 hex of sha256(id)><suffix>`: safe on every file system, distinct for distinct ids, no dot in the stem."""
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "_", record_id).strip("_-")[:SLUG_CHARS] or "id"  # no dots: the stem has no suffix
     digest = hashlib.sha256(record_id.encode("utf-8")).hexdigest()[:HASH_CHARS]
     return f"{slug}-{digest}{suffix}"
