@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from shoemodel.curation import parts
 from shoemodel.curation.config import IngestConfig
+from shoemodel.curation.dup_index import INDEX_FILE, DuplicateIndex
 from shoemodel.curation.sources import IMAGE_SUFFIXES, check_sources, iter_sources, local_path, read_bytes, used_sources
 
 INGEST_SCHEMA = pa.schema(parts.BASE_FIELDS + [
@@ -237,44 +238,39 @@ def plan_ingest(stage_dir: Path, listing: Iterable[str], settings_fp: str, new_u
     return plan
 
 
-def _bands(h: int, n: int) -> list[tuple[int, int]]:
-    width = 64 // n
-    return [(i, (h >> (i * width)) & ((1 << width) - 1)) for i in range(n)]
-
-
 def find_duplicates(stage_dir: str | Path, cfg: IngestConfig) -> list[list]:
     """[part index, row in part, source_uri, index/row/uri of the copy kept] per duplicate, in input order.
 
-    Rows are named by position, since one URI may be listed twice. Near duplicates use pigeonhole
-    banding: two 64-bit hashes within distance d share at least one of d+1 bands exactly, so only
-    bucket mates are compared (no all-pairs scan).
+    Rows are named by position, since one URI may be listed twice. The index (`dup_index`) is sub-quadratic
+    and kept between runs: when the parts it covers are all still there, unchanged, only newer parts are added.
     """
-    exact: dict[str, list] = {}
-    dups: list[list] = []
-    n_bands = min(cfg.phash_max_distance + 1, 8)
-    buckets: dict[tuple[int, int], list[tuple[int, list]]] = {}
-    for index in parts.part_indices(stage_dir):
-        for pos, r in enumerate(parts.read_part(stage_dir, index, ["source_uri", "content_hash", "status", "phash"])):
-            if r["status"] != parts.KEPT:
-                continue
-            here = [index, pos, r["source_uri"]]
-            first = exact.setdefault(r["content_hash"], here)
-            if first is not here:
-                dups.append(here + [first])
-                continue
-            if cfg.near_duplicates and r["phash"]:
-                h = int(r["phash"], 16)
-                match = None
-                for band in _bands(h, n_bands):
-                    match = next((ref for other, ref in buckets.get(band, ()) if bin(h ^ other).count("1") <= cfg.phash_max_distance), None)
-                    if match:
-                        break
-                if match:
-                    dups.append(here + [match])
-                    continue
-                for band in _bands(h, n_bands):
-                    buckets.setdefault(band, []).append((h, here))
-    return dups
+    stage_dir = Path(stage_dir)
+    indices = parts.part_indices(stage_dir)
+    fps = {i: parts.part_fingerprint(stage_dir, i) for i in indices}
+    index = DuplicateIndex.load(stage_dir, cfg.phash_max_distance, cfg.near_duplicates)
+    if index is not None:
+        last = max(index.covered, default=-1)
+        if any(fps.get(i) != fp for i, fp in index.covered.items()) or any(i < last and i not in index.covered for i in indices):
+            index = None  # an old part changed or appeared: first-wins must be decided again over everything
+    if index is None:
+        index = DuplicateIndex(cfg.phash_max_distance, cfg.near_duplicates)
+    for i in indices:
+        if i in index.covered:
+            continue
+        for pos, r in enumerate(parts.read_part(stage_dir, i, ["source_uri", "content_hash", "status", "phash"])):
+            if r["status"] == parts.KEPT:
+                index.add([i, pos, r["source_uri"]], r["content_hash"], r["phash"])
+        index.covered[i] = fps[i]
+    if set(index.covered) != set(indices):  # parts were removed: their rows must not stay as "first copies"
+        return find_duplicates_fresh(stage_dir, cfg)
+    index.save(stage_dir)
+    return list(index.duplicates)
+
+
+def find_duplicates_fresh(stage_dir: Path, cfg: IngestConfig) -> list[list]:
+    """Rebuild the index from every part (after parts were removed)."""
+    (stage_dir / INDEX_FILE).unlink(missing_ok=True)
+    return find_duplicates(stage_dir, cfg)
 
 
 def load_duplicates(stage_dir: str | Path) -> dict[int, frozenset[int]]:

@@ -37,6 +37,28 @@ def holder(folder: str | Path) -> dict:
         return {}
 
 
+_SECRET_WORDS = ("token", "password", "secret", "key")
+
+
+def redact(argv: list[str]) -> str:
+    """The command line with the value of any --token/--password/--secret/--key style option replaced by ***."""
+    out: list[str] = []
+    hide_next = False
+    for a in argv:
+        if hide_next:
+            out.append("***")
+            hide_next = False
+            continue
+        name, eq, _value = a.partition("=")
+        secret = name.startswith("-") and any(w in name.lower() for w in _SECRET_WORDS)
+        if secret and eq:
+            out.append(f"{name}=***")
+        else:
+            out.append(a)
+            hide_next = secret
+    return " ".join(out)
+
+
 @contextlib.contextmanager
 def folder_lock(folder: str | Path, command: str | None = None) -> Iterator[Path]:
     """Hold the write lock of `folder` (created if absent) for the block; FolderLocked if another process has it."""
@@ -59,7 +81,7 @@ def folder_lock(folder: str | Path, command: str | None = None) -> Iterator[Path
             who = (f"pid {h.get('pid', '?')} on {h.get('host', '?')} ({h.get('command', '?')}, since {h.get('since', '?')})"
                    if h else "another process")
             raise FolderLocked(f"{folder} is being written by {who}; wait for it to finish or use another output folder") from None
-        note = {"pid": os.getpid(), "host": socket.gethostname(), "command": command or " ".join(sys.argv),
+        note = {"pid": os.getpid(), "host": socket.gethostname(), "command": command or redact(sys.argv),
                 "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         os.ftruncate(fd, 0)
         os.write(fd, (json.dumps(note) + "\n").encode())
