@@ -24,6 +24,9 @@ _WHY = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded", errno.ER
 class WriteError(OSError):
     """A file could not be written (disk full, read-only, no permission); the message is one line for the user."""
 
+    def __str__(self) -> str:
+        return str(self.strerror)
+
 
 def describe_os_error(exc: OSError, path: str | Path) -> str:
     """'cannot write PATH: disk full' style text for the errors a user can fix."""

@@ -64,6 +64,11 @@ def test_added_photos_redo_only_the_new_ones(tmp_path: Path, photos: list[Path],
     assert {k: v["shoe_mask"] for k, v in after.items() if k in built} == {k: v["shoe_mask"] for k, v in built.items()}
     assert grown["ingest"]["inputs"] == 6
 
+    import dataclasses  # `curate build` alone, with params naming other sources: the set records the parts' sources
+    other = dataclasses.replace(cfg, ingest=dataclasses.replace(cfg.ingest, sources=["data/somewhere/else"]))
+    run_all(other, tmp_path / "set", stages=("build",))
+    assert writer.write_counts[str(tmp_path / "set")] == 0
+
     # the same set as a fresh run over all six photos
     fresh_cfg = photo_config(tmp_path / "fresh", [str(raw)], None)
     fresh_cfg.ingest.part_size, fresh_cfg.build.records_per_shard = 1, 2
