@@ -254,16 +254,19 @@ def find_duplicates(stage_dir: str | Path, cfg: IngestConfig) -> list[list]:
             index = None  # an old part changed or appeared: first-wins must be decided again over everything
     if index is None:
         index = DuplicateIndex(cfg.phash_max_distance, cfg.near_duplicates)
+    added = 0
     for i in indices:
         if i in index.covered:
             continue
+        added += 1
         for pos, r in enumerate(parts.read_part(stage_dir, i, ["source_uri", "content_hash", "status", "phash"])):
             if r["status"] == parts.KEPT:
                 index.add([i, pos, r["source_uri"]], r["content_hash"], r["phash"])
         index.covered[i] = fps[i]
     if set(index.covered) != set(indices):  # parts were removed: their rows must not stay as "first copies"
         return find_duplicates_fresh(stage_dir, cfg)
-    index.save(stage_dir)
+    if added or not (stage_dir / INDEX_FILE).exists():
+        index.save(stage_dir)
     return list(index.duplicates)
 
 
@@ -303,7 +306,9 @@ def run_ingest(stage_dir: str | Path, cfg: IngestConfig, executor: Any = None, p
                           is_done=lambda _i, _payload: False)
     parts.run_counts["ingest"] = ran
     dups = find_duplicates(stage_dir, cfg)
-    atomic_write_text(stage_dir / DUPLICATES, json.dumps(dups, indent=1))
+    text = json.dumps(dups, indent=1)
+    if not ((stage_dir / DUPLICATES).exists() and (stage_dir / DUPLICATES).read_text() == text):
+        atomic_write_text(stage_dir / DUPLICATES, text)
     summary = parts.summarize("ingest", stage_dir)
     if dups:
         summary.kept -= len(dups)

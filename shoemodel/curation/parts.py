@@ -45,6 +45,7 @@ BASE_FIELDS = [
 
 
 FP_KEY = b"shoemodel.part_fingerprint"
+COUNTS_KEY = b"shoemodel.part_counts"  # {status: {reason head: n}}: a summary without reading the rows
 #: Settings that change how fast a stage runs, never what it writes: left out of every fingerprint.
 SPEED_KEYS = frozenset({"batch_size", "workers", "num_workers", "n_workers", "device", "dtype", "progress",
                         "prefetch", "threads", "executor"})
@@ -83,8 +84,10 @@ def write_part(stage_dir: str | Path, index: int, rows: list[dict[str, Any]], sc
                fingerprint: str | None = None) -> Path:
     """Write one part atomically (a crash leaves either the whole part or nothing); its fingerprint goes in the footer."""
     final = Path(stage_dir) / PART_DIR / part_name(index)
+    meta = {**(schema.metadata or {}), COUNTS_KEY: json.dumps(_counts(rows), sort_keys=True).encode()}
     if fingerprint is not None:
-        schema = schema.with_metadata({**(schema.metadata or {}), FP_KEY: fingerprint.encode()})
+        meta[FP_KEY] = fingerprint.encode()
+    schema = schema.with_metadata(meta)
     with atomic_path(final) as tmp:
         pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp, compression="zstd")
     for stale in (Path(stage_dir) / PART_DIR).glob(f"part-*{index}.parquet"):  # an older-width name of the same index
@@ -183,28 +186,47 @@ def reason_key(reason: str | None) -> str:
     return (reason or "unknown").split(":")[0].strip()
 
 
+def _counts(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    out: dict[str, Counter] = {}
+    for r in rows:
+        out.setdefault(r["status"], Counter())[reason_key(r["reason"]) if r["status"] != KEPT else ""] += 1
+    return {k: dict(v) for k, v in out.items()}
+
+
+def part_counts(stage_dir: str | Path, index: int) -> dict[str, dict[str, int]]:
+    """Status -> reason head -> rows of one part, from its footer (or its rows, for a part written without it)."""
+    meta = pq.read_schema(part_path(stage_dir, index)).metadata or {}
+    if COUNTS_KEY in meta:
+        return json.loads(meta[COUNTS_KEY])
+    return _counts(read_part(stage_dir, index, ["status", "reason"]))
+
+
 def summarize(stage: str, stage_dir: str | Path, skip_status: Iterable[str] = ("skipped",)) -> StageSummary:
-    """Count statuses over all parts (reads only two columns) and write summary.json."""
+    """Count statuses over all parts (from their footers) and write summary.json."""
     s = StageSummary(stage)
     dropped: Counter[str] = Counter()
     failed: Counter[str] = Counter()
+    skip = set(skip_status)
     for index in part_indices(stage_dir):
-        for row in read_part(stage_dir, index, ["status", "reason"]):
-            if row["status"] in skip_status:
+        for status, by_reason in part_counts(stage_dir, index).items():
+            if status in skip:
                 continue
-            s.inputs += 1
-            if row["status"] == KEPT:
-                s.kept += 1
-            elif row["status"] == DROPPED:
-                dropped[reason_key(row["reason"])] += 1
+            n = sum(by_reason.values())
+            s.inputs += n
+            if status == KEPT:
+                s.kept += n
             else:
-                failed[reason_key(row["reason"])] += 1
+                (dropped if status == DROPPED else failed).update(by_reason)
     s.dropped, s.failed = dict(sorted(dropped.items())), dict(sorted(failed.items()))
     return s
 
 
 def write_summary(stage_dir: str | Path, summary: StageSummary) -> None:
-    atomic_write_text(Path(stage_dir) / SUMMARY, json.dumps(summary.to_dict(), indent=2) + "\n")
+    """Write summary.json (left alone when it already says the same: a no-op run writes nothing)."""
+    text = json.dumps(summary.to_dict(), indent=2) + "\n"
+    p = Path(stage_dir) / SUMMARY
+    if not (p.exists() and p.read_text() == text):
+        atomic_write_text(p, text)
 
 
 def run_parts(tasks: Iterable[tuple[int, Any]], fn: Callable[[tuple[int, Any]], tuple[int, Counter]], stage_dir: str | Path,

@@ -184,7 +184,9 @@ def check_fingerprint(root: Path, fingerprint: dict[str, Any] | None) -> None:
     if fingerprint is None:
         return
     text = json.dumps(fingerprint, sort_keys=True)
-    if path.exists() and path.read_text() != text:
+    if path.exists() and path.read_text() == text:
+        return
+    if path.exists():
         shutil.rmtree(root / SHARD_DIR, ignore_errors=True)
         (root / "manifest.json").unlink(missing_ok=True)
     atomic_write_text(path, text)
