@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import pickle
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,14 +34,13 @@ def _band_slices(m: int) -> list[tuple[int, int]]:
     return list(zip(starts, widths))
 
 
-def _variants(value: int, width: int, radius: int) -> Iterator[int]:
-    yield value
+def _masks(width: int, radius: int) -> list[int]:
+    """Every XOR mask of at most `radius` set bits within `width` bits (0 first)."""
+    out = [0]
     for r in range(1, radius + 1):
         for bits in itertools.combinations(range(width), r):
-            v = value
-            for b in bits:
-                v ^= 1 << b
-            yield v
+            out.append(sum(1 << b for b in bits))
+    return out
 
 
 @dataclass
@@ -59,6 +57,7 @@ class DuplicateIndex:
     def __post_init__(self) -> None:
         self.m, self.radius = band_layout(self.max_distance)
         self.slices = _band_slices(self.m)
+        self._masks = [_masks(w, self.radius) for _s, w in self.slices]
         if not self.buckets:
             self.buckets = [{} for _ in range(self.m)]
 
@@ -72,12 +71,16 @@ class DuplicateIndex:
             return None
         h = int(phash, 16)
         bands = [(h >> s) & ((1 << w) - 1) for s, w in self.slices]
-        for (_s, w), band, table in zip(self.slices, bands, self.buckets):
-            for v in _variants(band, w, self.radius):
-                for other, ref in table.get(v, ()):
-                    if (h ^ other).bit_count() <= self.max_distance:
-                        self.duplicates.append(here + [ref])
-                        return ref
+        d = self.max_distance
+        for masks, band, table in zip(self._masks, bands, self.buckets):
+            get = table.get
+            for mask in masks:
+                mates = get(band ^ mask)
+                if mates:
+                    for other, ref in mates:
+                        if (h ^ other).bit_count() <= d:
+                            self.duplicates.append(here + [ref])
+                            return ref
         for band, table in zip(bands, self.buckets):
             table.setdefault(band, []).append((h, here))
         return None

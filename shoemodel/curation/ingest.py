@@ -7,6 +7,7 @@ near duplicates are marked in a second, cheap pass in input order: the first cop
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import itertools
@@ -255,14 +256,20 @@ def find_duplicates(stage_dir: str | Path, cfg: IngestConfig) -> list[list]:
     if index is None:
         index = DuplicateIndex(cfg.phash_max_distance, cfg.near_duplicates)
     added = 0
-    for i in indices:
-        if i in index.covered:
-            continue
-        added += 1
-        for pos, r in enumerate(parts.read_part(stage_dir, i, ["source_uri", "content_hash", "status", "phash"])):
-            if r["status"] == parts.KEPT:
-                index.add([i, pos, r["source_uri"]], r["content_hash"], r["phash"])
-        index.covered[i] = fps[i]
+    collecting = gc.isenabled()
+    gc.disable()  # the index is millions of small, acyclic objects: the cyclic collector would rescan them all
+    try:
+        for i in indices:
+            if i in index.covered:
+                continue
+            added += 1
+            for pos, r in enumerate(parts.read_part(stage_dir, i, ["source_uri", "content_hash", "status", "phash"])):
+                if r["status"] == parts.KEPT:
+                    index.add([i, pos, r["source_uri"]], r["content_hash"], r["phash"])
+            index.covered[i] = fps[i]
+    finally:
+        if collecting:
+            gc.enable()
     if set(index.covered) != set(indices):  # parts were removed: their rows must not stay as "first copies"
         return find_duplicates_fresh(stage_dir, cfg)
     if added or not (stage_dir / INDEX_FILE).exists():
