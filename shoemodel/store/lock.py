@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-
 class FolderLocked(RuntimeError):
     """Another live process is writing the folder; the message names it."""
 

@@ -74,7 +74,7 @@ def ingest_corpus(d: Path) -> dict[str, str]:
     exp["e_text.png"] = "not an image"
     photo(2).convert("CMYK").save(d / "f_cmyk.jpg")
     exp["f_cmyk.jpg"] = "colour mode"
-    Image.fromarray((np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 16)).save(d / "g_16bit.png")
+    Image.fromarray(np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 16).save(d / "g_16bit.png")
     exp["g_16bit.png"] = "bit depth"
     photo(3, (8, 8)).save(d / "h_tiny.png")
     exp["h_tiny.png"] = "too small"

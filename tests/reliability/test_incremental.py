@@ -12,8 +12,7 @@ import pytest
 
 from shoemodel.curation import parts
 from shoemodel.curation.pipeline import run_all
-from shoemodel.store import iter_records, read_manifest
-from shoemodel.store import writer
+from shoemodel.store import iter_records, read_manifest, writer
 
 
 def _made() -> dict[str, int]:

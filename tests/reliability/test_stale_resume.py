@@ -11,7 +11,7 @@ from PIL import Image
 from shoemodel.curation import parts
 from shoemodel.schemas.records import decode_image
 from shoemodel.sets.from_labels import BuildConfig, build_set_from_labels
-from shoemodel.store import iter_records, read_manifest, writer
+from shoemodel.store import iter_records, writer
 from tests.reliability.corpus import labelled_corpus, photo
 
 
