@@ -37,22 +37,31 @@ def build_set(
     executor: str | None = typer.Option(None, "--executor", help="inline | local (Dask LocalCluster) | address (params: executor.kind)."),
     workers: int | None = typer.Option(None, "--workers", help="LocalCluster worker processes (params: executor.n_workers)."),
     address: str | None = typer.Option(None, "--address", help="Dask scheduler address; implies --executor address (params: executor.address)."),
+    allow_outside: bool = typer.Option(False, "--allow-outside", help="Let image/mask paths leave the labelled folder (params: sets.allow_outside)."),
     params: Path | None = PARAMS,
     set_: list[str] | None = SET,
 ) -> None:
-    """Build (or resume) a shard set from a labelled folder; bad lines are recorded and skipped. Params: sets, executor."""
+    """Build (or resume, or extend) a shard set from a labelled folder; bad lines are recorded and skipped. Params: sets, executor."""
     from shoemodel.parallel import ExecutorConfig, executor_from_config
     from shoemodel.sets.from_labels import BuildConfig, build_set_from_labels
     from shoemodel.store.writer import iter_failures
 
     cc = command_config(params, set_, "sets", "executor")
-    cfg = cc.load(BuildConfig, "sets")
+    cfg = cc.load(BuildConfig, "sets", {"allow_outside": True if allow_outside else None})
     ex_cfg = cc.load(ExecutorConfig, "executor", {"kind": executor, "n_workers": workers, "address": address},
                      implied={"kind": "address"} if address else None)
     need_path(labels, "labelled folder (--labels)")
     need_path(labels / "labels.jsonl", "labels file", "file")
-    with executor_from_config(ex_cfg) as ex:
-        manifest = build_set_from_labels(labels, out, set_name, cfg, executor=ex)
+    from shoemodel.store.atomic import user_os_error
+    from shoemodel.store.lock import FolderLocked, folder_lock
+
+    try:
+        with folder_lock(out, f"shoemodel build-set {set_name} --out {out}"), executor_from_config(ex_cfg) as ex:
+            manifest = build_set_from_labels(labels, out, set_name, cfg, executor=ex)
+    except (FolderLocked, OSError) as exc:
+        if isinstance(exc, OSError) and not user_os_error(exc):
+            raise
+        fail(str(exc))
     for failure in iter_failures(out):
         typer.echo(f"skipped {failure.item}: {failure.reason}", err=True)
     typer.echo(f"{set_name}: {manifest.num_records} records in {len(manifest.shards)} shards, {manifest.num_failures} skipped -> {out}")
@@ -90,27 +99,15 @@ def validate(
     set_: list[str] | None = SET,
 ) -> None:
     """Re-check every record of a set against its schema and its shard hashes against the manifest. Params: none."""
-    from shoemodel.schemas.records import RecordError, validate_record
-    from shoemodel.store.manifest import file_sha256
-    from shoemodel.store.reader import iter_records
+    from shoemodel.store.verify import verify_set
 
     command_config(params, set_)
     manifest = _manifest(set_dir)
-    bad = 0
-    for shard in manifest.shards:
-        if file_sha256(Path(set_dir) / shard.file) != shard.sha256:
-            typer.echo(f"{shard.file}: content hash differs from the manifest", err=True)
-            bad += 1
-    n = 0
-    for rec in iter_records(set_dir):
-        n += 1
-        try:
-            validate_record(rec, manifest.set_name)
-        except RecordError as exc:
-            typer.echo(f"record {rec.get('id')}: {exc}", err=True)
-            bad += 1
-    typer.echo(f"{set_dir}: {n} records checked, {bad} problems")
-    raise typer.Exit(1 if bad else 0)
+    n, problems = verify_set(set_dir, manifest)
+    for p in problems:
+        typer.echo(p, err=True)
+    typer.echo(f"{set_dir}: {n} records checked, {len(problems)} problems")
+    raise typer.Exit(1 if problems else 0)
 
 
 def push_set(

@@ -28,7 +28,9 @@ from shoemodel.schemas.classes import CLASS_HEX, CLASS_NAMES, WEARABLE
 from shoemodel.schemas.keypoints import KEYPOINT_NAMES, SKELETON
 from shoemodel.schemas.records import decode_image, encode_png, keypoints_array
 from shoemodel.store import iter_failures, iter_records, read_manifest
+from shoemodel.store.atomic import write_bytes_if_changed
 from shoemodel.store.manifest import MANIFEST_NAME
+from shoemodel.store.names import id_file_name
 
 AREA_TARGETS = {i: name for i, name in enumerate(CLASS_NAMES)}
 SHOE_TARGETS = {255: "shoe"}
@@ -48,17 +50,11 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "unknown"
 
 
-def _safe(record_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", record_id)
-
-
 def _write_media(data: bytes, path_no_ext: Path) -> Path:
     """Keep PNG/JPEG bytes as they are; anything else is decoded and re-encoded as PNG."""
     ext = ".png" if data[:4] == b"\x89PNG" else ".jpg" if data[:2] == b"\xff\xd8" else None
     path = path_no_ext.with_suffix(ext or ".png")
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data if ext else encode_png(decode_image(data, "RGB")))
+    write_bytes_if_changed(path, data if ext else encode_png(decode_image(data, "RGB")))  # a rebuilt set replaces old media
     return path
 
 
@@ -138,7 +134,7 @@ def load_set(root: str | Path, name: str | None = None, media_dir: str | Path = 
 def _sample(rec: dict[str, Any], set_name: str, media: Path, predictor: Callable | None) -> Any:
     import fiftyone as fo
 
-    stem = _safe(rec["id"])
+    stem = id_file_name(rec["id"])
     path = _write_media(rec["image"], media / "images" / stem)
     sample = fo.Sample(filepath=str(path.resolve()), tags=[rec["split"]])
     sample["record_id"], sample["source_uri"], sample["content_hash"] = rec["id"], rec["source_uri"], rec["content_hash"]

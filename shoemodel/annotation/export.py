@@ -7,7 +7,6 @@ the record id; ids already in the project are skipped, so re-running an export n
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,8 @@ from shoemodel.annotation.pool import iter_pool
 from shoemodel.annotation.predictor import Predictor, predict, uncertainty
 from shoemodel.schemas.classes import BACKGROUND, VISIBLE
 from shoemodel.schemas.records import decode_image, encode_png
+from shoemodel.store.atomic import write_bytes_if_changed
+from shoemodel.store.names import id_file_name
 
 SHOE_MASK_VERSION = "shoe-mask"
 LOCAL_FILES_PREFIX = "/data/local-files/"
@@ -38,13 +39,9 @@ class ExportReport:
     task_ids: list[int] = field(default_factory=list)
 
 
-def safe_name(record_id: str) -> str:
-    """A file name for a record id (ids may hold slashes or colons)."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", record_id)
-
-
 def image_relpath(round_no: int, record_id: str) -> str:
-    return f"images/round-{round_no:03d}/{safe_name(record_id)}.png"
+    """Where a record's image is served from: a readable slug plus a hash of the exact id (no two ids share a file)."""
+    return f"images/round-{round_no:03d}/{id_file_name(record_id, '.png')}"
 
 
 def existing_record_ids(client: Any, project_id: int) -> dict[str, int]:
@@ -90,9 +87,7 @@ def export_round(client: Any, project_id: int, pool: str | Path, round_no: int, 
         found.add(rec["id"])
         rel = image_relpath(round_no, rec["id"])
         path = root / rel
-        if not path.exists():  # (re)write: also repairs a served image that went missing
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(encode_png(decode_image(rec["image"], "RGB")))
+        if write_bytes_if_changed(path, encode_png(decode_image(rec["image"], "RGB"))):  # also repairs a missing one
             report.images_written += 1
         if rec["id"] in present:
             report.existing += 1

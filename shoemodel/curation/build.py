@@ -1,4 +1,10 @@
-"""Build stage: the shoe-leg set (store.write_set shards) from the rows every curation stage kept."""
+"""Build stage: the shoe-leg set (store.write_set shards) from the rows every curation stage kept.
+
+Shard k is made from a fixed group of consecutive parts (records_per_shard / part_size of them), and
+the worker that writes it reads those parts itself: the driver sends only part numbers, never image
+bytes. Each shard is keyed on the fingerprints of its parts (from their footers), so a no-op build
+reads no rows at all, new parts add shards, and a changed part redoes only its shard.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +31,16 @@ def iter_items(work_dir: str | Path, chain: Sequence[str]) -> Iterator[dict[str,
     for index in parts.part_indices(stage_dir(work_dir, chain[-1])):
         for item in kept_rows(work_dir, index, chain):
             yield from expand_persons(item)  # one item per kept person of the photo
+
+
+def part_items(index: int, work_dir: str, chain: Sequence[str]) -> list[dict[str, Any]]:
+    """The joined kept rows of one part (run on the worker that writes the shard)."""
+    return kept_rows(work_dir, index, chain)
+
+
+def parts_per_shard(records_per_shard: int, part_size: int) -> int:
+    """How many consecutive parts make one shard (at least one)."""
+    return max(1, records_per_shard // max(1, part_size))
 
 
 def make_shoe_leg_record(item: dict[str, Any], provenance: dict[str, Any], cfg: BuildConfig) -> dict[str, Any]:
@@ -57,11 +73,24 @@ def stage_provenance(work_dir: str | Path, chain: Sequence[str]) -> dict[str, An
 
 
 def run_build(work_dir: str | Path, out_root: str | Path, cfg: BuildConfig, thresholds: dict[str, Any],
-              chain: Sequence[str], executor: Any = None, progress: bool = True) -> Manifest:
-    """Write the shoe-leg set to out_root from the rows every stage of `chain` kept (resumable shards, provenance)."""
+              chain: Sequence[str], executor: Any = None, progress: bool = True, part_size: int = 64) -> Manifest:
+    """Write the shoe-leg set to out_root from the rows every stage of `chain` kept (resumable shards, provenance).
+
+    The sources in the set's provenance are those ingest actually read (its summary), not the params file's;
+    they go in the manifest only, so adding a source does not rewrite the records already built.
+    """
     prov = {**stage_provenance(work_dir, chain), "thresholds": thresholds}
+    sources = prov.get("ingest", {}).pop("sources", None)
     fn = partial(make_shoe_leg_record, provenance=prov, cfg=cfg)
-    fp = {"stages": {k: v.get("fingerprint") for k, v in prov.items() if isinstance(v, dict) and "fingerprint" in v},
-          "build": cfg.__dict__, "thresholds": thresholds}
-    return write_set(out_root, "shoe_leg", iter_items(work_dir, chain), fn, records_per_shard=cfg.records_per_shard,
-                     provenance=prov, executor=executor, item_key=_key, fingerprint=fp, progress=progress, desc="build")
+    record_fp = parts.fingerprint_of([prov, parts.settings_of(cfg)])
+    last = stage_dir(work_dir, chain[-1])
+    indices = parts.part_indices(last)
+    part_fps = {i: parts.part_fingerprint(last, i) for i in indices}
+    # a part without a readable fingerprint was never finished: its shard is redone (and fails loudly if unreadable)
+    chunk_fp = lambda _k, chunk: parts.fingerprint_of([record_fp, [(i, part_fps[i]) for i in chunk]])  # noqa: E731
+    fp = {"build": parts.settings_of(cfg), "set": "shoe_leg", "keyed": "per-shard"}
+    return write_set(out_root, "shoe_leg", indices, fn, records_per_shard=cfg.records_per_shard,
+                     provenance={**prov, "sources": sources}, executor=executor, item_key=_key, fingerprint=fp,
+                     progress=progress, desc="build", chunk_fingerprint=chunk_fp,
+                     expand=partial(part_items, work_dir=str(work_dir), chain=tuple(chain)),
+                     chunk_size=parts_per_shard(cfg.records_per_shard, part_size))

@@ -66,6 +66,10 @@ def _run(stages: tuple[str, ...], params: Path | None, sets: list[str] | None, e
     from shoemodel.parallel import executor_from_config
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from shoemodel.curation.sources import SourceNotFound
+    from shoemodel.store.atomic import user_os_error
+    from shoemodel.store.lock import FolderLocked, folder_locks
+
     cfg = _config(params, sets, executor, address, workers, work_dir, out, quiet, sources)
     if "ingest" in stages:
         _check_sources(cfg.ingest.sources, cfg.ingest.optional_sources)
@@ -73,8 +77,15 @@ def _run(stages: tuple[str, ...], params: Path | None, sets: list[str] | None, e
         check_models(cfg, stages)  # missing weights: one line before any stage runs
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
-    with executor_from_config(executor_config(cfg)) as ex:
-        summary = run_all(cfg, cfg.out, ex, stages)
+    folders = [cfg.work_dir] + ([cfg.out] if "build" in stages else [])
+    try:
+        with folder_locks(*folders, command="shoemodel curate " + " ".join(stages)), \
+                executor_from_config(executor_config(cfg)) as ex:
+            summary = run_all(cfg, cfg.out, ex, stages)
+    except (FolderLocked, SourceNotFound, OSError) as exc:
+        if isinstance(exc, OSError) and not isinstance(exc, SourceNotFound) and not user_os_error(exc):
+            raise
+        fail(str(exc))
     typer.echo(format_summary(summary))
     if metrics:  # numbers only; each stage's backend, library and weights are in its summary.json
         from shoemodel.metrics_io import write_metrics

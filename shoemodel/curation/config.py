@@ -18,7 +18,7 @@ class IngestConfig:
     min_side: int = 32
     max_pixels: int = 60_000_000  # bigger files are refused before decoding (decompression bombs)
     max_bytes: int = 50_000_000
-    near_duplicates: bool = False  # drop perceptual-hash near duplicates too (not only exact byte duplicates)
+    near_duplicates: bool = True  # drop perceptual-hash near duplicates too (re-encoded copies must not straddle splits)
     phash_max_distance: int = 4  # Hamming distance of 64-bit pHashes counted as "near"
     part_size: int = 64  # images per part file (one task)
 

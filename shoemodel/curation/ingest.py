@@ -7,12 +7,16 @@ near duplicates are marked in a second, cheap pass in input order: the first cop
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import itertools
 import json
+import os
+import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,13 +25,16 @@ import pyarrow as pa
 
 from shoemodel.curation import parts
 from shoemodel.curation.config import IngestConfig
-from shoemodel.curation.sources import iter_sources, read_bytes
+from shoemodel.curation.dup_index import INDEX_FILE, DuplicateIndex
+from shoemodel.curation.sources import IMAGE_SUFFIXES, check_sources, iter_sources, local_path, read_bytes, used_sources
 
 INGEST_SCHEMA = pa.schema(parts.BASE_FIELDS + [
     pa.field("width", pa.int32()),
     pa.field("height", pa.int32()),
     pa.field("format", pa.string()),
     pa.field("phash", pa.string()),
+    pa.field("size", pa.int64()),  # of the source file, with mtime_ns: the fast "unchanged" check on a rerun
+    pa.field("mtime_ns", pa.int64()),
     pa.field("image", pa.binary()),
 ])
 DUPLICATES = "duplicates.json"
@@ -44,13 +51,19 @@ def check_image(data: bytes, cfg: IngestConfig) -> tuple[bytes, int, int, str]:
     if len(data) > cfg.max_bytes:
         raise BadImage(f"too large: {len(data)} bytes > {cfg.max_bytes}")
     try:
-        im = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own pixel limit decides below
+            im = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:  # a header far beyond any photo (PIL refuses before we can)
+        raise BadImage(f"too large: {exc}") from exc
     except UnidentifiedImageError as exc:
         raise BadImage("not an image: PIL cannot identify it") from exc
     except Exception as exc:  # noqa: BLE001 - e.g. a plugin another library registered (ultralytics' HEIF) fails on junk
         raise BadImage(f"not an image: {type(exc).__name__}: {exc}") from exc
     with im:
         fmt = im.format or "?"
+        if fmt == "MPO":  # a phone's multi-picture JPEG: its first frame is the photo, and a JPEG decoder reads just that
+            fmt = "JPEG"
         w, h = im.size
         if fmt not in cfg.formats:
             raise BadImage(f"format not allowed: {fmt}")
@@ -89,75 +102,185 @@ def phash(data: bytes) -> str:
 
 
 def ingest_one(uri: str, cfg: IngestConfig) -> dict[str, Any]:
-    """One input file -> one row (kept with bytes, or dropped/failed with the reason)."""
+    """One input file -> one row (kept with bytes, or dropped/failed with the reason); size and mtime recorded."""
+    size = mtime = None
+    path = local_path(uri)
+    if path is not None:
+        if path.is_symlink() and not path.exists():
+            return parts.row(uri, None, parts.FAILED, f"broken link: {path} -> {os.readlink(path)}", size=None, mtime_ns=None)
+        if path.is_dir():
+            return parts.row(uri, None, parts.FAILED, "is a directory: a folder named like an image", size=None, mtime_ns=None)
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            return parts.row(uri, None, parts.FAILED, f"unknown suffix: '{path.suffix}' (images: {', '.join(sorted(IMAGE_SUFFIXES))})",
+                             size=None, mtime_ns=None)
+        try:
+            st = path.stat()
+            size, mtime = st.st_size, st.st_mtime_ns
+        except OSError:
+            pass
     try:
         data = read_bytes(uri)
     except Exception as exc:  # noqa: BLE001 - recorded per file
-        return parts.row(uri, None, parts.FAILED, f"unreadable: {type(exc).__name__}: {exc}")
+        return parts.row(uri, None, parts.FAILED, f"unreadable: {type(exc).__name__}: {exc}", size=size, mtime_ns=mtime)
     digest = hashlib.sha256(data).hexdigest()
     try:
         data, w, h, fmt = check_image(data, cfg)
     except BadImage as exc:
-        return parts.row(uri, digest, parts.DROPPED, str(exc))
+        return parts.row(uri, digest, parts.DROPPED, str(exc), size=size, mtime_ns=mtime)
     except Exception as exc:  # noqa: BLE001
-        return parts.row(uri, digest, parts.FAILED, f"{type(exc).__name__}: {exc}")
-    return parts.row(uri, digest, parts.KEPT, None, width=w, height=h, format=fmt,
+        return parts.row(uri, digest, parts.FAILED, f"{type(exc).__name__}: {exc}", size=size, mtime_ns=mtime)
+    return parts.row(uri, digest, parts.KEPT, None, width=w, height=h, format=fmt, size=size, mtime_ns=mtime,
                      phash=phash(data) if cfg.near_duplicates else None, image=data)
 
 
-def _ingest_part(task: tuple[int, list[str]], stage_dir: str, cfg: IngestConfig) -> tuple[int, Counter]:
+def ingest_settings(cfg: IngestConfig) -> str:
+    """Fingerprint of the settings that decide an ingest row (not the sources nor the part size: those only
+    decide which parts exist, and adding a source appends parts instead of redoing them)."""
+    s = {k: v for k, v in parts.settings_of(cfg).items() if k not in ("sources", "optional_sources", "part_size")}
+    return parts.fingerprint_of([s, str(INGEST_SCHEMA)])
+
+
+def _part_fingerprint(settings_fp: str, rows: list[dict[str, Any]]) -> str:
+    """An ingest part's fingerprint: its settings and, per row, the URI, content hash and outcome."""
+    return parts.fingerprint_of([settings_fp, [(r["source_uri"], r["content_hash"], r["status"], r["reason"]) for r in rows]])
+
+
+def _ingest_part(task: tuple[int, list[str]], stage_dir: str, cfg: IngestConfig, settings_fp: str) -> tuple[int, Counter]:
     index, uris = task
     rows = [ingest_one(u, cfg) for u in uris]
-    parts.write_part(stage_dir, index, rows, INGEST_SCHEMA)
+    parts.write_part(stage_dir, index, rows, INGEST_SCHEMA, _part_fingerprint(settings_fp, rows))
     return index, Counter(r["status"] for r in rows)
 
 
-def _chunks(it: Iterator[str], size: int) -> Iterator[tuple[int, list[str]]]:
-    for index in itertools.count():
+def _chunks(it: Iterator[str], size: int, start: int = 0) -> Iterator[tuple[int, list[str]]]:
+    for index in itertools.count(start):
         chunk = list(itertools.islice(it, size))
         if not chunk:
             return
         yield index, chunk
 
 
-def _bands(h: int, n: int) -> list[tuple[int, int]]:
-    width = 64 // n
-    return [(i, (h >> (i * width)) & ((1 << width) - 1)) for i in range(n)]
+def _content_unchanged(uri: str, size: int | None, mtime: int | None, digest: str | None) -> bool:
+    """Size + mtime as the fast check; when they differ, the SHA-256 decides (a touched file is not a new one).
+    Remote URIs are trusted as listed (their bytes are not re-read on every run)."""
+    path = local_path(uri)
+    if path is None:
+        return True
+    try:
+        st = path.stat()
+    except OSError:
+        return digest is None  # still unreadable: unchanged; newly missing: changed
+    if size == st.st_size and mtime == st.st_mtime_ns:
+        return True
+    if digest is None:
+        return False
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    except OSError:
+        return False
+
+
+@dataclass
+class IngestPlan:
+    """What a rerun of ingest has to do: parts to redo (with their URIs) and new URIs to append as new parts."""
+
+    redo: dict[int, list[str]] = field(default_factory=dict)
+    kept_parts: int = 0
+    next_index: int = 0
+    removed: list[int] = field(default_factory=list)
+
+
+def plan_ingest(stage_dir: Path, listing: Iterable[str], settings_fp: str, new_uris: list[str]) -> IngestPlan:
+    """Compare the finished parts with the listing, streaming it once.
+
+    A part is kept when its footer reads back, it ran under the same settings and every file in it is
+    unchanged (content check above). A part with a changed or vanished file is redone with the URIs still
+    listed; URIs in no part are new (appended to `new_uris`). Stable: a file stays in its part for good.
+    """
+    plan = IngestPlan()
+    part_rows: dict[int, list[tuple]] = {}
+    where: dict[str, list[int]] = {}  # uri -> part of each of its (not yet matched) occurrences
+    for index in parts.part_indices(stage_dir):
+        plan.next_index = index + 1
+        fp = parts.part_fingerprint(stage_dir, index)
+        try:
+            rows = parts.read_part(stage_dir, index, ["source_uri", "content_hash", "status", "reason", "size", "mtime_ns"])
+        except Exception:  # noqa: BLE001 - a damaged part: its files are listed again as new
+            rows = None
+        if fp is None or rows is None:
+            parts.part_path(stage_dir, index).unlink(missing_ok=True)
+            plan.removed.append(index)
+            continue
+        part_rows[index] = rows
+        if _part_fingerprint(settings_fp, rows) != fp:
+            plan.redo[index] = [r["source_uri"] for r in rows]  # other settings: same files, redone
+        for r in rows:
+            where.setdefault(r["source_uri"], []).append(index)
+    listed: dict[int, list[str]] = {i: [] for i in part_rows}
+    for uri in listing:
+        places = where.get(uri)
+        if not places:
+            new_uris.append(uri)
+            continue
+        listed[places.pop(0)].append(uri)
+    for index, rows in part_rows.items():
+        if index in plan.redo:
+            plan.redo[index] = listed[index]
+            continue
+        if len(listed[index]) != len(rows) or not all(
+                _content_unchanged(r["source_uri"], r["size"], r["mtime_ns"], r["content_hash"]) for r in rows):
+            plan.redo[index] = listed[index]
+        else:
+            plan.kept_parts += 1
+    for index in [i for i, uris in plan.redo.items() if not uris]:  # every file of the part is gone
+        del plan.redo[index]
+        parts.part_path(stage_dir, index).unlink(missing_ok=True)
+        plan.removed.append(index)
+    return plan
 
 
 def find_duplicates(stage_dir: str | Path, cfg: IngestConfig) -> list[list]:
     """[part index, row in part, source_uri, index/row/uri of the copy kept] per duplicate, in input order.
 
-    Rows are named by position, since one URI may be listed twice. Near duplicates use pigeonhole
-    banding: two 64-bit hashes within distance d share at least one of d+1 bands exactly, so only
-    bucket mates are compared (no all-pairs scan).
+    Rows are named by position, since one URI may be listed twice. The index (`dup_index`) is sub-quadratic
+    and kept between runs: when the parts it covers are all still there, unchanged, only newer parts are added.
     """
-    exact: dict[str, list] = {}
-    dups: list[list] = []
-    n_bands = min(cfg.phash_max_distance + 1, 8)
-    buckets: dict[tuple[int, int], list[tuple[int, list]]] = {}
-    for index in parts.part_indices(stage_dir):
-        for pos, r in enumerate(parts.read_part(stage_dir, index, ["source_uri", "content_hash", "status", "phash"])):
-            if r["status"] != parts.KEPT:
+    stage_dir = Path(stage_dir)
+    indices = parts.part_indices(stage_dir)
+    fps = {i: parts.part_fingerprint(stage_dir, i) for i in indices}
+    index = DuplicateIndex.load(stage_dir, cfg.phash_max_distance, cfg.near_duplicates)
+    if index is not None:
+        last = max(index.covered, default=-1)
+        if any(fps.get(i) != fp for i, fp in index.covered.items()) or any(i < last and i not in index.covered for i in indices):
+            index = None  # an old part changed or appeared: first-wins must be decided again over everything
+    if index is None:
+        index = DuplicateIndex(cfg.phash_max_distance, cfg.near_duplicates)
+    added = 0
+    collecting = gc.isenabled()
+    gc.disable()  # the index is millions of small, acyclic objects: the cyclic collector would rescan them all
+    try:
+        for i in indices:
+            if i in index.covered:
                 continue
-            here = [index, pos, r["source_uri"]]
-            first = exact.setdefault(r["content_hash"], here)
-            if first is not here:
-                dups.append(here + [first])
-                continue
-            if cfg.near_duplicates and r["phash"]:
-                h = int(r["phash"], 16)
-                match = None
-                for band in _bands(h, n_bands):
-                    match = next((ref for other, ref in buckets.get(band, ()) if bin(h ^ other).count("1") <= cfg.phash_max_distance), None)
-                    if match:
-                        break
-                if match:
-                    dups.append(here + [match])
-                    continue
-                for band in _bands(h, n_bands):
-                    buckets.setdefault(band, []).append((h, here))
-    return dups
+            added += 1
+            for pos, r in enumerate(parts.read_part(stage_dir, i, ["source_uri", "content_hash", "status", "phash"])):
+                if r["status"] == parts.KEPT:
+                    index.add([i, pos, r["source_uri"]], r["content_hash"], r["phash"])
+            index.covered[i] = fps[i]
+    finally:
+        if collecting:
+            gc.enable()
+    if set(index.covered) != set(indices):  # parts were removed: their rows must not stay as "first copies"
+        return find_duplicates_fresh(stage_dir, cfg)
+    if added or not (stage_dir / INDEX_FILE).exists():
+        index.save(stage_dir)
+    return list(index.duplicates)
+
+
+def find_duplicates_fresh(stage_dir: Path, cfg: IngestConfig) -> list[list]:
+    """Rebuild the index from every part (after parts were removed)."""
+    (stage_dir / INDEX_FILE).unlink(missing_ok=True)
+    return find_duplicates(stage_dir, cfg)
 
 
 def load_duplicates(stage_dir: str | Path) -> dict[int, frozenset[int]]:
@@ -170,25 +293,33 @@ def load_duplicates(stage_dir: str | Path) -> dict[int, frozenset[int]]:
 
 
 def run_ingest(stage_dir: str | Path, cfg: IngestConfig, executor: Any = None, progress: bool = True) -> parts.StageSummary:
-    """Ingest all sources into stage_dir/parts, mark duplicates, write summary.json; resumable."""
+    """Ingest all sources into stage_dir/parts, mark duplicates, write summary.json; resumable and incremental.
+
+    Finished parts whose files are unchanged are kept; a part with a changed file is redone; files not in
+    any part yet become new parts after the last one. A required source that does not exist raises SourceNotFound.
+    """
     from shoemodel.store.atomic import atomic_write_text
 
     stage_dir = Path(stage_dir)
-    # The fingerprint covers the settings and the listing (names streamed through a hash, never held).
-    h = hashlib.sha256(parts.fingerprint_of([cfg.__dict__, str(INGEST_SCHEMA)]).encode())
-    n = 0
-    for u in iter_sources(cfg.sources, cfg.optional_sources):
-        h.update(u.encode() + b"\0")
-        n += 1
-    parts.prepare_stage_dir(stage_dir, h.hexdigest()[:16])
-    it = iter_sources(cfg.sources, cfg.optional_sources)
-    fn = partial(_ingest_part, stage_dir=str(stage_dir), cfg=cfg)
-    parts.run_parts(_chunks(it, cfg.part_size), fn, stage_dir, executor, None, -(-n // cfg.part_size), "ingest", progress)
+    settings_fp = ingest_settings(cfg)
+    check_sources(cfg.sources)
+    parts.prepare_stage_dir(stage_dir, settings_fp)
+    new_uris: list[str] = []
+    plan = plan_ingest(stage_dir, iter_sources(cfg.sources, cfg.optional_sources), settings_fp, new_uris)
+    tasks = itertools.chain(sorted(plan.redo.items()), _chunks(iter(new_uris), cfg.part_size, plan.next_index))
+    n_new = -(-len(new_uris) // cfg.part_size)
+    fn = partial(_ingest_part, stage_dir=str(stage_dir), cfg=cfg, settings_fp=settings_fp)
+    ran = parts.run_parts(tasks, fn, stage_dir, executor, None, len(plan.redo) + n_new, "ingest", progress,
+                          is_done=lambda _i, _payload: False)
+    parts.run_counts["ingest"] = ran
     dups = find_duplicates(stage_dir, cfg)
-    atomic_write_text(stage_dir / DUPLICATES, json.dumps(dups, indent=1))
+    text = json.dumps(dups, indent=1)
+    if not ((stage_dir / DUPLICATES).exists() and (stage_dir / DUPLICATES).read_text() == text):
+        atomic_write_text(stage_dir / DUPLICATES, text)
     summary = parts.summarize("ingest", stage_dir)
     if dups:
         summary.kept -= len(dups)
         summary.dropped = dict(sorted({**summary.dropped, "duplicate": len(dups)}.items()))
+    summary.extra = {"sources": used_sources(cfg.sources, cfg.optional_sources)}
     parts.write_summary(stage_dir, summary)
     return summary

@@ -5,13 +5,19 @@ inputs part by part (by source_uri) without a global index, and one task = one p
 file is renamed into place only when complete: after a crash, rerunning a stage redoes just
 the missing parts. Every input row yields exactly one output row whose `status` is kept,
 dropped or failed, with a reason, so nothing is ever silently lost and the summary is exact.
+
+Resume is keyed per part, on content: each part's Parquet footer holds its fingerprint, which
+chains the fingerprint of the upstream part it was made from (ingest's covers the content hashes
+of its files) with the stage's settings. A part is trusted only when its footer reads back and
+its fingerprint is the one expected now, so a changed photo redoes exactly its part in every
+stage, new photos become new parts, and settings that change only speed (`SPEED_KEYS`) redo nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -38,25 +44,80 @@ BASE_FIELDS = [
 ]
 
 
+FP_KEY = b"shoemodel.part_fingerprint"
+COUNTS_KEY = b"shoemodel.part_counts"  # {status: {reason head: n}}: a summary without reading the rows
+#: Settings that change how fast a stage runs, never what it writes: left out of every fingerprint.
+SPEED_KEYS = frozenset({"batch_size", "workers", "num_workers", "n_workers", "device", "dtype", "progress",
+                        "prefetch", "threads", "executor"})
+#: How many parts each stage made in this process's last run (the rest were kept): for logs and tests.
+run_counts: dict[str, int] = {}
+_PART_RE = re.compile(r"^part-(\d+)\.parquet$")
+
+
 def part_name(index: int) -> str:
-    return f"part-{index:05d}.parquet"
-
-
-def part_path(stage_dir: str | Path, index: int) -> Path:
-    return Path(stage_dir) / PART_DIR / part_name(index)
+    """`part-000012.parquet`: zero-padded for sorting, but read back by parsing, so any width works."""
+    return f"part-{index:06d}.parquet"
 
 
 def part_indices(stage_dir: str | Path) -> list[int]:
     """Indices of the complete parts of a stage, in order."""
-    return sorted(int(p.name[5:10]) for p in (Path(stage_dir) / PART_DIR).glob("part-*.parquet"))
+    found = {}
+    for p in (Path(stage_dir) / PART_DIR).glob("part-*.parquet"):
+        m = _PART_RE.match(p.name)
+        if m:
+            found.setdefault(int(m.group(1)), p)
+    return sorted(found)
 
 
-def write_part(stage_dir: str | Path, index: int, rows: list[dict[str, Any]], schema: pa.Schema) -> Path:
-    """Write one part atomically (a crash leaves either the whole part or nothing)."""
-    final = part_path(stage_dir, index)
+def part_path(stage_dir: str | Path, index: int) -> Path:
+    """The file of part `index` (an older 5-digit name is still found)."""
+    d = Path(stage_dir) / PART_DIR
+    p = d / part_name(index)
+    if not p.exists() and index < 100000:
+        old = d / f"part-{index:05d}.parquet"
+        if old.exists():
+            return old
+    return p
+
+
+def write_part(stage_dir: str | Path, index: int, rows: list[dict[str, Any]], schema: pa.Schema,
+               fingerprint: str | None = None) -> Path:
+    """Write one part atomically (a crash leaves either the whole part or nothing); its fingerprint goes in the footer."""
+    final = Path(stage_dir) / PART_DIR / part_name(index)
+    meta = {**(schema.metadata or {}), COUNTS_KEY: json.dumps(_counts(rows), sort_keys=True).encode()}
+    if fingerprint is not None:
+        meta[FP_KEY] = fingerprint.encode()
+    schema = schema.with_metadata(meta)
     with atomic_path(final) as tmp:
         pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp, compression="zstd")
+    for stale in (Path(stage_dir) / PART_DIR).glob(f"part-*{index}.parquet"):  # an older-width name of the same index
+        m = _PART_RE.match(stale.name)
+        if m and int(m.group(1)) == index and stale != final:
+            stale.unlink(missing_ok=True)
     return final
+
+
+def part_fingerprint(stage_dir: str | Path, index: int) -> str | None:
+    """The fingerprint in a part's footer; None when the part is missing or damaged (then it is redone).
+
+    A sound part written without one (by an older version, or by hand) is keyed on its file's SHA-256."""
+    path = part_path(stage_dir, index)
+    try:
+        meta = pq.read_schema(path).metadata or {}
+        fp = meta.get(FP_KEY)
+        if fp:
+            return fp.decode()
+        from shoemodel.store.manifest import file_sha256
+
+        return "file-" + file_sha256(path)[:16]
+    except (OSError, pa.ArrowException):
+        return None
+
+
+def settings_of(cfg: Any) -> dict[str, Any]:
+    """A stage's settings that change its output (its dataclass fields less `SPEED_KEYS`)."""
+    d = cfg if isinstance(cfg, dict) else dict(vars(cfg))
+    return {k: settings_of(v) if hasattr(v, "__dataclass_fields__") else v for k, v in d.items() if k not in SPEED_KEYS}
 
 
 def read_part(stage_dir: str | Path, index: int, columns: list[str] | None = None) -> list[dict[str, Any]]:
@@ -70,15 +131,24 @@ def fingerprint_of(obj: Any) -> str:
 
 
 def prepare_stage_dir(stage_dir: str | Path, fingerprint: str) -> None:
-    """Keep finished parts only when they came from the same inputs and settings; else start over."""
+    """Make the stage folder and note the settings fingerprint (for provenance); parts are judged one by one."""
     d = Path(stage_dir)
     fp = d / FINGERPRINT
-    if fp.exists() and json.loads(fp.read_text()).get("fingerprint") != fingerprint:
-        shutil.rmtree(d / PART_DIR, ignore_errors=True)
-        (d / SUMMARY).unlink(missing_ok=True)
     (d / PART_DIR).mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(d / PART_DIR)
-    atomic_write_text(fp, json.dumps({"fingerprint": fingerprint}))
+    if not fp.exists() or json.loads(fp.read_text() or "{}").get("fingerprint") != fingerprint:
+        atomic_write_text(fp, json.dumps({"fingerprint": fingerprint}))
+
+
+def remove_parts_except(stage_dir: str | Path, keep: Iterable[int]) -> int:
+    """Delete parts whose index is not in `keep` (their upstream part is gone); returns how many."""
+    keep = set(keep)
+    n = 0
+    for index in part_indices(stage_dir):
+        if index not in keep:
+            part_path(stage_dir, index).unlink(missing_ok=True)
+            n += 1
+    return n
 
 
 def read_fingerprint(stage_dir: str | Path) -> str:
@@ -116,36 +186,58 @@ def reason_key(reason: str | None) -> str:
     return (reason or "unknown").split(":")[0].strip()
 
 
+def _counts(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    out: dict[str, Counter] = {}
+    for r in rows:
+        out.setdefault(r["status"], Counter())[reason_key(r["reason"]) if r["status"] != KEPT else ""] += 1
+    return {k: dict(v) for k, v in out.items()}
+
+
+def part_counts(stage_dir: str | Path, index: int) -> dict[str, dict[str, int]]:
+    """Status -> reason head -> rows of one part, from its footer (or its rows, for a part written without it)."""
+    meta = pq.read_schema(part_path(stage_dir, index)).metadata or {}
+    if COUNTS_KEY in meta:
+        return json.loads(meta[COUNTS_KEY])
+    return _counts(read_part(stage_dir, index, ["status", "reason"]))
+
+
 def summarize(stage: str, stage_dir: str | Path, skip_status: Iterable[str] = ("skipped",)) -> StageSummary:
-    """Count statuses over all parts (reads only two columns) and write summary.json."""
+    """Count statuses over all parts (from their footers) and write summary.json."""
     s = StageSummary(stage)
     dropped: Counter[str] = Counter()
     failed: Counter[str] = Counter()
+    skip = set(skip_status)
     for index in part_indices(stage_dir):
-        for row in read_part(stage_dir, index, ["status", "reason"]):
-            if row["status"] in skip_status:
+        for status, by_reason in part_counts(stage_dir, index).items():
+            if status in skip:
                 continue
-            s.inputs += 1
-            if row["status"] == KEPT:
-                s.kept += 1
-            elif row["status"] == DROPPED:
-                dropped[reason_key(row["reason"])] += 1
+            n = sum(by_reason.values())
+            s.inputs += n
+            if status == KEPT:
+                s.kept += n
             else:
-                failed[reason_key(row["reason"])] += 1
+                (dropped if status == DROPPED else failed).update(by_reason)
     s.dropped, s.failed = dict(sorted(dropped.items())), dict(sorted(failed.items()))
     return s
 
 
 def write_summary(stage_dir: str | Path, summary: StageSummary) -> None:
-    atomic_write_text(Path(stage_dir) / SUMMARY, json.dumps(summary.to_dict(), indent=2) + "\n")
+    """Write summary.json (left alone when it already says the same: a no-op run writes nothing)."""
+    text = json.dumps(summary.to_dict(), indent=2) + "\n"
+    p = Path(stage_dir) / SUMMARY
+    if not (p.exists() and p.read_text() == text):
+        atomic_write_text(p, text)
 
 
 def run_parts(tasks: Iterable[tuple[int, Any]], fn: Callable[[tuple[int, Any]], tuple[int, Counter]], stage_dir: str | Path,
-              executor: Any, resources: dict[str, float] | None, total: int | None, desc: str, progress: bool = True) -> None:
-    """Run `fn` on every (index, payload) whose part is not done yet, with a progress bar.
+              executor: Any, resources: dict[str, float] | None, total: int | None, desc: str, progress: bool = True,
+              is_done: Callable[[int, Any], bool] | None = None) -> int:
+    """Run `fn` on every (index, payload) whose part is not done yet, with a progress bar; returns how many ran.
 
     `fn` writes its part itself (on whatever worker runs it) and returns (index, status counts).
+    `is_done(index, payload)` says whether the part on disk can be kept (default: the file exists).
     """
+    done = is_done or (lambda index, _payload: part_path(stage_dir, index).exists())
     from shoemodel.parallel import InlineExecutor
 
     executor = executor or InlineExecutor()
@@ -154,16 +246,19 @@ def run_parts(tasks: Iterable[tuple[int, Any]], fn: Callable[[tuple[int, Any]], 
 
     def pending() -> Iterator[tuple[int, Any]]:
         for index, payload in tasks:
-            if part_path(stage_dir, index).exists():
+            if done(index, payload):
                 bar.update(1)
                 continue
             yield index, payload
 
+    ran = 0
     for _index, c in executor.map_unordered(fn, pending(), resources=resources):
         counts.update(c)
+        ran += 1
         bar.update(1)
         bar.set_postfix(kept=counts[KEPT], dropped=counts[DROPPED], failed=counts[FAILED])
     bar.close()
+    return ran
 
 
 def row(source_uri: str, content_hash: str | None, status: str, reason: str | None = None, **cols: Any) -> dict[str, Any]:

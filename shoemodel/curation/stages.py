@@ -19,6 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from shoemodel.curation import parts
 from shoemodel.curation.build import run_build
 from shoemodel.curation.config import CurationConfig
 from shoemodel.curation.detect import DETECT_SCHEMA, build_detector, detect_rows, detector_info
@@ -56,7 +57,7 @@ def _ingest(cfg: CurationConfig, out_root: Path, executor: Any) -> Any:
 
 def _build(cfg: CurationConfig, out_root: Path, executor: Any) -> Any:
     return run_build(cfg.work_dir, out_root, cfg.build, thresholds(cfg), lineage(stage("build").upstream), executor,
-                     cfg.progress)
+                     cfg.progress, cfg.ingest.part_size)
 
 
 STAGES: tuple[Stage, ...] = (
@@ -99,5 +100,9 @@ def lineage(name: str) -> tuple[str, ...]:
 
 
 def thresholds(cfg: CurationConfig) -> dict[str, Any]:
-    """The settings of every stage that filters rows into a part table, for the set's provenance."""
-    return {s.config: dataclasses.asdict(getattr(cfg, s.config)) for s in STAGES if s.schema is not None}
+    """The settings of every stage that filters rows into a part table, for the set's provenance (less the
+    speed-only settings and the sources: those the parts came from are recorded from ingest's own summary)."""
+    out = {s.config: parts.settings_of(dataclasses.asdict(getattr(cfg, s.config))) for s in STAGES if s.schema is not None}
+    for key in ("sources", "optional_sources", "part_size"):
+        out["ingest"].pop(key, None)
+    return out

@@ -48,7 +48,14 @@ class Manifest:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
     def write(self, root: str | Path) -> None:
-        atomic_write_text(Path(root) / MANIFEST_NAME, self.to_json() + "\n")
+        """Write manifest.json (not again when it already holds the same: a no-op rerun leaves the set untouched)."""
+        p, text = Path(root) / MANIFEST_NAME, self.to_json() + "\n"
+        try:
+            if p.read_text() == text:
+                return
+        except OSError:
+            pass
+        atomic_write_text(p, text)
 
 
 def read_manifest(root: str | Path) -> Manifest:

@@ -8,6 +8,12 @@ A shard is committed by renaming its finished files into place, then its sidecar
 files and its failures) last, so after a crash every shard with a sidecar is complete, and a rerun with the same input skips them and redoes only the rest: nothing
 is duplicated and nothing is lost. Per-item failures are captured in the shard's sidecar, never
 raised. A fingerprint of the input and config guards against resuming onto a different run.
+
+With `chunk_fingerprint`, each shard also carries the fingerprint of its own chunk of input (the
+caller hashes the content the records are made from), so a changed input redoes exactly its shard
+and appended input adds shards while the finished ones stay. Before a finished shard is trusted its
+files are verified against its sidecar: size, a readable Parquet footer, and the SHA-256 whenever a
+file's mtime is not the one recorded; a damaged shard is redone.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import os
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -28,7 +35,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from shoemodel.schemas.records import SCHEMA_VERSION, SCHEMAS, RecordError, ValidationOptions, validate_record
-from shoemodel.store.atomic import atomic_path, atomic_write_text, remove_stale_temporaries
+from shoemodel.store.atomic import atomic_path, atomic_write_text, file_mode, remove_stale_temporaries
 from shoemodel.store.card import write_card
 from shoemodel.store.manifest import SHARD_DIR, Manifest, ShardInfo, file_sha256
 
@@ -87,9 +94,28 @@ def is_complete(root: Path, index: int) -> bool:
     return isinstance(files, list) and all((root / f["file"]).exists() for f in files)
 
 
+def shard_is_sound(root: Path, index: int, data: dict[str, Any]) -> bool:
+    """A finished shard matches its sidecar: for each file its size, footer, and SHA-256 unless the mtime is the recorded one."""
+    try:
+        for f in data["files"]:
+            path = root / f["file"]
+            st = path.stat()
+            if st.st_size != f["num_bytes"]:
+                return False
+            pq.read_metadata(path)
+            if f.get("mtime_ns") != st.st_mtime_ns and file_sha256(path) != f["sha256"]:
+                return False
+        return True
+    except (OSError, KeyError, TypeError, pa.ArrowException):
+        return False
+
+
 def make_records(items: Iterable[Any], make_record: Callable[[Any], dict[str, Any]], set_name: str,
-                 validation: ValidationOptions, item_key: Callable[[Any], str] = str) -> Iterator[dict[str, Any] | Failure]:
-    """Apply `make_record` to each item, validate, and turn every error into a Failure."""
+                 validation: ValidationOptions, item_key: Callable[[Any], str] = str,
+                 expand: Callable[[Any], Iterable[Any]] | None = None) -> Iterator[dict[str, Any] | Failure]:
+    """Apply `make_record` to each item (each item's `expand`ed items), validate, and turn every error into a Failure."""
+    if expand is not None:
+        items = itertools.chain.from_iterable(map(expand, items))
     for item in items:
         key = item_key(item)
         try:
@@ -108,8 +134,10 @@ def make_records(items: Iterable[Any], make_record: Callable[[Any], dict[str, An
 
 
 def write_shard(root: str | Path, set_name: str, index: int, items: list[Any], make_record: Callable[[Any], dict[str, Any]],
-                validation: ValidationOptions = ValidationOptions(), item_key: Callable[[Any], str] = str) -> ShardResult:
-    """Build and commit shard `index` from `items`, a file per split. Pure enough to run on any Dask worker."""
+                validation: ValidationOptions = ValidationOptions(), item_key: Callable[[Any], str] = str,
+                fingerprint: str | None = None, expand: Callable[[Any], Iterable[Any]] | None = None) -> ShardResult:
+    """Build and commit shard `index` from `items`, a file per split. Pure enough to run on any Dask worker (which,
+    with `expand`, reads its own input: the items are then only references, e.g. part numbers)."""
     root = Path(root)
     schema = SCHEMAS[set_name]
     failures: list[Failure] = []
@@ -127,7 +155,7 @@ def write_shard(root: str | Path, set_name: str, index: int, items: list[Any], m
             counts[split] += len(batches[split])
             batches[split] = []
 
-        for out in make_records(items, make_record, set_name, validation, item_key):
+        for out in make_records(items, make_record, set_name, validation, item_key, expand):
             if isinstance(out, Failure):
                 failures.append(out)
                 continue
@@ -139,11 +167,18 @@ def write_shard(root: str | Path, set_name: str, index: int, items: list[Any], m
                 flush(split)
         for w in writers.values():
             w.close()
-        files = [ShardInfo(index, f"{SHARD_DIR}/{_shard_file(root, index, split).name}", counts[split], 0,
-                           file_sha256(tmps[split]), tmps[split].stat().st_size) for split in sorted(writers)]
+        files, entries = [], []
+        for split in sorted(writers):
+            os.chmod(tmps[split], file_mode())  # before the stat: the mtime recorded is the one the file keeps
+            st = tmps[split].stat()
+            info = ShardInfo(index, f"{SHARD_DIR}/{_shard_file(root, index, split).name}", counts[split], 0,
+                             file_sha256(tmps[split]), st.st_size)
+            files.append(info)
+            entries.append({**asdict(info), "mtime_ns": st.st_mtime_ns})
+        _sidecar(root, index).unlink(missing_ok=True)  # never an old sidecar beside the new files
     # the files are renamed into place (leaving the block); the sidecar, the commit mark, comes last
     atomic_write_text(_sidecar(root, index), json.dumps(
-        {"index": index, "files": [asdict(f) for f in files], "failures": [asdict(f) for f in failures]}, indent=1))
+        {"index": index, "fingerprint": fingerprint, "files": entries, "failures": [asdict(f) for f in failures]}, indent=1))
     return ShardResult(index, files, failures)
 
 
@@ -158,10 +193,22 @@ def _load_result(root: Path, index: int) -> ShardResult:
     return ShardResult(index, files, [Failure(**f) for f in data.get("failures", [])], skipped=True)
 
 
-def _run_chunk(task: tuple[int, list[Any]], root: str, set_name: str, make_record: Callable[[Any], dict[str, Any]],
-               validation: ValidationOptions, item_key: Callable[[Any], str]) -> ShardResult:
-    index, items = task
-    return write_shard(root, set_name, index, items, make_record, validation, item_key)
+def _run_chunk(task: tuple[int, list[Any], str | None], root: str, set_name: str, make_record: Callable[[Any], dict[str, Any]],
+               validation: ValidationOptions, item_key: Callable[[Any], str],
+               expand: Callable[[Any], Iterable[Any]] | None = None) -> ShardResult:
+    index, items, fingerprint = task
+    return write_shard(root, set_name, index, items, make_record, validation, item_key, fingerprint, expand)
+
+
+def _trusted(root: Path, index: int, fingerprint: str | None) -> bool:
+    """Keep a finished shard only if it is sound and (when chunks are fingerprinted) made from the same chunk."""
+    if not is_complete(root, index):
+        return False
+    try:
+        data = json.loads(_sidecar(root, index).read_text())
+    except (OSError, ValueError):
+        return False
+    return (fingerprint is None or data.get("fingerprint") == fingerprint) and shard_is_sound(root, index, data)
 
 
 def check_fingerprint(root: Path, fingerprint: dict[str, Any] | None) -> None:
@@ -170,7 +217,9 @@ def check_fingerprint(root: Path, fingerprint: dict[str, Any] | None) -> None:
     if fingerprint is None:
         return
     text = json.dumps(fingerprint, sort_keys=True)
-    if path.exists() and path.read_text() != text:
+    if path.exists() and path.read_text() == text:
+        return
+    if path.exists():
         shutil.rmtree(root / SHARD_DIR, ignore_errors=True)
         (root / "manifest.json").unlink(missing_ok=True)
     atomic_write_text(path, text)
@@ -180,11 +229,15 @@ def write_set(root: str | Path, set_name: str, items: Iterable[Any], make_record
               records_per_shard: int = 256, provenance: dict[str, Any] | None = None, executor: Any = None,
               validation: ValidationOptions = ValidationOptions(), item_key: Callable[[Any], str] = str,
               fingerprint: dict[str, Any] | None = None, resources: dict[str, float] | None = None,
-              total: int | None = None, progress: bool = True, desc: str | None = None) -> Manifest:
+              total: int | None = None, progress: bool = True, desc: str | None = None,
+              chunk_fingerprint: Callable[[int, list[Any]], str] | None = None,
+              expand: Callable[[Any], Iterable[Any]] | None = None, chunk_size: int | None = None) -> Manifest:
     """Stream `items` through `make_record` into a sharded set at `root`, resuming if shards exist.
 
-    `make_record` (and `item_key`) must be picklable when `executor` is a Dask executor.
-    Returns the manifest, also written to root/manifest.json.
+    `make_record` (and `item_key`, `expand`) must be picklable when `executor` is a Dask executor.
+    `chunk_fingerprint(index, chunk)` keys each shard on its own input (see the module note); `expand`
+    turns one item into the items of its records on the worker; `chunk_size` items make one shard
+    (default `records_per_shard`). Returns the manifest, also written to root/manifest.json.
     """
     if set_name not in SCHEMAS:
         raise ValueError(f"unknown set '{set_name}'; known: {sorted(SCHEMAS)}")
@@ -201,17 +254,19 @@ def write_set(root: str | Path, set_name: str, items: Iterable[Any], make_record
     results: dict[int, ShardResult] = {}
     seen = [0]
 
-    def pending() -> Iterator[tuple[int, list[Any]]]:
+    def pending() -> Iterator[tuple[int, list[Any], str | None]]:
         # Lazily: the input is never listed whole; finished shards are read back from their sidecars.
-        for index, chunk in _chunks(items, records_per_shard):
+        for index, chunk in _chunks(items, chunk_size or records_per_shard):
             seen[0] = index + 1
-            if is_complete(root, index):
+            fp = chunk_fingerprint(index, chunk) if chunk_fingerprint is not None else None
+            if _trusted(root, index, fp):
                 results[index] = _load_result(root, index)
                 bar.update(1)
             else:
-                yield index, chunk
+                yield index, chunk, fp
 
-    fn = partial(_run_chunk, root=str(root), set_name=set_name, make_record=make_record, validation=validation, item_key=item_key)
+    fn = partial(_run_chunk, root=str(root), set_name=set_name, make_record=make_record, validation=validation,
+                 item_key=item_key, expand=expand)
     n_total = -(-total // records_per_shard) if total else None
     bar = tqdm(total=n_total, desc=desc or f"{set_name} shards", unit="shard", disable=not progress)
     for result in executor.map_unordered(fn, pending(), resources=resources):
@@ -235,6 +290,7 @@ def write_set(root: str | Path, set_name: str, items: Iterable[Any], make_record
     )
     manifest.write(root)
     write_card(root, manifest)
+    write_counts[str(root)] = sum(not r.skipped for r in ordered)
     return manifest
 
 
@@ -259,3 +315,7 @@ def iter_failures(root: str | Path) -> Iterator[Failure]:
     for sidecar in sorted((Path(root) / SHARD_DIR).glob("shard-*.json")):
         for f in json.loads(sidecar.read_text()).get("failures", []):
             yield Failure(**f)
+
+
+#: Shards made (not kept) by the last write_set into each folder in this process: for logs and tests.
+write_counts: dict[str, int] = {}

@@ -41,7 +41,8 @@ def test_cli_run_on_a_folder_without_people(tmp_path: Path, mediapipe_installed)
     raw = tmp_path / "raw"
     raw.mkdir()
     for i in range(3):
-        Image.fromarray(np.full((64, 64, 3), 40 * i, np.uint8)).save(raw / f"{i}.png")
+        # distinct pictures (flat colours would be near duplicates of each other, which ingest drops by default)
+        Image.fromarray(np.random.default_rng(i).integers(0, 255, (6, 6, 3), dtype=np.uint8)).resize((64, 64)).save(raw / f"{i}.png")
     (raw / "broken.jpg").write_bytes(b"nope")
     params = {"curation": {"work_dir": str(tmp_path / "work"), "ingest": {"sources": [str(raw)], "part_size": 2},
                            "detect": {"backend": "full_frame"}}}

@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from PIL import Image
 
 from shoemodel.curation import parts
 from shoemodel.curation.config import IngestConfig
 from shoemodel.curation.ingest import run_ingest
-from shoemodel.curation.sources import iter_sources
+from shoemodel.curation.sources import SourceNotFound, iter_sources
 
 
 def _photo(seed: int, size: tuple[int, int] = (96, 64)) -> Image.Image:
@@ -98,8 +99,8 @@ def test_near_duplicates_by_perceptual_hash(tmp_path: Path) -> None:
     _save(_photo(4, (128, 128)), d / "a.png")
     _save(_photo(4, (128, 128)), d / "b.jpg", quality=70)  # same picture, other bytes
     _save(_photo(5, (128, 128)), d / "c.png")  # a different picture
-    exact = run_ingest(tmp_path / "i1", IngestConfig(sources=[str(d)]), progress=False)
-    near = run_ingest(tmp_path / "i2", IngestConfig(sources=[str(d)], near_duplicates=True), progress=False)
+    exact = run_ingest(tmp_path / "i1", IngestConfig(sources=[str(d)], near_duplicates=False), progress=False)
+    near = run_ingest(tmp_path / "i2", IngestConfig(sources=[str(d)]), progress=False)  # on by default
     assert exact.kept == 3
     assert near.kept == 2 and near.dropped == {"duplicate": 1}
     dups = json.loads((tmp_path / "i2" / "duplicates.json").read_text())
@@ -112,16 +113,21 @@ def test_sources_folder_list_manifest_and_missing_optional(tmp_path: Path) -> No
     (d / "sub").mkdir()
     for i, p in enumerate([d / "x.jpg", d / "sub" / "y.png"]):
         _save(_photo(i), p)
-    (d / "notes.md").write_text("not listed")
+    (d / "notes.md").write_text("listed, and counted as failed")
     lst = tmp_path / "list.txt"
     lst.write_text(f"# comment\n{d / 'x.jpg'}\n\n")
     man = tmp_path / "m.parquet"
     pq.write_table(pa.table({"uri": [str(d / "sub" / "y.png"), f"file://{d / 'x.jpg'}"]}), man)
     got = list(iter_sources([str(d), str(lst), str(man)], optional=[str(tmp_path / "absent")]))
-    assert got == [str(d / "sub" / "y.png"), str(d / "x.jpg"), str(d / "x.jpg"), str(d / "sub" / "y.png"), f"file://{d / 'x.jpg'}"]
-    summary = run_ingest(tmp_path / "ingest", IngestConfig(sources=[str(d), str(lst), str(man), str(tmp_path / "gone.jpg")], part_size=2),
-                         progress=False)
-    assert summary.kept == 2 and summary.dropped == {"duplicate": 3} and summary.failed == {"unreadable": 1}
+    assert got == [str(d / "notes.md"), str(d / "sub" / "y.png"), str(d / "x.jpg"), str(d / "x.jpg"), str(d / "sub" / "y.png"),
+                   f"file://{d / 'x.jpg'}"]
+    (tmp_path / "gone.jpg").write_bytes(b"")
+    lst.write_text(f"{lst.read_text()}{tmp_path / 'gone.jpg'}\n")
+    (tmp_path / "gone.jpg").unlink()  # listed in the .txt, absent on disk: a failed row
+    summary = run_ingest(tmp_path / "ingest", IngestConfig(sources=[str(d), str(lst), str(man)], part_size=2), progress=False)
+    assert summary.kept == 2 and summary.dropped == {"duplicate": 3} and summary.failed == {"unknown suffix": 1, "unreadable": 1}
+    with pytest.raises(SourceNotFound, match="gone"):  # a mistyped source is an error, not an empty run
+        run_ingest(tmp_path / "ingest2", IngestConfig(sources=[str(tmp_path / "gone")]), progress=False)
 
 
 def test_rerun_resumes_and_changed_settings_restart(tmp_path: Path) -> None:
@@ -131,7 +137,7 @@ def test_rerun_resumes_and_changed_settings_restart(tmp_path: Path) -> None:
     first = parts.part_path(tmp_path / "ingest", 0)
     mtime = first.stat().st_mtime_ns
     run_ingest(tmp_path / "ingest", cfg, progress=False)
-    assert first.stat().st_mtime_ns == mtime  # finished parts are not redone
+    assert first.stat().st_mtime_ns == mtime and parts.run_counts["ingest"] == 0  # finished parts are not redone
     cfg.min_side = 1
     s = run_ingest(tmp_path / "ingest", cfg, progress=False)
     assert first.stat().st_mtime_ns != mtime and "too small" not in s.dropped

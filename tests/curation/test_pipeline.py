@@ -98,10 +98,10 @@ def test_killed_run_resumes_to_the_identical_set(reference: dict, tmp_path: Path
     n_total = len(list((tmp_path / "work" / "ingest" / "parts").glob("part-*.parquet")))
     assert 1 <= n_done < n_total, (n_done, n_total)  # killed mid-stage
     assert not (tmp_path / "set" / "manifest.json").exists()
-    mtime = (pose_parts / "part-00000.parquet").stat().st_mtime_ns
+    mtime = (pose_parts / "part-000000.parquet").stat().st_mtime_ns
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert (pose_parts / "part-00000.parquet").stat().st_mtime_ns == mtime  # finished parts were kept, not redone
+    assert (pose_parts / "part-000000.parquet").stat().st_mtime_ns == mtime  # finished parts were kept, not redone
     assert _records(tmp_path / "set") == reference["records"]
     assert read_manifest(tmp_path / "set").num_records == len(reference["records"])
 
