@@ -141,12 +141,15 @@ app.command("run", help="All stages in order (" + " -> ".join(stage_names()) + "
 
 
 @app.command("show", help="Contact sheet PNG of kept and dropped photos (keypoints, skeleton, mask outline, drop reason).")
-def _show_command(out: Path = typer.Argument(..., help=f"The run's --out folder (its tables are in OUT{WORK_SUFFIX}) or a work folder."),
+def _show_command(out: Path | None = typer.Argument(None, help=f"The run's --out folder (its tables are in OUT{WORK_SUFFIX}) or a work folder (default: the params' curation.work_dir)."),
                   n: int = typer.Option(32, "--n", help="Photos on the sheet (half kept, half dropped when both exist)."),
                   png: Path | None = typer.Option(None, "--png", help="Where to write the sheet (default: OUT.show.png)."),
-                  columns: int = typer.Option(8, "--columns", help="Tiles per row.")) -> None:
+                  columns: int = typer.Option(8, "--columns", help="Tiles per row."),
+                  params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
     from shoemodel.curation.show import contact_sheet
 
+    if out is None:
+        out = Path(_config(params, set_, None, None, None, None, None, True).work_dir)
     work = out if (out / "ingest").is_dir() else Path(f"{out}{WORK_SUFFIX}")
     if not (work / "ingest").is_dir():
         fail(f"no curation stage tables at {out} or {work} (run `shoemodel curate run --out {out}` first)")
