@@ -30,7 +30,7 @@ def test_generate_pastes_x_w_exactly(sw_dir, product):
     assert len(res.images) == len(res.raw) == len(res.poses) == 3
     assert res.visible.any() and np.array_equal(res.visible, res.classes == VISIBLE)
     for img, raw in zip(res.images, res.raw, strict=True):
-        assert img.shape == (SIZE, SIZE, 3) and img.dtype == np.uint8
+        assert img.shape == product.image.shape and img.dtype == np.uint8  # the photo's own size
         assert np.array_equal(img[res.visible], res.x_w[res.visible])
         assert np.array_equal(img[~res.visible], raw[~res.visible])
     assert not np.array_equal(res.raw[0], res.raw[1]), "each image has its own seed and pose"
