@@ -59,7 +59,7 @@ def _open(path: Path, what: str) -> Image.Image:
     except UnidentifiedImageError:
         raise InputError(f"{what} is not an image (cannot identify its format): {path}") from None
     except OSError as exc:
-        raise InputError(f"{what} cannot be read: {path}: {exc}") from None
+        raise InputError(f"{what} is truncated or corrupt: {path}: {exc}") from None
 
 
 def _to_uint8(im: Image.Image) -> Image.Image:
