@@ -133,7 +133,14 @@ class ShoeModelPipeline:
             x = np.where(foreground[..., None], shoe_rgb, 0).astype(np.uint8)
         conf: dict[str, Any] = {"classes_from": f"WD on the {'photo as given' if reads == 'photo' else 'shoe on black'}"}
         if hasattr(self.wd, "predict_scores") and not getattr(self.wd, "two_class", False):
-            scores = self.wd.predict_scores([x])[0]
+            if reads == "photo":  # framed by a rough foreground's box (given, alpha, or the remover's)
+                if foreground is None:
+                    from shoemodel.pipelines.foreground import remove_studio_background
+
+                    foreground = remove_studio_background(shoe_rgb)
+                scores = self.wd.predict_scores([x], [foreground if foreground.any() else None])[0]
+            else:
+                scores = self.wd.predict_scores([x])[0]
             classes = scores.argmax(0).astype(np.uint8)
             conf["wd"] = wd_confidence(scores)
         else:

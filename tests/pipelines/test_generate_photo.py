@@ -128,7 +128,7 @@ class PhotoWD:
     def __init__(self):
         self.seen = []
 
-    def predict_scores(self, images):
+    def predict_scores(self, images, content=None):
         self.seen.append(images[0])
         shoe = images[0].min(-1) < 200
         p = np.zeros((3, *shoe.shape), np.float32)

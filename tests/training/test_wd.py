@@ -161,3 +161,16 @@ def test_photo_samples_read_the_photo_with_a_backdrop(wearable_set):
     assert min(bg_means) < 60 and max(bg_means) > 140, bg_means  # (the letterbox border is black too)
     with pytest.raises(ValueError, match="train.wd.input"):
         WearableAreaDataset(table, WDConfig(input="x-ray"))
+
+
+def test_a_photo_is_framed_by_the_content_box_and_outside_is_background():
+    img = np.full((60, 80, 3), 230, np.uint8)
+    img[20:40, 30:50] = 20
+    box = np.zeros((60, 80), bool)
+    box[20:40, 30:50] = True
+    p = WDPredictor.from_config_random("tiny", 32)
+    framed = p.predict_scores([img], [box])[0]
+    assert framed.shape == (3, 60, 80)
+    assert np.allclose(framed[:, 0, 0], [1, 0, 0]), "outside the frame (box + margin) is background"
+    whole = p.predict_scores([img])[0]
+    assert not np.allclose(whole[:, 0, 0], [1, 0, 0]), "without a box the whole photo is on the canvas"

@@ -43,10 +43,15 @@ class WDPredictor:
         return cls(build_segformer(model_size, two_class), image_size, two_class, device="cpu")
 
     @torch.no_grad()
-    def predict_scores(self, images: list[np.ndarray]) -> list[np.ndarray]:
-        """Class probabilities (C, H, W) at each input's own resolution (outside the canvas: background)."""
+    def predict_scores(self, images: list[np.ndarray], content: list[np.ndarray | None] | None = None) -> list[np.ndarray]:
+        """Class probabilities (C, H, W) at each input's own resolution (outside the canvas: background).
+
+        The canvas frames each image's non-black pixels (X_m's shoe), or, for a photo, the box of `content`
+        (a rough foreground: only its box is used, WD still decides every pixel); None: the whole image."""
         s = self.image_size
-        mats = [G.content_matrix(im, s, self.crop_margin, self.crop_to_content) for im in images]
+        content = content or [None] * len(images)
+        mats = [G.content_matrix(im if c is None else np.asarray(c), s, self.crop_margin, self.crop_to_content)
+                for im, c in zip(images, content, strict=True)]
         batch = np.stack([G.to_tensor_normalized(G.warp_image(im, m, s)) for im, m in zip(images, mats, strict=True)])
         logits = self.model(pixel_values=torch.from_numpy(batch).to(self.device)).logits.float()
         logits = torch.nn.functional.interpolate(logits, size=(s, s), mode="bilinear", align_corners=False)

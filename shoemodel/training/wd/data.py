@@ -43,14 +43,17 @@ class WearableAreaDataset(Dataset):
         return img, mask
 
     def load_cropped(self, i: int, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The sample fitted to the training canvas (as WD's predictor fits it at inference: the box of the
-        non-black pixels, i.e. the shoe in X_m and the whole photo otherwise); with `rng`, photos get a random
-        backdrop first (with probability background_prob)."""
+        """The sample fitted to the training canvas as WD's predictor fits it at inference (X_m: the box of its
+        non-black pixels; a photo: the shoe's box); with `rng`, photos get a random backdrop first (with
+        probability background_prob)."""
         img, mask = self.load(i)
-        if rng is not None and self.cfg.input == "photo" and rng.random() < self.cfg.background_prob:
+        photo = self.cfg.input == "photo"
+        if rng is not None and photo and rng.random() < self.cfg.background_prob:
             img = A.replace_background(img, mask, rng)
         s = self.cfg.image_size
-        m = G.content_matrix(img, s, self.cfg.crop_margin, self.cfg.crop_to_content)
+        # A photo is framed by the shoe's box (generate frames it by the background remover's box): the
+        # backdrop around the shoe stays in view and WD decides every pixel.
+        m = G.content_matrix(mask if photo else img, s, self.cfg.crop_margin, self.cfg.crop_to_content)
         return G.warp_image(img, m, s), G.warp_image(mask, m, s, nearest=True)
 
     def __getitem__(self, key: tuple[int, int] | int) -> dict[str, torch.Tensor]:
