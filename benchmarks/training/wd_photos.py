@@ -6,7 +6,9 @@ light backdrops, with dark backdrops and with random ones, and on the real produ
         --set data/sets/wearable_area --products ../shared/fixtures/images/shoe_products --out benchmarks/training
 
 Numbers: Table 5 IoUs, plus "holes" = share of true shoe pixels called background (what SW then fills
-with noise), and for the product photos the share of sole pixels called background.
+with noise), and for the product photos the share of sole pixels called background. "remover -> X_m -> WD"
+is what generate does with an X_m-trained WD (the remover decides shoe vs background, WD visible vs
+wearable inside it); "argmax (before)" keeps WD's own background call inside the shoe, as generate did.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ def classes_for(method: str, wd: WDPredictor | None, photo: np.ndarray) -> np.nd
     """The classes `generate` would use: WD on the photo, WD on the remover's X_m, or the remover alone."""
     if method == "remover only":
         return np.where(remove_studio_background(photo), VISIBLE, BACKGROUND).astype(np.uint8)
+    if method == "remover -> X_m -> WD argmax (before)":  # WD's own background call inside the shoe kept
+        fg = remove_studio_background(photo)
+        x_m = np.where(fg[..., None], photo, 0).astype(np.uint8)
+        return np.where(fg, wd.predict_scores([x_m])[0].argmax(0), BACKGROUND).astype(np.uint8)
     pipe = ShoeModelPipeline(None, wd, None, None, render_pose=lambda *a: None)
     return pipe.shoe_classes(photo)[0]
 
@@ -95,6 +101,7 @@ def main() -> None:
     t0 = time.time()
     methods = {"WD on the photo": WDPredictor.from_checkpoint(a.photo_wd, "cpu"),
                "remover -> X_m -> WD": WDPredictor.from_checkpoint(a.black_wd, "cpu"), "remover only": None}
+    methods["remover -> X_m -> WD argmax (before)"] = methods["remover -> X_m -> WD"]
     assert methods["WD on the photo"].reads == "photo" and methods["remover -> X_m -> WD"].reads == "shoe_on_black"
     res = {"split": eval_split(methods, a.set, a.split), "products": eval_products(methods, Path(a.products)),
            "command": "python benchmarks/training/wd_photos.py " + " ".join(

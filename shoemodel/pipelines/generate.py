@@ -143,6 +143,14 @@ class ShoeModelPipeline:
                 scores = self.wd.predict_scores([x])[0]
             classes = scores.argmax(0).astype(np.uint8)
             conf["wd"] = wd_confidence(scores)
+            if reads != "photo":
+                # On black, a dark shoe part looks like the black around it, and WD calls it background
+                # (holes SW fills with noise). The foreground already decided shoe vs background there, so
+                # inside it WD only chooses visible vs wearable.
+                inside = scores[1:].argmax(0).astype(np.uint8) + 1
+                holes = foreground & (classes == BACKGROUND)
+                conf["wd"]["holes_filled"] = int(holes.sum())
+                classes = np.where(foreground, inside, BACKGROUND).astype(np.uint8)
         else:
             classes = np.asarray(self.wd.predict(x), dtype=np.uint8).copy()
         if reads != "photo":
