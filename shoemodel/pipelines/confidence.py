@@ -53,7 +53,9 @@ def summary_lines(conf: dict[str, Any]) -> list[str]:
     lines = []
     wd = conf.get("wd")
     if wd and wd.get("mean_margin") is not None:
-        lines.append(f"WD margin {wd['mean_margin']:.2f}, thin {100 * wd['thin_margin_fraction']:.0f}%")
+        lines.append(f"WD margin {wd['mean_margin']:.2f}, thin {100 * wd['thin_margin_fraction']:.0f}%"
+                     + (f"; {wd['holes_filled']} px WD called background inside the shoe kept as shoe"
+                        if wd.get("holes_filled") else ""))
     elif wd is None:
         lines.append(f"WD: not run ({conf.get('classes_from', '?')})")
     foot = conf.get("foot")
