@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from shoemodel.cli_options import PARAMS, SET, command_config, fail, need_path
+from shoemodel.cli_options import PARAMS, SET, command_config, fail
 
 
 def generate(
@@ -18,6 +18,8 @@ def generate(
     prompt: str = typer.Option(..., "--prompt", help="Text prompt describing the wanted image."),
     n: int | None = typer.Option(None, "-n", "--n", help="Number of images (diverse leg poses) (params: generate.n)."),
     out: Path | None = typer.Option(None, "--out", help="Output folder (params: generate.out)."),
+    size: int | None = typer.Option(None, "--size", help="Output long side in px; default the photo's own size, up to "
+                                    "generate.max_side (params: generate.size)."),
     mask: Path | None = typer.Option(None, "--mask", help="Foreground mask of the photo (non-zero = shoe)."),
     area_mask: Path | None = typer.Option(None, "--area-mask", help="Class mask 0/1/2 of the photo (skips WD)."),
     params: Path | None = PARAMS,
@@ -26,19 +28,31 @@ def generate(
     """Shoe photo + prompt -> n images of legs wearing exactly that shoe (X_w pasted back), plus a contact sheet.
 
     Params: generate (models sw / wd / lps_keypoints / lps_diffusion, sam_checkpoint, seed, steps, guidance,
-    resolution, layout.{scale,rotate,tx,ty}, device ...); `--set generate.wd=null` skips WD.
+    size, max_side, max_pixels, work_side, layout.{scale,rotate,tx,ty}, device ...); `--set generate.wd=null` skips WD.
+    The output is at the photo's own size and the shoe's visible pixels are the photo's own, exactly.
     """
-    from shoemodel.pipelines.run_generate import GenerateConfig, run_generate
+    from shoemodel.pipelines.model_info import model_lines
+    from shoemodel.pipelines.run_generate import GenerateConfig, InputError, NoShoeError, run_generate
 
-    cfg = command_config(params, set_, "generate").load(GenerateConfig, "generate", {"n": n, "out": out})
-    need_path(shoe, "shoe photo (--shoe)", "file")
-    for given, what in ((mask, "--mask"), (area_mask, "--area-mask")):
-        if given is not None:
-            need_path(given, f"mask ({what})", "file")
+    cfg = command_config(params, set_, "generate").load(GenerateConfig, "generate", {"n": n, "out": out, "size": size})
     try:
         record = run_generate(shoe, prompt, cfg.out, cfg, mask=mask, area_mask=area_mask)
-    except FileNotFoundError as exc:  # a missing checkpoint: say which, without a traceback
+    except (FileNotFoundError, InputError, NoShoeError) as exc:  # a bad input or missing checkpoint: one line
         fail(str(exc))
+    for note in record.get("notes", []):
+        typer.echo(f"note: {note}")
+    w, h = record["output_size"]
+    sw_w, sw_h = record["sw_size"]
+    typer.echo(f"output {w}x{h} px (SW ran at {sw_w}x{sw_h}); shoe pixels "
+               + ("are the photo's own, exactly" if record["shoe_pixels_exact"] else "resampled from the photo"))
+    typer.echo("models:")
+    for line in model_lines(record["models"]):
+        typer.echo(line)
+    samples = [m["stage"] for m in record["models"] if m.get("sample_model")]
+    if samples:
+        typer.secho(f"WARNING: {', '.join(samples)} {'is a' if len(samples) == 1 else 'are'} tiny/random sample "
+                    "model(s): these images test the plumbing, they say nothing about ShoeModel's quality",
+                    fg=typer.colors.YELLOW, bold=True)
     typer.echo(f"wrote {len(record['files']['images'])} images and {Path(cfg.out) / record['files']['sheet']}")
 
 

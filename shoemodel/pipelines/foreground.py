@@ -1,7 +1,9 @@
 """The shoe's foreground mask in a product photo: a given mask, a simple studio-background remover, or SAM.
 
-Product shots have a plain, light, nearly uniform background, so the border colour is a good
-background model; SAM (when a checkpoint is given) refines the shape with the fallback's box as prompt.
+Product shots have a plain backdrop (white, grey or black; solid or a smooth sweep), so a colour model
+fitted to the frame's border, flood-filled from the border, is a good fallback when no WD is given (and
+the check that the photo holds anything at all); SAM (when a checkpoint is given) refines the shape with
+the fallback's box as prompt.
 """
 
 from __future__ import annotations
@@ -23,24 +25,55 @@ def load_mask(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarr
         return np.asarray(im) > 0
 
 
+def _backdrop_model(img: np.ndarray, b: int) -> tuple[np.ndarray, float]:
+    """Per-pixel backdrop colour (a plane per channel fitted to the border: solid or gradient sweeps, light
+    or dark) and the typical distance of border pixels from it (grain, JPEG noise)."""
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    edge = np.zeros((h, w), bool)
+    edge[:b], edge[-b:], edge[:, :b], edge[:, -b:] = True, True, True, True
+    ex, ey = xx[edge].astype(np.float32) / w, yy[edge].astype(np.float32) / h
+    design = np.stack([np.ones_like(ex), ex, ey], 1)
+    colours = img[edge]
+    coef, *_ = np.linalg.lstsq(design, colours, rcond=None)
+    resid = np.linalg.norm(colours - design @ coef, axis=1)
+    # A shoe touching the frame makes some border pixels outliers: refit on the inliers.
+    inl = resid <= max(np.percentile(resid, 75) * 3.0, 6.0)
+    if inl.sum() >= 8 and not inl.all():
+        coef, *_ = np.linalg.lstsq(design[inl], colours[inl], rcond=None)
+        resid = np.linalg.norm(colours[inl] - design[inl] @ coef, axis=1)
+    grid = np.stack([np.ones((h, w), np.float32), xx.astype(np.float32) / w, yy.astype(np.float32) / h], -1)
+    return grid @ coef.astype(np.float32), float(np.median(resid))
+
+
 def remove_studio_background(rgb: np.ndarray, threshold: float | None = None, border: int = 2,
                              min_fraction: float = 0.01) -> np.ndarray:
-    """Foreground = pixels far from the border colour, closed, holes filled, small specks dropped; bool (H, W)."""
+    """Foreground = everything not connected to the frame through backdrop-coloured pixels; bool (H, W).
+
+    Background is decided by colour distance from the fitted backdrop *and* connection to the border, never
+    by brightness: a black shoe on white or grey, or a white shoe on black, is kept whole, and shoe parts
+    that happen to match the backdrop stay foreground when the shoe encloses them.
+    """
     from scipy import ndimage
 
-    img = np.asarray(rgb, dtype=np.float32)
+    img = np.asarray(rgb, dtype=np.float32)[..., :3]
     h, w = img.shape[:2]
     b = max(1, min(border, h // 4, w // 4))
-    edge = np.concatenate([img[:b].reshape(-1, 3), img[-b:].reshape(-1, 3), img[:, :b].reshape(-1, 3),
-                           img[:, -b:].reshape(-1, 3)])
-    bg = np.median(edge, axis=0)
-    spread = np.median(np.linalg.norm(edge - bg, axis=1))
-    # Gradient backgrounds vary smoothly: compare with a blurred background estimate as well as the border colour.
-    dist = np.linalg.norm(img - bg, axis=2)
-    thr = threshold if threshold is not None else max(24.0, 4.0 * float(spread) + 12.0)
-    fg = dist > thr
-    fg = ndimage.binary_closing(fg, structure=np.ones((3, 3)), iterations=2)
-    fg = ndimage.binary_fill_holes(fg)
+    backdrop, spread = _backdrop_model(img, b)
+    dist = np.linalg.norm(img - backdrop, axis=2)
+    thr = threshold if threshold is not None else max(24.0, 4.0 * spread + 12.0)
+    like_backdrop = dist <= thr
+    labels, n = ndimage.label(like_backdrop)  # 4-connected regions of backdrop-coloured pixels
+    if n == 0:
+        return np.ones((h, w), bool)
+    edge_ids = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    background = np.isin(labels, edge_ids[edge_ids > 0])
+    # Close gaps of about 2 % of the short side (cleats under a white sole on white, thin straps), then fill
+    # what the shoe encloses; no opening, which would erase thin dark laces.
+    r = max(2, int(round(0.02 * min(h, w))))
+    disk = np.hypot(*np.mgrid[-r:r + 1, -r:r + 1]) <= r
+    fg = np.pad(~background, r)  # padded so closing does not glue the shoe to the frame
+    fg = ndimage.binary_fill_holes(ndimage.binary_closing(fg, structure=disk))[r:-r, r:-r]
     labels, n = ndimage.label(fg)
     if n == 0:
         return fg

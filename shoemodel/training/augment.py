@@ -83,3 +83,43 @@ def mosaic(images: list[np.ndarray], masks: list[np.ndarray], size: int, rng: np
         canvas[cell] = warped[cell]
         mcanvas[cell] = wmask[cell]
     return canvas, mcanvas
+
+
+def random_backdrop(size: tuple[int, int], rng: np.random.Generator, light_to_dark: tuple[float, float] = (0.0, 255.0)
+                    ) -> np.ndarray:
+    """A studio backdrop of size=(w, h): solid, gradient, vignette or soft texture, any brightness from
+    black to white (mostly neutral, sometimes tinted), with mild grain. WD must learn "background" from the
+    scene, not from "bright": product photos come on white, grey and black sweeps alike."""
+    w, h = size
+    level = rng.uniform(*light_to_dark)
+    tint = rng.normal(0, 8, 3) if rng.random() < 0.75 else rng.normal(0, 45, 3)
+    base = np.clip(level + tint, 0, 255).astype(np.float32)
+    kind = rng.choice(4, p=[0.35, 0.35, 0.15, 0.15])
+    if kind == 0:  # solid
+        img = np.broadcast_to(base, (h, w, 3)).astype(np.float32)
+    elif kind == 1:  # linear gradient at a random angle
+        other = np.clip(base + rng.uniform(-70, 70), 0, 255)
+        a = rng.uniform(0, 2 * np.pi)
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        t = (np.cos(a) * xx / max(w, 1) + np.sin(a) * yy / max(h, 1))
+        t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
+        img = (1 - t[..., None]) * base + t[..., None] * other
+    elif kind == 2:  # vignette: lighter centre, darker corners (or the reverse)
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        r = np.hypot((xx - w / 2) / max(w, 1), (yy - h / 2) / max(h, 1)) / 0.7071
+        img = base + rng.uniform(-60, 60) * r[..., None]
+    else:  # low-frequency texture (paper, cloth, concrete)
+        cells = int(rng.integers(3, 9))
+        coarse = rng.normal(0, rng.uniform(8, 30), (cells, cells, 3)).astype(np.float32)
+        img = base + cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
+    k = int(rng.integers(0, 6))
+    if k:
+        img = img + rng.integers(-k, k + 1, size=(h, w, 1)).astype(np.float32)
+    return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+
+
+def replace_background(img: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The photo with every background pixel (mask 0) replaced by a random backdrop; shoe pixels kept."""
+    h, w = img.shape[:2]
+    back = random_backdrop((w, h), rng)
+    return np.where((np.asarray(mask) > 0)[..., None], img, back).astype(np.uint8)

@@ -30,7 +30,7 @@ def test_generate_pastes_x_w_exactly(sw_dir, product):
     assert len(res.images) == len(res.raw) == len(res.poses) == 3
     assert res.visible.any() and np.array_equal(res.visible, res.classes == VISIBLE)
     for img, raw in zip(res.images, res.raw, strict=True):
-        assert img.shape == (SIZE, SIZE, 3) and img.dtype == np.uint8
+        assert img.shape == product.image.shape and img.dtype == np.uint8  # the photo's own size
         assert np.array_equal(img[res.visible], res.x_w[res.visible])
         assert np.array_equal(img[~res.visible], raw[~res.visible])
     assert not np.array_equal(res.raw[0], res.raw[1]), "each image has its own seed and pose"
@@ -52,10 +52,12 @@ def test_generate_with_random_wd_and_custom_layout(sw_dir, product):
     assert 0 < small[3].sum() < 0.5 * base[3].sum()
     ys, xs = np.nonzero(small[3])
     assert xs.mean() > SIZE / 2, "translated right"
-    # without a class mask the pipeline takes WD's classes for X_m (the shoe on black), background kept outside
+    # without a class mask an X_m-trained WD reads the shoe on black and chooses visible vs wearable inside
+    # the foreground (which alone decides shoe vs background: no holes), background outside
     x_m = np.where(fg[..., None], product.image, 0).astype(np.uint8)
     from_wd = pipe.conditions(product.image, fg)
-    given = pipe.conditions(product.image, fg, np.where(fg, wd.predict(x_m), BACKGROUND))
+    inside = wd.predict_scores([x_m])[0][1:].argmax(0) + 1
+    given = pipe.conditions(product.image, fg, np.where(fg, inside, BACKGROUND))
     assert np.array_equal(from_wd[1], given[1]) and np.array_equal(from_wd[2], given[2])
 
 
@@ -160,3 +162,24 @@ def test_sam_box_prompt_on_a_tiny_random_sam(product):
     box = mask_box(remove_studio_background(product.image))
     m = predict_box(SamPredictor(tiny_sam()), product.image, box)
     assert m.shape == product.image.shape[:2] and m.dtype == bool
+
+
+def test_dark_shoe_parts_on_black_are_not_holes(sw_dir, product):
+    """An X_m-trained WD calls the dark parts of a shoe on black background; generate keeps them shoe."""
+    from shoemodel.pipelines.generate import ShoeModelPipeline
+
+    class DarkIsBackground:
+        reads = "shoe_on_black"
+
+        def predict_scores(self, images):
+            dark = images[0].max(-1) < 60
+            p = np.zeros((3, *dark.shape), np.float32)
+            p[0], p[1], p[2] = np.where(dark, 0.6, 0.1), np.where(dark, 0.3, 0.8), np.where(dark, 0.1, 0.1)
+            return [p]
+
+    img = product.image.copy()
+    fg = product.area_mask > 0
+    img[fg & (np.arange(img.shape[1])[None, :] < img.shape[1] // 2)] //= 8  # the shoe's left half is black
+    classes, conf = ShoeModelPipeline(None, DarkIsBackground(), None, None, render_pose=lambda *a: None).shoe_classes(img, fg)
+    assert not ((classes == BACKGROUND) & fg).any() and ((classes == VISIBLE) == fg).all()
+    assert conf["wd"]["holes_filled"] > 0

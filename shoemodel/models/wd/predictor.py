@@ -17,7 +17,10 @@ class WDPredictor:
     """Wraps a trained Segformer; `predict` always answers in the 3 classes of `shoemodel.schemas.classes`."""
 
     def __init__(self, model: torch.nn.Module, image_size: int, two_class: bool = False, device: str | None = None,
-                 crop_to_content: bool = True, crop_margin: float = 0.1):
+                 crop_to_content: bool = True, crop_margin: float = 0.1, reads: str = "shoe_on_black",
+                 meta: dict | None = None):
+        self.reads = reads  # what it was trained on: "photo" (as given, with its background) or "shoe_on_black" (X_m)
+        self.meta = dict(meta or {})
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = model.to(self.device).eval()
         self.image_size, self.two_class = int(image_size), bool(two_class)
@@ -29,7 +32,8 @@ class WDPredictor:
         model, extra = read_pretrained_folder("SegformerForSemanticSegmentation", path, "WD checkpoint",
                                               "`shoemodel train wd` (or `dvc repro train_wd`)")
         return cls(model, extra.get("image_size", 512), extra.get("two_class", False), device,
-                   extra.get("crop_to_content", True), extra.get("crop_margin", 0.1))
+                   extra.get("crop_to_content", True), extra.get("crop_margin", 0.1),
+                   extra.get("input", "shoe_on_black"), extra)
 
     @classmethod
     def from_config_random(cls, model_size: str = "tiny", image_size: int = 64, two_class: bool = False,
@@ -39,10 +43,15 @@ class WDPredictor:
         return cls(build_segformer(model_size, two_class), image_size, two_class, device="cpu")
 
     @torch.no_grad()
-    def predict_scores(self, images: list[np.ndarray]) -> list[np.ndarray]:
-        """Class probabilities (C, H, W) at each input's own resolution (outside the canvas: background)."""
+    def predict_scores(self, images: list[np.ndarray], content: list[np.ndarray | None] | None = None) -> list[np.ndarray]:
+        """Class probabilities (C, H, W) at each input's own resolution (outside the canvas: background).
+
+        The canvas frames each image's non-black pixels (X_m's shoe), or, for a photo, the box of `content`
+        (a rough foreground: only its box is used, WD still decides every pixel); None: the whole image."""
         s = self.image_size
-        mats = [G.content_matrix(im, s, self.crop_margin, self.crop_to_content) for im in images]
+        content = content or [None] * len(images)
+        mats = [G.content_matrix(im if c is None else np.asarray(c), s, self.crop_margin, self.crop_to_content)
+                for im, c in zip(images, content, strict=True)]
         batch = np.stack([G.to_tensor_normalized(G.warp_image(im, m, s)) for im, m in zip(images, mats, strict=True)])
         logits = self.model(pixel_values=torch.from_numpy(batch).to(self.device)).logits.float()
         logits = torch.nn.functional.interpolate(logits, size=(s, s), mode="bilinear", align_corners=False)

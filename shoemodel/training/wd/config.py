@@ -24,6 +24,8 @@ class WDConfig(LoopConfig):
     model_size: str = "b2"  # tiny | b0..b5 (MiT sizes)
     pretrained: ParamPath = ""  # folder of a Segformer/MiT checkpoint (from_pretrained); "" = random init
     two_class: bool = False  # Table 5 ablation: wearable vs other
+    input: str = "photo"  # "photo": the product photo with its own background (WD finds it); "shoe_on_black": X_m
+    background_prob: float = 0.7  # photo input: chance of a random backdrop (white to black) behind the shoe
     image_size: int = 640
     crop_to_content: bool = True  # fit X_m's non-black box to the canvas (train and inference alike)
     crop_margin: float = 0.1

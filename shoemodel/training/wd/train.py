@@ -32,14 +32,18 @@ def make_loss(class_weights: tuple[float, ...]):
 def train_wd(cfg: WDConfig) -> dict[str, Any]:
     """Run (or resume) training and write `<output_dir>` (config.json + model.safetensors)."""
     torch.manual_seed(cfg.seed)
-    table = load_split(cfg.train_set, ["shoe_image", "area_mask"], "train", cfg.max_records)
+    from shoemodel.training.wd.data import INPUTS
+
+    if cfg.input not in INPUTS:
+        raise ValueError(f"train.wd.input must be one of {', '.join(INPUTS)}, got {cfg.input!r}")
+    table = load_split(cfg.train_set, [INPUTS[cfg.input], "area_mask"], "train", cfg.max_records)
     n_cls = 2 if cfg.two_class else 3
     if cfg.class_weights and len(cfg.class_weights) != n_cls:
         raise ValueError(f"train.wd.class_weights needs {n_cls} values, got {list(cfg.class_weights)}")
     model = build_segformer(cfg.model_size, cfg.two_class, cfg.pretrained)
     model.config.shoemodel = {"image_size": cfg.image_size, "two_class": cfg.two_class,
                               "model_size": cfg.model_size, "crop_to_content": cfg.crop_to_content,
-                              "crop_margin": cfg.crop_margin, "train_config": dataclasses.asdict(cfg)}
+                              "crop_margin": cfg.crop_margin, "input": cfg.input, "train_config": dataclasses.asdict(cfg)}
     final, summary = train_loop(cfg, model, WearableAreaDataset(table, cfg, train=True), collate, make_loss(tuple(cfg.class_weights)), [])
     if summary["is_main_process"]:  # one writer when several GPUs train
         final.save_pretrained(cfg.output_dir, safe_serialization=True)
