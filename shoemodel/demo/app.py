@@ -56,7 +56,16 @@ class Generator:
         files = record["files"]
         return (str(folder / files["classes"]), str(folder / files["x_w"]),
                 [str(folder / p) for p in files["poses"]], [str(folder / p) for p in files["images"]],
-                {k: v for k, v in record.items() if k != "sw_meta"})
+                _for_page(record))
+
+
+def _for_page(record: dict[str, Any]) -> dict[str, Any]:
+    """The run record for the page's JSON box: model folders as one line each (a bare path would be taken
+    for a file to download by gradio's client)."""
+    shown = {k: v for k, v in record.items() if k not in ("sw_meta", "models")}
+    shown["models"] = [f"{m['stage']}: {m.get('path') or 'random'}" + (f" ({m['note']})" if m.get("note") else "")
+                       for m in record.get("models") or [] if m]
+    return shown
 
 
 def build_app(gen: GenerateConfig, demo: DemoConfig, generator: Generator | None = None) -> Any:
