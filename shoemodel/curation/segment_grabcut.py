@@ -94,7 +94,7 @@ class GrabCutSegmenter:
         person = np.ones_like(region) if prob is None else prob[y1:y2, x1:x2] >= self.person_threshold
         if prob is not None and self.silhouette_reach > 0:
             region |= _silhouette_below(region, person, -_up(p), self.silhouette_reach * self.reach_length(p))
-        if p.other is not None and len(p.other) and not feet_overlap(p):
+        if p.other is not None and len(p.other) and not p.feet_overlap:
             region &= nearest(xx, yy, foot_samples(own + [x1, y1])) <= nearest(xx, yy, foot_samples(p.other))
         crop = lab[y1:y2, x1:x2]
         crop[region] = cv2.GC_PR_BGD
@@ -178,15 +178,6 @@ class GrabCutSegmenter:
         x1, y1, x2, y2 = (int(round(v)) for v in box)
         x1, y1 = max(x1, 0), max(y1, 0)
         return x1, y1, min(max(x2, x1 + 2), w), min(max(y2, y1 + 2), h)
-
-
-def feet_overlap(p: FootPrompt) -> bool:
-    """The two ankles are nearer each other than a foot length: one foot stands in front of the other in the
-    image, so nearness to either foot's points cannot split their pixels."""
-    ankle = p.parts.get("ankle")
-    if ankle is None or p.other is None or not len(p.other):
-        return False
-    return float(np.min(np.hypot(*(p.other - ankle).T))) < p.foot_length
 
 
 def _silhouette_below(region: np.ndarray, person: np.ndarray, down: np.ndarray, reach: float) -> np.ndarray:
