@@ -59,6 +59,7 @@ class PoseConfig:
     max_foot_frac: float = 0.3  # ankle-to-toe/heel / person box height (a foot is ~0.15 of a standing body)
     max_foot_calf_ratio: float = 1.2  # ankle-to-toe/heel / knee-to-ankle (a foot is ~0.6 of a calf)
     check_left_right: bool = True  # each foot's toes and heel nearer its own ankle than the other ankle
+    derive_heel: bool = True  # a weak heel with confident ankle and big toe: placed under the ankle on the leg line
     batch_size: int = 8
 
 
@@ -76,6 +77,7 @@ class SegmentConfig:
     foot_margin: float = 0.3  # grabcut: the shoe lies within this x foot length of the ankle/heel/toe hull
     ankle_margin: float = 0.2  # grabcut: more than this x foot length above the ankle (towards the knee) is leg
     sole_margin: float = 0.3  # grabcut: the region reaches this x foot length below the heel/toe points (the sole)
+    silhouette_reach: float = 1.0  # grabcut: person pixels up to this x foot length below the foot region, connected to it
     max_box_fill: float = 0.85  # mask area / its prompt box area above this: the box, not a shoe
     min_foot_area_ratio: float = 0.1  # mask area / expected foot area below this: a speck
     min_foot_length_frac: float = 0.07  # expected foot length >= this x person box height (a foot ~ 0.15 of a body)

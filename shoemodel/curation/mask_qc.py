@@ -7,7 +7,8 @@ Every rule is relative to the foot it was prompted for, so it holds at any image
   length is at least the ankle-to-toe distance and at least `min_foot_length_frac` of the person box height
   (a foot seen end-on is short in the image, a shoe is never a few pixels of a tall person);
 - `other_foot_frac`: share of the mask nearer to the other foot (its keypoints and the lines between them) than
-  to this foot (two shoes in one);
+  to this foot (two shoes in one); not a reason to drop when the ankles are nearer than a foot length (one
+  foot in front of the other: both feet's points lie on the same pixels);
 - `above_ankle_frac`: share of the mask above the ankle along the leg (a calf, a trouser leg, a sock);
 - `thickness_ratio`: mean thickness (area / long side of its rotated bounding box) / long side; a shoe is
   about a third as high as long, a seed line or a strap of floor is a few percent;
@@ -132,7 +133,9 @@ def check_mask(mask: np.ndarray, prompt: FootPrompt, cfg: SegmentConfig) -> tupl
         return m, f"thin: {stats['thickness_ratio']:.3f} thickness / length", stats
     if n_comp > cfg.max_components:
         return m, f"mask has {n_comp} components", stats
-    if other is not None and other > cfg.max_other_foot_frac:
+    if prompt.feet_overlap:
+        stats["feet_overlap"] = True  # one foot in front of the other: nearness to their points says nothing
+    if other is not None and other > cfg.max_other_foot_frac and not prompt.feet_overlap:
         return m, f"mask covers the other foot ({other:.2f})", stats
     if above is not None and above > cfg.max_above_ankle_frac:
         return m, f"mask mostly above the ankle ({above:.2f})", stats

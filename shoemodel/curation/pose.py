@@ -71,6 +71,28 @@ def _index(side: str, part: str) -> int:
     return KEYPOINT_NAMES.index(f"{side}_{part}")
 
 
+HEEL_DROP = 0.3  # heel below the ankle, along the leg, by this x the ankle-to-toe distance (ankle height ~ 0.3 of it)
+
+
+def derive_heels(k: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """A weak heel (below min_point_score) where ankle and big toe are confident: put it on the leg line.
+
+    The heel sits under the ankle: the knee -> ankle line continued below the ankle by HEEL_DROP x the ankle-to-toe
+    distance (straight down in the image without a knee). The point keeps the model's own (low) score, so a
+    reader can tell it from a detected one; a foot is not lost for one weak point that geometry fixes."""
+    out = k.copy()
+    for side in ("left", "right"):
+        a, t, h, kn = (_index(side, n) for n in ("ankle", "big_toe", "heel", "knee"))
+        if out[h, 2] > 0 or out[a, 2] <= 0 or out[t, 2] <= 0 or raw[h, 2] <= 0:
+            continue
+        down = out[a, :2] - out[kn, :2] if out[kn, 2] > 0 else np.array([0.0, 1.0], np.float32)
+        norm = float(np.hypot(*down))
+        down = down / norm if norm > 1 else np.array([0.0, 1.0], np.float32)
+        reach = HEEL_DROP * float(np.hypot(*(out[t, :2] - out[a, :2])))
+        out[h] = (*(out[a, :2] + down * reach), float(np.clip(raw[h, 2], 1e-3, 1)))
+    return out
+
+
 def outside_box(k: np.ndarray, box: np.ndarray, slack: float) -> np.ndarray:
     """Points (present ones) outside the person box grown by `slack` of its size on every side: not this person's."""
     x1, y1, x2, y2 = (float(v) for v in box[:4])
@@ -88,6 +110,8 @@ def sanity_reason(k: np.ndarray, box: np.ndarray, cfg: PoseConfig) -> str | None
     for side, other in (("left", "right"), ("right", "left")) if cfg.check_left_right else ():
         own_a, other_a = _index(side, "ankle"), _index(other, "ankle")
         for part in ("big_toe", "small_toe", "heel"):
+            if k[_index(side, part), 2] < cfg.min_point_score:
+                continue  # a derived heel (derive_heels) is placed from its own ankle: nothing to check
             d_own, d_other = _dist(k, _index(side, part), own_a), _dist(k, _index(side, part), other_a)
             # mixed = the point lies well on the other foot's side: nearer the other ankle than half the ankles'
             # distance (crossed or side-on feet put both ankles at one place; then nearness says nothing)
@@ -162,6 +186,8 @@ def _choose(r: dict[str, Any], wb: np.ndarray, boxes: np.ndarray, width: int, he
     reasons, kept = [], []
     for i, (person, box) in enumerate(zip(wb, boxes)):
         k = to_shoeleg(person, width, height, cfg.min_point_score)
+        if cfg.derive_heel:
+            k = derive_heels(k, wholebody_to_shoeleg(person))
         k[outside_box(k, box, cfg.box_slack)] = 0
         reason = quality_reason(k, box, cfg)
         if reason is None:

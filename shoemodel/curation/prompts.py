@@ -32,6 +32,15 @@ class FootPrompt:
             return float(np.ptp(pts, 0).max()) if len(pts) > 1 else 0.0
         return float(max(np.hypot(*(t - back)) for t in toes))
 
+    @property
+    def feet_overlap(self) -> bool:
+        """The two ankles are nearer each other than a foot length: one foot stands in front of the other in the
+        image, so nearness to either foot's points cannot tell their pixels apart."""
+        ankle = self.parts.get("ankle")
+        if ankle is None or self.other is None or not len(self.other):
+            return False
+        return float(np.min(np.hypot(*(self.other - ankle).T))) < self.foot_length
+
 
 def _pt(k: np.ndarray, name: str) -> np.ndarray | None:
     p = k[KEYPOINT_NAMES.index(name)]

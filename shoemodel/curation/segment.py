@@ -45,7 +45,8 @@ def build_segmenter(cfg: SegmentConfig) -> ShoeSegmenter:
         from shoemodel.curation.segment_grabcut import GrabCutSegmenter
 
         return GrabCutSegmenter(person_mask=cfg.person_mask, person_threshold=cfg.person_threshold,
-                                foot_margin=cfg.foot_margin, ankle_margin=cfg.ankle_margin, sole_margin=cfg.sole_margin)
+                                foot_margin=cfg.foot_margin, ankle_margin=cfg.ankle_margin, sole_margin=cfg.sole_margin,
+                                silhouette_reach=cfg.silhouette_reach, min_foot_length_frac=cfg.min_foot_length_frac)
     raise ValueError(f"curation.segment.backend '{cfg.backend}' unknown; use sam, hf_sam or grabcut")
 
 

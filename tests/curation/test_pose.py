@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from shoemodel.curation.config import PoseConfig
-from shoemodel.curation.pose import build_pose, outside_box, pose_rows, quality_reason, to_shoeleg
+from shoemodel.curation.pose import HEEL_DROP, build_pose, derive_heels, outside_box, pose_rows, quality_reason, to_shoeleg
 from shoemodel.curation.pose_mediapipe import WHOLEBODY_FROM_BLAZEPOSE, blazepose_to_wholebody
 from shoemodel.schemas.keypoints import KEYPOINT_NAMES
 from shoemodel.schemas.records import decode_image
@@ -139,6 +139,29 @@ def test_pose_sanity_points_belong_to_the_person() -> None:
     assert quality_reason(swapped, box, cfg).startswith("left/right mixed")
     # without the side check the long cross-over "foot" is still caught by its length
     assert quality_reason(swapped, box, PoseConfig(check_left_right=False)).startswith("foot length")
+
+
+def test_weak_heel_is_placed_under_the_ankle_not_dropped() -> None:
+    """Ankle and big toe confident, heel at 0.3 (< min_point_score): the heel goes on the knee->ankle line,
+    HEEL_DROP x the ankle-to-toe distance below the ankle, keeping its low score; the foot becomes complete.
+    No heel at all (score 0) or a weak toe: nothing is made up."""
+    cfg = PoseConfig()
+    box = np.array([0, 0, 100, 200, 1], np.float32)
+    raw = _person(left_hip=(50, 80), left_knee=(50, 130), left_ankle=(50, 170), left_big_toe=(80, 170), left_heel=(47, 178))
+    raw[KEYPOINT_NAMES.index("left_heel"), 2] = 0.3
+    k = raw.copy()
+    k[raw[:, 2] < cfg.min_point_score] = 0
+    assert quality_reason(k, box, cfg).startswith("no complete foot")
+    d = derive_heels(k, raw)
+    heel = d[KEYPOINT_NAMES.index("left_heel")]
+    assert heel.tolist() == pytest.approx([50, 170 + HEEL_DROP * 30, 0.3])
+    assert quality_reason(d, box, cfg) is None
+    none = raw.copy()
+    none[KEYPOINT_NAMES.index("left_heel")] = 0
+    assert derive_heels(k, none)[KEYPOINT_NAMES.index("left_heel")].tolist() == [0, 0, 0]
+    weak_toe = k.copy()
+    weak_toe[KEYPOINT_NAMES.index("left_big_toe")] = 0
+    assert derive_heels(weak_toe, raw)[KEYPOINT_NAMES.index("left_heel")].tolist() == [0, 0, 0]
 
 
 def test_pose_rows_keep_every_passing_person_with_its_detect_index() -> None:

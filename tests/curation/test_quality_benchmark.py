@@ -28,7 +28,7 @@ def quality(fixtures_dir: Path, yolox_weights: Path, mediapipe_installed) -> dic
 def test_filter_keeps_no_photo_without_feet(quality: dict) -> None:
     f = quality["filter"]
     assert f["fp"] == 0 and f["precision"] == 1.0, [p for p in f["photos"] if p["kept"] and p["feet"] is False]
-    assert f["tp"] + f["fn"] == 11 and f["recall"] >= 0.5  # recall reported in docs/benchmarks.md (measured 0.64)
+    assert f["tp"] + f["fn"] == 11 and f["recall"] >= 0.5  # recall reported in docs/benchmarks.md (measured 0.91)
 
 
 @pytest.mark.fixtures
@@ -50,3 +50,6 @@ def test_kept_persons_keypoints_are_on_their_own_feet(quality: dict) -> None:
 def test_segmenter_on_the_fashionpedia_shoes(quality: dict) -> None:
     s = quality["shoe_masks"]
     assert s["shoes"] == 2 and min(s["iou_oracle_points"]) >= 0.35, s
+    # through the pipeline: the weak heel is derived, the shoe found below the instep points (measured 0.64 / 0;
+    # the second shoe, seen from behind, has no foot point near it)
+    assert s["segment_status"] == "kept" and max(s["iou_kept"]) >= 0.5, s

@@ -114,6 +114,38 @@ def _shoe(p: FootPrompt) -> np.ndarray:
     return m.astype(bool)
 
 
+def test_grabcut_finds_the_shoe_below_foot_points_on_the_leg() -> None:
+    """Foot points on the shin of a pink leg whose dark shoe lies below them (BlazePose on a pump): the shoe is
+    the bottom of the confident silhouette, so the mask covers the shoe, not the skin; points on the shoe
+    itself keep the sole-line seeding (the silhouette's bottom is at the points)."""
+    import cv2
+
+    from shoemodel.curation.segment_grabcut import GrabCutSegmenter
+
+    image = np.full((400, 200, 3), (200, 190, 170), np.uint8)  # floor
+    cv2.rectangle(image, (75, 0), (115, 150), (230, 170, 160), -1)  # leg and instep (skin)
+    cv2.rectangle(image, (70, 140), (125, 170), (20, 20, 25), -1)  # shoe
+    shoe = np.zeros((400, 200), bool)
+    shoe[140:171, 70:126] = True
+    prob = np.zeros((400, 200), np.float32)
+    prob[0:140, 75:116] = 1.0
+    prob[140:171, 70:126] = 1.0
+    prob[171:185, 75:120] = 0.6  # the shadow under the shoe: person to the model, but not confidently
+    seg = GrabCutSegmenter(person_mask="none")
+    box = np.array([50, 0, 150, 390, 1], np.float32)  # foot length >= 0.07 x 390 = 27 px
+
+    def iou(k: np.ndarray, seg: GrabCutSegmenter = seg) -> float:
+        (p,) = foot_prompts(k, 200, 400, 0.6, True, box)
+        m = seg.segment_foot(image, p, prob)
+        return float((m & shoe).sum() / (m | shoe).sum())
+
+    on_shin = _k(left_knee=(90, 30), left_ankle=(88, 105), left_heel=(80, 118), left_big_toe=(115, 132))
+    on_shoe = _k(left_knee=(100, 60), left_ankle=(100, 135), left_heel=(75, 165), left_big_toe=(122, 166))
+    assert iou(on_shin) >= 0.6  # measured 0.96
+    assert iou(on_shoe) >= 0.6  # measured 0.97
+    assert iou(on_shin, GrabCutSegmenter(person_mask="none", silhouette_reach=0.0)) < 0.3  # seeds on the skin: measured 0.0
+
+
 def test_mask_qc_each_rule_on_hand_made_masks() -> None:
     cfg = SegmentConfig()
     p = _foot_prompt()
