@@ -93,14 +93,15 @@ def export_cmd(url: str = URL, token: str = TOKEN, predictor: str | None = PREDI
 @app.command("import")
 def import_cmd(url: str = URL, token: str = TOKEN, params: Path | None = PARAMS, set_: list[str] | None = SET,
                keep_going: bool = typer.Option(False, "--keep-going", help="Exit 0 even when some tasks failed."),
-               pull_only: bool = typer.Option(False, "--pull-only", help="Only snapshot tasks.jsonl (the DVC stage; `build` makes the set).")) -> None:
+               pull_only: bool = typer.Option(False, "--pull-only", help="Only write the snapshot (annotation.snapshot); the `annotation_import` DVC stage builds the set from it.")) -> None:
     """Pull all finished annotations and rebuild the annotated wearable-area set; close finished rounds."""
+    from shoemodel.annotation.config import snapshot_path
     from shoemodel.annotation.rounds import run_import
 
     cfg, url, token = _setup(params, set_, url, token)
     rep = _guard(run_import, cfg, url, token, not pull_only)
     if pull_only:
-        typer.echo(f"snapshot {cfg.workdir}/tasks.jsonl: {rep.pending} tasks pending; rounds closed: {rep.closed_rounds or 'none'}")
+        typer.echo(f"snapshot {snapshot_path(cfg)}: {rep.pending} tasks pending; rounds closed: {rep.closed_rounds or 'none'}")
         return
     typer.echo(f"{rep.records} records written to {cfg.output}; {rep.pending} tasks pending; dropped {rep.dropped}; "
                f"rounds closed: {rep.closed_rounds or 'none'}")
@@ -108,17 +109,18 @@ def import_cmd(url: str = URL, token: str = TOKEN, params: Path | None = PARAMS,
         for line in rep.failed:
             typer.secho(f"failed: {line}", fg="red", err=True)
         if not keep_going:
-            _fail(f"{len(rep.failed)} task(s) failed (annotations kept in Label Studio and {cfg.workdir}/tasks.jsonl); "
+            _fail(f"{len(rep.failed)} task(s) failed (annotations kept in Label Studio and {snapshot_path(cfg)}); "
                   "fix them and re-run `shoemodel annotate import`", 2)
 
 
 @app.command("build")
 def build_cmd(params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
-    """Rebuild the annotated set from the last snapshot (workdir/tasks.jsonl), without a server."""
-    from shoemodel.annotation.importer import SNAPSHOT_NAME, build_set
+    """Rebuild the annotated set from the last snapshot (annotation.snapshot), without a server (the DVC stage)."""
+    from shoemodel.annotation.config import snapshot_path
+    from shoemodel.annotation.importer import build_set
 
     cfg = _config(params, set_)
-    snap = Path(cfg.workdir) / SNAPSHOT_NAME
+    snap = Path(snapshot_path(cfg))
     if not snap.exists():
         _fail(f"{snap} not found: run `shoemodel annotate import` against the server first", 1)
     rep = build_set(snap, cfg.pool, cfg.output, min_agreement=cfg.min_agreement, records_per_shard=cfg.records_per_shard)

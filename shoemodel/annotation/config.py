@@ -23,6 +23,9 @@ class AnnotationConfig:
     pool: ParamPath = "data/sets/wearable_area"  # wearable-area-schema set whose images are annotated
     workdir: ParamPath = "data/annotation"  # ledger, snapshots, served images
     output: ParamPath = "data/sets/wearable_area_annotated"  # the annotated set, rebuilt by every import
+    #: The import's snapshot of every task and annotation (JSONL). Kept in git in the project (annotation/tasks.jsonl,
+    #: empty until a round is annotated) so the no-server `annotation_import` stage always has its input. "": workdir.
+    snapshot: ParamPath = ""
     project_title: str = "shoemodel wearable area"
     #: Folder Label Studio serves (its LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT, or an HTTP-served folder);
     #: round images are written below it. Empty: `workdir`.
@@ -40,6 +43,11 @@ class AnnotationConfig:
     min_agreement: float = 0.0
     records_per_shard: int = 256
     timeout_s: float = 60.0
+
+
+def snapshot_path(cfg: AnnotationConfig) -> str:
+    """Where the import writes (and the build reads) the task snapshot."""
+    return cfg.snapshot or os.path.join(cfg.workdir, "tasks.jsonl")
 
 
 @dataclass
