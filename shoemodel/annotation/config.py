@@ -17,6 +17,20 @@ TOKEN_ENVS = ("LABEL_STUDIO_API_KEY", "LABEL_STUDIO_USER_TOKEN")
 
 
 @dataclass
+class MLBackendConfig:
+    """params.yaml `annotation.ml_backend` (shoemodel annotate ml-backend): what it serves and where it listens."""
+
+    checkpoint: ParamPath = "models/wd"  # the WD folder `shoemodel train wd` writes
+    sam_checkpoint: ParamPath = ""  # a SAM (.pth or transformers folder): masks for keypoint / box prompts
+    pool: ParamPath = "data/sets/wearable_area"  # tasks from rounds carry a record id: their pixels come from here
+    host: str = "127.0.0.1"
+    port: int = 9090
+    title: str = "shoemodel WD"
+    device: str = ""  # "" = cuda when available, else cpu
+    timeout_s: float = 30.0  # fetching a task image from Label Studio
+
+
+@dataclass
 class AnnotationConfig:
     """Where the pool, the work folder and the output set live, and how rounds are drawn."""
 
@@ -43,6 +57,7 @@ class AnnotationConfig:
     min_agreement: float = 0.0
     records_per_shard: int = 256
     timeout_s: float = 60.0
+    ml_backend: MLBackendConfig = field(default_factory=MLBackendConfig)
 
 
 def snapshot_path(cfg: AnnotationConfig) -> str:

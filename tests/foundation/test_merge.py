@@ -123,3 +123,23 @@ def test_dvc_stage_deps_are_the_params_inputs(repo_root):
     assert params["train"]["wd"]["train_set"] == params["merge"]["wearable_area"]["out"]
     for model in ("lps_keypoints", "lps_diffusion", "sw"):
         assert params["train"][model]["train_set"] == params["merge"]["shoe_leg"]["out"]
+
+
+def test_dag_puts_training_downstream_of_curation_and_annotation(repo_root):
+    """`dvc dag`: the LpS and SW trainers read what curation made, WD what the annotation import made; and the
+    default graph has no stage that needs a Label Studio server (the round stage lives in annotation/dvc.yaml)."""
+    pytest.importorskip("dvc")
+    import networkx as nx
+    from dvc.repo import Repo
+
+    with Repo(str(repo_root)) as repo:
+        graph = repo.index.graph
+        by_name = {s.addressing: s for s in graph}
+        up = {name: {s.addressing for s in nx.descendants(graph, stage)} for name, stage in by_name.items()}
+    for trainer in ("train_lps_keypoints", "train_lps_diffusion", "train_sw"):
+        assert {"curate_build", "merge@shoe_leg"} <= up[trainer]
+        assert "annotation_import" not in up[trainer]
+    assert {"annotation_import", "merge@wearable_area"} <= up["train_wd"] and "curate_build" not in up["train_wd"]
+    assert "train_wd" in up["annotation/dvc.yaml:annotation_round"]  # round N+1 waits for the WD of rounds <= N
+    root_stages = [s for s in by_name if not s.startswith("annotation/")]
+    assert not any("annotation/dvc.yaml:annotation_round" in up[s] for s in root_stages)
