@@ -7,9 +7,9 @@ Each round goes the way a user's does: `run_round` chooses the images (round 1 a
 ones the current WD is least sure of) and sends them with pre-annotations (round 1 the shoe mask, later
 rounds the WD trained on the rounds before, its version on each prediction); a scripted annotator submits
 the synthetic ground truth as brush annotations through the API; `run_import` pulls the snapshot and
-builds the annotated set; `merge_sets` makes the training set; WD is trained from scratch on it (tiny,
-CPU, the same steps every round, so only the labelled data grows) and scored on a fixed test split that
-no round can send. The comparison in one run is the untrained WD of the same architecture (round 0).
+builds the annotated set; `merge_sets` makes the training set; WD is retrained from scratch on it (tiny,
+CPU, a fixed number of epochs over the labelled images, as a team retrains after each round) and scored
+on a fixed test split that no round can send. The comparison in one run is the untrained WD of the same architecture (round 0).
 
 Writes {"rounds": [{"round", "n_labelled", "wearable_iou", "miou", "seconds", ...}], ...} (the DVC plot
 `metrics/annotation/loop.json` in dvc.yaml).
@@ -26,8 +26,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -40,7 +38,8 @@ class LoopSettings:
     test_size: int = 32
     image_px: int = 64  # synthetic product photos
     wd_image_size: int = 64
-    wd_steps: int = 120
+    wd_epochs: float = 16.0  # WD is retrained from scratch for this many passes over the labelled images
+    wd_min_steps: int = 30
     wd_batch_size: int = 8
     wd_learning_rate: float = 2e-3
     seed: int = 0
@@ -80,7 +79,12 @@ def submit_ground_truth(client: Any, project_id: int, pool: Path, record_ids: li
     return n
 
 
-def _train_and_score(train_set: str, test_set: str, out: Path, s: LoopSettings) -> tuple[dict[str, float], str]:
+def wd_steps(n_labelled: int, s: LoopSettings) -> int:
+    """Optimiser steps for a retrain on n images: a fixed number of epochs, as one retrains after each round."""
+    return max(s.wd_min_steps, round(s.wd_epochs * n_labelled / s.wd_batch_size))
+
+
+def _train_and_score(train_set: str, test_set: str, out: Path, s: LoopSettings, steps: int) -> tuple[dict[str, float], str]:
     from shoemodel.annotation.predictor import wd_model_version
     from shoemodel.models.wd.predictor import WDPredictor
     from shoemodel.training.wd.config import WDConfig
@@ -88,7 +92,7 @@ def _train_and_score(train_set: str, test_set: str, out: Path, s: LoopSettings) 
     from shoemodel.training.wd.train import train_wd
 
     cfg = WDConfig(train_set=train_set, output_dir=str(out), metrics_dir=str(out.parent / f"{out.name}-metrics"),
-                   model_size="tiny", image_size=s.wd_image_size, steps=s.wd_steps, batch_size=s.wd_batch_size,
+                   model_size="tiny", image_size=s.wd_image_size, steps=steps, batch_size=s.wd_batch_size,
                    learning_rate=s.wd_learning_rate, warmup_steps=10, mixed_precision="no", num_workers=0,
                    class_weights=(1.0, 1.0, 5.0), scale_min=0.75, scale_max=1.5, log_every=1000,
                    checkpoint_every=0, progress=False, cpu_threads=1, seed=s.seed, resume=False)
@@ -125,10 +129,11 @@ def run_loop(url: str, token: str, work: Path, files_root: Path, s: LoopSettings
         imp = run_import(cfg, url, token)
         merged = merge_sets("wearable_area", merge)
         t_annotate = time.perf_counter() - t0
-        metrics, version = _train_and_score(merge.wearable_area.out, str(test), work / f"wd-round{r}", s)
+        steps = wd_steps(merged.num_records, s)
+        metrics, version = _train_and_score(merge.wearable_area.out, str(test), work / f"wd-round{r}", s, steps)
         predictor = wd_checkpoint(str(work / f"wd-round{r}"), device="cpu")
         rounds.append({
-            "round": r, "n_new": len(rnd.ids), "n_labelled": merged.num_records, "submitted": submitted,
+            "round": r, "n_new": len(rnd.ids), "n_labelled": merged.num_records, "submitted": submitted, "wd_steps": steps,
             "selection": rnd.selection, "preannotation_model": rnd.model_version, "trained_model": version,
             "wearable_iou": round(metrics["wearable/IoU"], 4), "visible_iou": round(metrics["visible/IoU"], 4),
             "miou": round(metrics["mIoU"], 4), "tasks_created": rep.created, "import_records": imp.records,
@@ -169,9 +174,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "metrics" / "annotation" / "loop.json")
     ap.add_argument("--rounds", type=lambda t: tuple(int(x) for x in t.split(",")), default=LoopSettings.round_sizes,
                     help="new images per round, e.g. 6,18,48")
-    ap.add_argument("--wd-steps", type=int, default=LoopSettings.wd_steps)
+    ap.add_argument("--wd-epochs", type=float, default=LoopSettings.wd_epochs)
+    ap.add_argument("--seed", type=int, default=LoopSettings.seed)
     args = ap.parse_args()
-    s = LoopSettings(round_sizes=args.rounds, wd_steps=args.wd_steps)
+    s = LoopSettings(round_sizes=args.rounds, wd_epochs=args.wd_epochs, seed=args.seed)
     with tempfile.TemporaryDirectory(prefix="shoemodel-loop-") as tmp:
         base = Path(tmp)
         stop = proc = None

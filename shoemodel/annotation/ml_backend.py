@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 
 from shoemodel.annotation.brush import mask_to_results
+from shoemodel.annotation.config import MLBackendConfig
 from shoemodel.annotation.labeling import LABELS
 from shoemodel.annotation.predictor import predict, uncertainty, wd_checkpoint, wd_model_version
-from shoemodel.annotation.config import MLBackendConfig
 from shoemodel.schemas.classes import BACKGROUND, VISIBLE
 
 log = logging.getLogger(__name__)

@@ -36,21 +36,27 @@ def _status(proj) -> set[str]:
 
 
 def _placeholders(proj) -> None:
-    """Every stage output that does not exist yet gets a stand-in file, so `dvc commit` can record the graph."""
+    """Every stage output (then every data dependency) that does not exist yet gets a stand-in, so `dvc commit`
+    can record the graph."""
     from dvc.repo import Repo
 
     with Repo(str(proj)) as repo:
-        for stage in repo.index.stages:
-            for out in stage.outs:
-                path = proj / os.path.relpath(out.fs_path, proj)
-                if path.exists():
-                    continue
-                if path.suffix in (".json", ".csv", ".jsonl"):
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_text("{}\n" if path.suffix == ".json" else "step,loss\n")
-                else:
-                    path.mkdir(parents=True)
-                    (path / "placeholder.txt").write_text(stage.addressing + "\n")
+        stages = list(repo.index.stages)
+        for kind in ("outs", "deps"):
+            for stage in stages:
+                for item in getattr(stage, kind):
+                    path = proj / os.path.relpath(item.fs_path, proj)
+                    if not path.exists() and (kind == "outs" or path.is_relative_to(proj / "data")):
+                        _stand_in(path, stage.addressing)
+
+
+def _stand_in(path, who: str) -> None:
+    if path.suffix in (".json", ".csv", ".jsonl", ".jpg", ".png"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}\n" if path.suffix == ".json" else f"stand-in for {who}\n")
+    else:
+        path.mkdir(parents=True)
+        (path / "placeholder.txt").write_text(f"stand-in for {who}\n")
 
 
 def test_one_round_reruns_exactly_merge_train_wd_evaluate_generate_benchmark(repo_root, tmp_path, label_studio):
@@ -67,7 +73,7 @@ def test_one_round_reruns_exactly_merge_train_wd_evaluate_generate_benchmark(rep
     for name in ("dvc.yaml", "params.yaml", "annotation/dvc.yaml", "annotation/tasks.jsonl"):
         (proj / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(repo_root / name, proj / name)
-    assert (proj / "annotation/tasks.jsonl").read_text() == ""  # the project ships an empty snapshot
+    assert (proj / "annotation/tasks.jsonl").read_text().strip() == ""  # the project ships an empty snapshot
     shutil.copytree(repo_root / "shoemodel", proj / "shoemodel", ignore=shutil.ignore_patterns("__pycache__"))
     _run(["git", "init", "-q"], proj)
     _run(["dvc", "init", "-q"], proj)

@@ -12,7 +12,7 @@ import pytest
 
 from shoemodel.annotation.brush import results_to_mask
 from shoemodel.annotation.config import AnnotationConfig, MLBackendConfig
-from shoemodel.annotation.ml_backend import BackendModel, make_server, prompt_of
+from shoemodel.annotation.ml_backend import make_server, prompt_of
 from shoemodel.schemas.classes import VISIBLE, WEARABLE
 from tests.helpers.sets import write_pool
 from tests.helpers.tiny_wd import save_tiny_wd
