@@ -80,7 +80,7 @@ def launch_label_studio(data_dir: Path, files_root: Path) -> tuple[subprocess.Po
     return proc, f"http://127.0.0.1:{port}", log, time.monotonic()
 
 
-def wait_label_studio(proc: subprocess.Popen, url: str, log: Path, t0: float, timeout: float = 240) -> float:
+def wait_label_studio(proc: subprocess.Popen, url: str, log: Path, t0: float, timeout: float = 480) -> float:
     """Seconds from launch until /health answers."""
     wait_http(url + "/health", max(1.0, timeout - (time.monotonic() - t0)), proc, log)
     return time.monotonic() - t0

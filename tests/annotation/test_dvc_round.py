@@ -110,7 +110,7 @@ def test_one_round_reruns_exactly_merge_train_wd_evaluate_generate_benchmark(rep
     _run(["dvc", "repro", "--single-item", "merge@wearable_area"], proj)
     merged = json.loads((proj / "metrics/sets/merge_wearable_area.json").read_text())
     assert [i["kept"] for i in merged["inputs"]] == [3, 5]  # the 3 annotated records replace their pool copies
-    assert _status(proj) == {"train_wd"}
+    assert _status(proj) == {"train_wd", "evaluate_wd"}  # both read the merged set
     dry = _run(["dvc", "repro", "--dry", "--force-downstream"], proj)
     would_run = {line.split("'")[1] for line in dry.splitlines() if line.startswith("Running stage '")}
     assert changed | changed_after_import | {"merge@wearable_area"} | would_run == CHAIN, dry
