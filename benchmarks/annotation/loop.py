@@ -7,9 +7,9 @@ Each round goes the way a user's does: `run_round` chooses the images (round 1 a
 ones the current WD is least sure of) and sends them with pre-annotations (round 1 the shoe mask, later
 rounds the WD trained on the rounds before, its version on each prediction); a scripted annotator submits
 the synthetic ground truth as brush annotations through the API; `run_import` pulls the snapshot and
-builds the annotated set; `merge_sets` makes the training set; WD is retrained from scratch on it (tiny,
-CPU, a fixed number of epochs over the labelled images, as a team retrains after each round) and scored
-on a fixed test split that no round can send. The comparison in one run is the untrained WD of the same architecture (round 0).
+builds the annotated set; `merge_sets` makes the training set; WD is trained on it (tiny, CPU, 96 px, a
+fixed number of epochs over the labelled images; from round 2 on it fine-tunes the previous round's WD) and
+scored on a fixed test split that no round can send. The comparison in one run is the untrained WD of the same architecture (round 0).
 
 Writes {"rounds": [{"round", "n_labelled", "wearable_iou", "miou", "seconds", ...}], ...} (the DVC plot
 `metrics/annotation/loop.json` in dvc.yaml).
@@ -33,13 +33,14 @@ ROOT = Path(__file__).resolve().parents[2]
 class LoopSettings:
     """Round sizes (new images per round), the data, and the WD run after each round."""
 
-    round_sizes: tuple[int, ...] = (4, 16, 48)
+    round_sizes: tuple[int, ...] = (8, 16, 44)
     pool_size: int = 96
     test_size: int = 32
     image_px: int = 64  # synthetic product photos
     wd_image_size: int = 96  # 64 px caps the tiny WD's wearable IoU near 31 (16x16 logits) whatever the data
-    wd_epochs: float = 16.0  # WD is retrained from scratch for this many passes over the labelled images
+    wd_epochs: float = 24.0  # each round trains WD for this many passes over the images labelled so far
     wd_min_steps: int = 30
+    warm_start: bool = True  # round N+1 fine-tunes round N's WD on all labels so far (as the loop is run); else from scratch
     wd_batch_size: int = 8
     wd_learning_rate: float = 2e-3
     seed: int = 0
@@ -84,7 +85,8 @@ def wd_steps(n_labelled: int, s: LoopSettings) -> int:
     return max(s.wd_min_steps, round(s.wd_epochs * n_labelled / s.wd_batch_size))
 
 
-def _train_and_score(train_set: str, test_set: str, out: Path, s: LoopSettings, steps: int) -> tuple[dict[str, float], str]:
+def _train_and_score(train_set: str, test_set: str, out: Path, s: LoopSettings, steps: int,
+                     init: str = "") -> tuple[dict[str, float], str]:
     from shoemodel.annotation.predictor import wd_model_version
     from shoemodel.models.wd.predictor import WDPredictor
     from shoemodel.training.wd.config import WDConfig
@@ -95,7 +97,7 @@ def _train_and_score(train_set: str, test_set: str, out: Path, s: LoopSettings, 
                    model_size="tiny", image_size=s.wd_image_size, steps=steps, batch_size=s.wd_batch_size,
                    learning_rate=s.wd_learning_rate, warmup_steps=10, mixed_precision="no", num_workers=0,
                    class_weights=(1.0, 1.0, 5.0), scale_min=0.75, scale_max=1.5, log_every=1000,
-                   checkpoint_every=0, progress=False, cpu_threads=1, seed=s.seed, resume=False)
+                   checkpoint_every=0, progress=False, cpu_threads=1, seed=s.seed, resume=False, pretrained=init)
     train_wd(cfg)
     return evaluate_predictor(WDPredictor.from_checkpoint(out, device="cpu"), test_set, "test"), wd_model_version(str(out))
 
@@ -130,10 +132,12 @@ def run_loop(url: str, token: str, work: Path, files_root: Path, s: LoopSettings
         merged = merge_sets("wearable_area", merge)
         t_annotate = time.perf_counter() - t0
         steps = wd_steps(merged.num_records, s)
-        metrics, version = _train_and_score(merge.wearable_area.out, str(test), work / f"wd-round{r}", s, steps)
+        init = str(work / f"wd-round{r - 1}") if s.warm_start and r > 1 else ""
+        metrics, version = _train_and_score(merge.wearable_area.out, str(test), work / f"wd-round{r}", s, steps, init)
         predictor = wd_checkpoint(str(work / f"wd-round{r}"), device="cpu")
         rounds.append({
-            "round": r, "n_new": len(rnd.ids), "n_labelled": merged.num_records, "submitted": submitted, "wd_steps": steps,
+            "round": r, "n_new": len(rnd.ids), "n_labelled": merged.num_records, "submitted": submitted,
+            "wd_steps": steps, "wd_init": Path(init).name or "random",
             "selection": rnd.selection, "preannotation_model": rnd.model_version, "trained_model": version,
             "wearable_iou": round(metrics["wearable/IoU"], 4), "visible_iou": round(metrics["visible/IoU"], 4),
             "miou": round(metrics["mIoU"], 4), "tasks_created": rep.created, "import_records": imp.records,
@@ -173,11 +177,12 @@ def main() -> None:
     ap.add_argument("--files-root", type=Path, help="its LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (with --url)")
     ap.add_argument("--out", type=Path, default=ROOT / "metrics" / "annotation" / "loop.json")
     ap.add_argument("--rounds", type=lambda t: tuple(int(x) for x in t.split(",")), default=LoopSettings.round_sizes,
-                    help="new images per round, e.g. 4,16,48")
+                    help="new images per round, e.g. 8,16,44")
     ap.add_argument("--wd-epochs", type=float, default=LoopSettings.wd_epochs)
     ap.add_argument("--seed", type=int, default=LoopSettings.seed)
+    ap.add_argument("--from-scratch", action="store_true", help="retrain WD from random weights every round")
     args = ap.parse_args()
-    s = LoopSettings(round_sizes=args.rounds, wd_epochs=args.wd_epochs, seed=args.seed)
+    s = LoopSettings(round_sizes=args.rounds, wd_epochs=args.wd_epochs, seed=args.seed, warm_start=not args.from_scratch)
     with tempfile.TemporaryDirectory(prefix="shoemodel-loop-") as tmp:
         base = Path(tmp)
         stop = proc = None

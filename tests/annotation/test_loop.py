@@ -21,7 +21,7 @@ def test_three_rounds_raise_wearable_iou(tmp_path, label_studio):
     result = loop.run_loop(url, token, tmp_path, files_root, loop.LoopSettings(project_title="loop test"))
     rounds = result["rounds"]
     assert [r["round"] for r in rounds] == [1, 2, 3]
-    assert [r["n_labelled"] for r in rounds] == [4, 20, 68]  # every submitted annotation came back through the import
+    assert [r["n_labelled"] for r in rounds] == [8, 24, 68]  # every submitted annotation came back through the import
     assert all(r["submitted"] == r["n_new"] for r in rounds)
     assert rounds[0]["preannotation_model"] == "shoe-mask" and rounds[0]["selection"] == "random"
     # round N+1 was pre-annotated and chosen by the WD trained on rounds <= N
