@@ -67,6 +67,28 @@ def build_set(
     typer.echo(f"{set_name}: {manifest.num_records} records in {len(manifest.shards)} shards, {manifest.num_failures} skipped -> {out}")
 
 
+def merge_sets(
+    set_name: str = typer.Argument(..., callback=_check_set_name, help="shoe_leg or wearable_area."),
+    metrics: Path | None = typer.Option(None, "--metrics", help="Where to write per-input counts (DVC metrics JSON)."),
+    params: Path | None = PARAMS,
+    set_: list[str] | None = SET,
+) -> None:
+    """Merge the inputs listed in params (merge.SET.inputs: curated / annotated sets, then labelled sets) into the
+    training set: de-duplicated by content hash, splits kept (held-out wins). Absent or empty inputs are fine. Params: merge."""
+    from shoemodel.sets.merge import MergeConfig
+    from shoemodel.sets.merge import merge_sets as run_merge
+
+    cfg = command_config(params, set_, "merge").load(MergeConfig, "merge")
+    try:
+        report = run_merge(set_name, cfg, metrics)
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+    for inp in report.inputs:
+        typer.echo(f"  {inp.path}: {inp.status}, {inp.records} records, {inp.kept} kept, {inp.duplicates} duplicates"
+                   + (f", {inp.split_overridden} split held out" if inp.split_overridden else ""))
+    typer.echo(f"{set_name}: {report.num_records} records, splits {report.splits} -> {report.out}")
+
+
 def _manifest(set_dir: Path):
     from shoemodel.store.manifest import read_manifest
 
@@ -201,5 +223,6 @@ def register(root: typer.Typer) -> None:
     root.command("push-set")(push_set)
     root.command("sample")(sample)
     root.command("build-set")(build_set)
+    root.command("merge-sets")(merge_sets)
     root.command("stats")(stats)
     root.command("validate")(validate)

@@ -62,7 +62,7 @@ def test_the_tree_has_the_expected_commands_once() -> None:
     assert "pipeline" not in ROOT.commands
     names = [" ".join(c) for c in COMMANDS]
     for expected in ("sample", "build-set", "stats", "validate", "browse", "generate", "benchmark", "curate run",
-                     "curate build", "annotate round", "train wd", "train lps-keypoints", "train lps-diffusion",
+                     "curate build", "annotate round", "annotate ml-backend", "merge-sets", "train wd", "train lps-keypoints", "train lps-diffusion",
                      "train sw", "evaluate wd", "evaluate lps-diffusion"):
         assert names.count(expected) == 1, expected
 
@@ -236,6 +236,7 @@ def test_set_texts_are_read_against_the_field_type() -> None:
 def test_set_descends_into_nested_configs_and_mappings(elsewhere: Path) -> None:
     from shoemodel.curation.config import CurationConfig
     from shoemodel.pipelines.run_generate import GenerateConfig
+    from shoemodel.sets.merge import MergeSpec
 
     cfg = load_section(CurationConfig, "curation", sets=["curation.detect={backend: full_frame}", "gpu_resources={}",
                                                          "executor.kind=local", "ingest.sources=[a, b]"])
@@ -249,11 +250,12 @@ def test_set_descends_into_nested_configs_and_mappings(elsewhere: Path) -> None:
 
 def test_every_path_field_is_marked() -> None:
     """Fields whose name says path are ParamPath (so a new one cannot silently read against the cwd)."""
-    from shoemodel.annotation.config import AnnotationConfig, BrowseConfig
+    from shoemodel.annotation.config import AnnotationConfig, BrowseConfig, MLBackendConfig
     from shoemodel.config_fields import field_types, path_marker
     from shoemodel.curation.config import CurationConfig, DetectConfig, IngestConfig, PoseConfig, SegmentConfig
     from shoemodel.pipelines.benchmark import BenchmarkConfig
     from shoemodel.pipelines.run_generate import GenerateConfig
+    from shoemodel.sets.merge import MergeSpec
     from shoemodel.synthetic.sample import SampleConfig
     from shoemodel.training.lps_diffusion.config import LegDiffusionConfig
     from shoemodel.training.lps_keypoints.config import FootKeypointsConfig
@@ -262,7 +264,8 @@ def test_every_path_field_is_marked() -> None:
     expected = {
         SampleConfig: {"out"}, CurationConfig: {"work_dir", "out"}, IngestConfig: {"sources", "optional_sources"},
         DetectConfig: {"weights"}, PoseConfig: {"weights", "config"}, SegmentConfig: {"weights"},
-        AnnotationConfig: {"pool", "workdir", "output", "document_root"}, BrowseConfig: {"media_dir"},
+        AnnotationConfig: {"pool", "workdir", "output", "document_root", "snapshot"}, BrowseConfig: {"media_dir"},
+        MLBackendConfig: {"checkpoint", "sam_checkpoint", "pool"}, MergeSpec: {"inputs", "out"},
         GenerateConfig: {"sw", "wd", "lps_keypoints", "lps_diffusion", "sam_checkpoint", "out"},
         BenchmarkConfig: {"shoes", "real", "inception_weights", "clip", "out", "metrics", "sw", "wd", "lps_keypoints",
                           "lps_diffusion", "sd15", "sdxl", "sd15_inpaint", "controlnet_inpaint", "paint_by_example"},

@@ -38,14 +38,18 @@ def _setup(params: Path | None, sets: list[str] | None, url: str | None, token: 
 
 
 def _predictor(cfg):
-    from shoemodel.annotation.predictor import load_predictor
+    from shoemodel.annotation.predictor import load_predictor, wd_checkpoint, wd_model_version
+    from shoemodel.models.weights import WeightsNotFound
 
     spec = cfg.predictor
     ckpt = cfg.predictor_args.get("checkpoint")
-    version = f"{spec}@{ckpt}" if spec and ckpt else spec  # the model version shown on predictions in Label Studio
     try:
-        return load_predictor(spec, **cfg.predictor_args), version
-    except (ValueError, TypeError) as exc:
+        pred = load_predictor(spec, **cfg.predictor_args)
+        # the model version shown on predictions in Label Studio: the WD's step and weights hash when it is one
+        is_wd = spec.endswith(":" + wd_checkpoint.__name__) and ckpt
+        version = wd_model_version(ckpt) if is_wd else (f"{spec}@{ckpt}" if spec and ckpt else spec)
+        return pred, version
+    except (ValueError, TypeError, WeightsNotFound) as exc:
         _fail(str(exc), 1)
 
 
@@ -93,14 +97,15 @@ def export_cmd(url: str = URL, token: str = TOKEN, predictor: str | None = PREDI
 @app.command("import")
 def import_cmd(url: str = URL, token: str = TOKEN, params: Path | None = PARAMS, set_: list[str] | None = SET,
                keep_going: bool = typer.Option(False, "--keep-going", help="Exit 0 even when some tasks failed."),
-               pull_only: bool = typer.Option(False, "--pull-only", help="Only snapshot tasks.jsonl (the DVC stage; `build` makes the set).")) -> None:
+               pull_only: bool = typer.Option(False, "--pull-only", help="Only write the snapshot (annotation.snapshot); the `annotation_import` DVC stage builds the set from it.")) -> None:
     """Pull all finished annotations and rebuild the annotated wearable-area set; close finished rounds."""
+    from shoemodel.annotation.config import snapshot_path
     from shoemodel.annotation.rounds import run_import
 
     cfg, url, token = _setup(params, set_, url, token)
     rep = _guard(run_import, cfg, url, token, not pull_only)
     if pull_only:
-        typer.echo(f"snapshot {cfg.workdir}/tasks.jsonl: {rep.pending} tasks pending; rounds closed: {rep.closed_rounds or 'none'}")
+        typer.echo(f"snapshot {snapshot_path(cfg)}: {rep.pending} tasks pending; rounds closed: {rep.closed_rounds or 'none'}")
         return
     typer.echo(f"{rep.records} records written to {cfg.output}; {rep.pending} tasks pending; dropped {rep.dropped}; "
                f"rounds closed: {rep.closed_rounds or 'none'}")
@@ -108,21 +113,64 @@ def import_cmd(url: str = URL, token: str = TOKEN, params: Path | None = PARAMS,
         for line in rep.failed:
             typer.secho(f"failed: {line}", fg="red", err=True)
         if not keep_going:
-            _fail(f"{len(rep.failed)} task(s) failed (annotations kept in Label Studio and {cfg.workdir}/tasks.jsonl); "
+            _fail(f"{len(rep.failed)} task(s) failed (annotations kept in Label Studio and {snapshot_path(cfg)}); "
                   "fix them and re-run `shoemodel annotate import`", 2)
 
 
 @app.command("build")
 def build_cmd(params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
-    """Rebuild the annotated set from the last snapshot (workdir/tasks.jsonl), without a server."""
-    from shoemodel.annotation.importer import SNAPSHOT_NAME, build_set
+    """Rebuild the annotated set from the last snapshot (annotation.snapshot), without a server (the DVC stage)."""
+    from shoemodel.annotation.config import snapshot_path
+    from shoemodel.annotation.importer import build_set
 
     cfg = _config(params, set_)
-    snap = Path(cfg.workdir) / SNAPSHOT_NAME
+    snap = Path(snapshot_path(cfg))
     if not snap.exists():
         _fail(f"{snap} not found: run `shoemodel annotate import` against the server first", 1)
     rep = build_set(snap, cfg.pool, cfg.output, min_agreement=cfg.min_agreement, records_per_shard=cfg.records_per_shard)
     typer.echo(f"{rep.records} records, {rep.pending} pending, dropped {rep.dropped}, failed {len(rep.failed)}")
+
+
+@app.command("ml-backend")
+def ml_backend_cmd(checkpoint: Path | None = typer.Option(None, "--checkpoint", help="WD folder (params: annotation.ml_backend.checkpoint)."),
+                   sam: Path | None = typer.Option(None, "--sam", help="SAM checkpoint for keypoint / box prompts (params: annotation.ml_backend.sam_checkpoint)."),
+                   port: int | None = typer.Option(None, "--port", help="Port on 127.0.0.1 (params: annotation.ml_backend.port)."),
+                   connect_project: bool = typer.Option(False, "--connect", help="Also add it to the round project in Label Studio (needs the server and token)."),
+                   url: str = URL, token: str = TOKEN, params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
+    """Serve WD pre-annotations to Label Studio (its ML backend protocol: /health /setup /predict /webhook) on 127.0.0.1."""
+    from shoemodel.annotation.client import connect, get_or_create_project
+    from shoemodel.annotation.ml_backend import connect_backend, make_server
+    from shoemodel.models.weights import WeightsNotFound
+
+    cfg = _config(params, set_)
+    mb = cfg.ml_backend
+    for name, value in (("checkpoint", checkpoint), ("sam_checkpoint", sam), ("port", port)):
+        if value is not None:
+            setattr(mb, name, str(value) if isinstance(value, Path) else value)
+    try:
+        server = make_server(mb)
+    except (ValueError, OSError, WeightsNotFound) as exc:
+        _fail(str(exc), 1)
+    import threading
+
+    backend_url = f"http://{mb.host}:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, name="ml-backend", daemon=True)
+    thread.start()  # serving before connecting: Label Studio calls /health and /setup when the backend is added
+    typer.echo(f"ML backend {backend_url} serving {server.backend_model.model_version} (Ctrl-C to stop)")
+    try:
+        if connect_project:
+            _, ls_url, ls_token = _setup(params, set_, url, token)
+            client = _guard(connect, ls_url, ls_token, cfg.timeout_s)
+            project = _guard(get_or_create_project, client, cfg.project_title)
+            backend = _guard(connect_backend, client, project.id, backend_url, mb.title)
+            typer.echo(f"connected to project {project.id} ({cfg.project_title}) as ML backend {backend.id}")
+        while thread.is_alive():
+            thread.join(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @app.command("status")

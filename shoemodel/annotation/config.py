@@ -17,12 +17,29 @@ TOKEN_ENVS = ("LABEL_STUDIO_API_KEY", "LABEL_STUDIO_USER_TOKEN")
 
 
 @dataclass
+class MLBackendConfig:
+    """params.yaml `annotation.ml_backend` (shoemodel annotate ml-backend): what it serves and where it listens."""
+
+    checkpoint: ParamPath = "models/wd"  # the WD folder `shoemodel train wd` writes
+    sam_checkpoint: ParamPath = ""  # a SAM (.pth or transformers folder): masks for keypoint / box prompts
+    pool: ParamPath = "data/sets/wearable_area"  # tasks from rounds carry a record id: their pixels come from here
+    host: str = "127.0.0.1"
+    port: int = 9090
+    title: str = "shoemodel WD"
+    device: str = ""  # "" = cuda when available, else cpu
+    timeout_s: float = 30.0  # fetching a task image from Label Studio
+
+
+@dataclass
 class AnnotationConfig:
     """Where the pool, the work folder and the output set live, and how rounds are drawn."""
 
     pool: ParamPath = "data/sets/wearable_area"  # wearable-area-schema set whose images are annotated
     workdir: ParamPath = "data/annotation"  # ledger, snapshots, served images
     output: ParamPath = "data/sets/wearable_area_annotated"  # the annotated set, rebuilt by every import
+    #: The import's snapshot of every task and annotation (JSONL). Kept in git in the project (annotation/tasks.jsonl,
+    #: empty until a round is annotated) so the no-server `annotation_import` stage always has its input. "": workdir.
+    snapshot: ParamPath = ""
     project_title: str = "shoemodel wearable area"
     #: Folder Label Studio serves (its LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT, or an HTTP-served folder);
     #: round images are written below it. Empty: `workdir`.
@@ -40,6 +57,12 @@ class AnnotationConfig:
     min_agreement: float = 0.0
     records_per_shard: int = 256
     timeout_s: float = 60.0
+    ml_backend: MLBackendConfig = field(default_factory=MLBackendConfig)
+
+
+def snapshot_path(cfg: AnnotationConfig) -> str:
+    """Where the import writes (and the build reads) the task snapshot."""
+    return cfg.snapshot or os.path.join(cfg.workdir, "tasks.jsonl")
 
 
 @dataclass

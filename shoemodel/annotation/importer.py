@@ -40,10 +40,15 @@ class ImportReport:
     closed_rounds: list[int] = field(default_factory=list)
 
 
-def pull(client: Any, project_id: int, workdir: str | Path) -> Path:
-    """Snapshot every task of the project (annotations included) to workdir/tasks.jsonl, atomically."""
-    lines = [json.dumps(t, default=str, sort_keys=True) for t in iter_tasks(client, project_id)]
-    path = Path(workdir) / SNAPSHOT_NAME
+def pull(client: Any, project_id: int, path: str | Path) -> Path:
+    """Snapshot every task of the project (annotations included) to `path` (a JSONL file), atomically.
+
+    Tasks are sorted by id and keys by name, so an unchanged project gives a byte-identical file and
+    DVC reruns nothing downstream of it.
+    """
+    tasks = sorted(iter_tasks(client, project_id), key=lambda t: t.get("id") or 0)
+    lines = [json.dumps(t, default=str, sort_keys=True) for t in tasks]
+    path = Path(path)
     atomic_write_text(path, "".join(line + "\n" for line in lines))
     return path
 

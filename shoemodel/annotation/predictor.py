@@ -66,6 +66,23 @@ def wd_checkpoint(checkpoint: str, device: str | None = None) -> Predictor:
     return from_wd_predictor(WDPredictor.from_checkpoint(checkpoint, device=device))
 
 
+def wd_model_version(checkpoint: str) -> str:
+    """'wd-step<N>-<sha256[:12]>' of a WD folder: the training step and the weights' hash, so a prediction in
+    Label Studio names the exact model that made it (and a retrained model gets a new version)."""
+    import json
+    from pathlib import Path
+
+    from shoemodel.models.weights import require_weights
+    from shoemodel.store.manifest import file_sha256
+
+    folder = require_weights(checkpoint, "WD checkpoint", "train it with `shoemodel train wd` (or `dvc repro train_wd`)")
+    weights = require_weights(Path(folder) / "model.safetensors", "WD checkpoint (model.safetensors)",
+                              "the folder must hold what `shoemodel train wd` writes")
+    step_file = Path(folder) / "training_state" / "step.json"
+    step = json.loads(step_file.read_text()).get("step") if step_file.exists() else None
+    return f"wd-step{step if step is not None else 'unknown'}-{file_sha256(weights)[:12]}"
+
+
 def from_wd_predictor(wd: Any) -> Predictor:
     """Adapt a WDPredictor-like object: 3-class probabilities when it has them, else its class ids."""
 

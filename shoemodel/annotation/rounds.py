@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from shoemodel.annotation.client import connect, get_or_create_project
-from shoemodel.annotation.config import AnnotationConfig
+from shoemodel.annotation.config import AnnotationConfig, snapshot_path
 from shoemodel.annotation.export import SHOE_MASK_VERSION, ExportReport, export_round
 from shoemodel.annotation.importer import (
     ImportReport,
@@ -79,7 +79,7 @@ def run_round(cfg: AnnotationConfig, url: str, token: str, n: int | None = None,
 def run_import(cfg: AnnotationConfig, url: str, token: str, build: bool = True) -> ImportReport:
     """Snapshot the project's tasks, rebuild the annotated set (unless build=False), close finished rounds."""
     s = open_session(cfg, url, token)
-    snapshot = pull(s.client, s.project.id, cfg.workdir)
+    snapshot = pull(s.client, s.project.id, snapshot_path(cfg))
     tasks = read_snapshot(snapshot)
     if not build:
         report = ImportReport(pending=sum(task_state(t) == "pending" for t in tasks))

@@ -14,4 +14,5 @@ class PlotsConfig:
     metrics_dir: ParamPath = "metrics"
     plots_dir: ParamPath = "plots"
     out: ParamPath = "reports/plots"
+    loop: ParamPath = "benchmarks/annotation/results.json"  # the annotation loop's rounds (benchmarks/annotation/loop.py)
     dpi: int = 100

@@ -6,7 +6,7 @@
   visibility, class pixel fractions in the classes' own colours);
 - Table 5 (WD, `<metrics>/wd/eval.json`): per-class IoU bars, one bar per method;
 - LpS phase 1 (`<metrics>/lps_keypoints/eval.json`): per-keypoint error bars;
-- the annotation loop (`<metrics>/annotation/loop.json`, {"rounds": [{"round": 1, "wearable_iou": ..., "miou": ...}]}):
+- the annotation loop (`<metrics>/annotation/loop.json`, else params `plots.loop`, {"rounds": [{"round": 1, "wearable_iou": ..., "miou": ...}]}):
   WD quality round over round.
 
 A source that is absent is skipped and said so; a malformed one is a one-line error naming the file.
@@ -139,7 +139,9 @@ def evaluations(cfg: PlotsConfig) -> list[Path]:
 
 def annotation_rounds(cfg: PlotsConfig) -> list[Path]:
     """WD quality after each annotation round (wearable IoU and mIoU against the round)."""
-    path = Path(cfg.metrics_dir) / "annotation" / "loop.json"
+    path = Path(cfg.metrics_dir) / "annotation" / "loop.json"  # a fresh run of the loop wins over the committed one
+    if not path.is_file():
+        path = Path(cfg.loop)
     if not path.is_file():
         return []
     rounds = _json(path).get("rounds")

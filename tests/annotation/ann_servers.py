@@ -61,6 +61,7 @@ def label_studio_env(data_dir: Path, files_root: Path) -> dict[str, str]:
         "LABEL_STUDIO_USERNAME": LS_USER, "LABEL_STUDIO_PASSWORD": LS_PASSWORD, "LABEL_STUDIO_USER_TOKEN": LS_TOKEN,
         "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true", "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir),
         "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true", "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(files_root),
+        "USE_DEFAULT_BANNED_SUBNETS": "false",  # lets Label Studio call an ML backend on 127.0.0.1 (docs/annotation.md)
         "COLLECT_ANALYTICS": "false", "SENTRY_DSN": "", "FRONTEND_SENTRY_DSN": "", "LATEST_VERSION_CHECK": "false",
     })
     return env
@@ -79,7 +80,7 @@ def launch_label_studio(data_dir: Path, files_root: Path) -> tuple[subprocess.Po
     return proc, f"http://127.0.0.1:{port}", log, time.monotonic()
 
 
-def wait_label_studio(proc: subprocess.Popen, url: str, log: Path, t0: float, timeout: float = 240) -> float:
+def wait_label_studio(proc: subprocess.Popen, url: str, log: Path, t0: float, timeout: float = 480) -> float:
     """Seconds from launch until /health answers."""
     wait_http(url + "/health", max(1.0, timeout - (time.monotonic() - t0)), proc, log)
     return time.monotonic() - t0
