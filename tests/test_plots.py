@@ -75,5 +75,6 @@ def test_a_stale_png_goes_and_a_broken_source_is_one_line(project: Path) -> None
 
 def test_nothing_to_plot_says_so(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["plots", "--set", f"plots.metrics_dir={tmp_path}/m", "--set",
-                                 f"plots.plots_dir={tmp_path}/p", "--out", str(tmp_path / "o")])
+                                 f"plots.plots_dir={tmp_path}/p", "--set", f"plots.loop={tmp_path}/none.json",
+                                 "--out", str(tmp_path / "o")])
     assert r.exit_code == 1 and "nothing to plot" in r.output
