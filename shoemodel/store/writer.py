@@ -188,7 +188,8 @@ def write_shard(root: str | Path, set_name: str, index: int, items: list[Any], m
         _sidecar(root, index).unlink(missing_ok=True)  # never an old sidecar beside the new files
     # the files are renamed into place (leaving the block); the sidecar, the commit mark, comes last
     atomic_write_text(_sidecar(root, index), json.dumps(
-        {"index": index, "fingerprint": fingerprint, "files": entries, "failures": [asdict(f) for f in failures]}, indent=1))
+        {"index": index, "fingerprint": fingerprint, "schema_version": SCHEMA_VERSION, "files": entries,
+         "failures": [asdict(f) for f in failures]}, indent=1))
     return ShardResult(index, files, failures)
 
 
@@ -211,14 +212,16 @@ def _run_chunk(task: tuple[int, list[Any], str | None], root: str, set_name: str
 
 
 def _trusted(root: Path, index: int, fingerprint: str | None) -> bool:
-    """Keep a finished shard only if it is sound and (when chunks are fingerprinted) made from the same chunk."""
+    """Keep a finished shard only if it is sound, in this schema version's layout (a set of an older one is
+    rewritten whole, never mixed), and (when chunks are fingerprinted) made from the same chunk."""
     if not is_complete(root, index):
         return False
     try:
         data = json.loads(_sidecar(root, index).read_text())
     except (OSError, ValueError):
         return False
-    return (fingerprint is None or data.get("fingerprint") == fingerprint) and shard_is_sound(root, index, data)
+    return (data.get("schema_version") == SCHEMA_VERSION
+            and (fingerprint is None or data.get("fingerprint") == fingerprint) and shard_is_sound(root, index, data))
 
 
 def check_fingerprint(root: Path, fingerprint: dict[str, Any] | None) -> None:

@@ -172,3 +172,26 @@ def test_push_to_hub_uploads_a_repo_that_loads_with_three_splits(small_sets, tmp
     assert sorted(ds) == ["test", "train", "validation"]
     assert isinstance(ds["test"].features["area_mask"], HFImage)
     assert sum(len(d) for d in ds.values()) == json.loads((root / "manifest.json").read_text())["num_records"]
+
+
+def test_resuming_onto_a_set_of_an_older_schema_rewrites_every_shard(tmp_path: Path) -> None:
+    """A set written before schema 1.2 is never extended in the new layout: its shards are all redone."""
+    import pyarrow.parquet as pq
+
+    from shoemodel.store import shard_paths, write_set
+    from shoemodel.store.writer import write_counts
+    from tests.helpers.sets import synthetic_wearable_record
+
+    root = tmp_path / "set"
+    make = lambda i: synthetic_wearable_record(i, 32, "train")  # noqa: E731
+    write_set(root, "wearable_area", range(6), make, records_per_shard=3, progress=False)
+    write_set(root, "wearable_area", range(6), make, records_per_shard=3, progress=False)
+    assert write_counts[str(root)] == 0  # same input, same schema: kept
+    for sidecar in (root / "shards").glob("shard-*.json"):  # as an older version wrote them
+        data = json.loads(sidecar.read_text())
+        del data["schema_version"]
+        sidecar.write_text(json.dumps(data))
+    write_set(root, "wearable_area", range(6), make, records_per_shard=3, progress=False)
+    assert write_counts[str(root)] == 2
+    assert all(json.loads(p.read_text())["schema_version"] == "1.2" for p in (root / "shards").glob("shard-*.json"))
+    assert all(pq.read_schema(p).field("image").type.num_fields == 2 for p in shard_paths(root))
