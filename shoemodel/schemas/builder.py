@@ -1,7 +1,8 @@
 """Make a schema record from its parts, in one place for every set builder.
 
 Like a `datasets.Features` object, the schema owns the encoding: callers hand over arrays (or bytes
-already encoded) and Python objects, never a hand-assembled row. Arrays become PNG, dicts become
+already encoded, or a stored {bytes, path} image value) and Python objects, never a hand-assembled row.
+Arrays become PNG, images are held as their bytes (the writer stores them as an Image() does), dicts become
 JSON, keypoints 12 rows of (x, y, v), width and height come from the image, the content hash is the one the
 project uses, and the record is checked against its schema before anyone writes it.
 """
@@ -16,7 +17,14 @@ from typing import Any
 import numpy as np
 
 from shoemodel.schemas.keypoints import NUM_KEYPOINTS
-from shoemodel.schemas.records import SCHEMAS, RecordError, ValidationOptions, encode_png, validate_record
+from shoemodel.schemas.records import (
+    SCHEMAS,
+    RecordError,
+    ValidationOptions,
+    encode_png,
+    image_bytes,
+    validate_record,
+)
 
 #: The mask column of each set: a 0/255 shoe mask for shoe-leg, class ids 0/1/2 for wearable-area.
 MASK_FIELDS: dict[str, str] = {"shoe_leg": "shoe_mask", "wearable_area": "area_mask"}
@@ -57,18 +65,18 @@ def build_record(
     """
     if set_name not in SCHEMAS:
         raise ValueError(f"unknown set '{set_name}'; known: {sorted(SCHEMAS)}")
-    image_bytes = _encoded(image)
-    width, height = _size(image, image_bytes, source_uri)
+    encoded = _encoded(image)
+    width, height = _size(image_bytes(image), encoded, source_uri)
     record: dict[str, Any] = {
         "id": id,
         "source_uri": source_uri,
-        "content_hash": content_hash_of(image_bytes) if content_hash is None else content_hash,
+        "content_hash": content_hash_of(encoded) if content_hash is None else content_hash,
         "width": width,
         "height": height,
         "split": split,
         "caption": caption,
         "provenance": json.dumps(provenance, sort_keys=sort_keys),
-        "image": image_bytes,
+        "image": encoded,
         "shoe_image": _encoded(shoe_image),
     }
     # Fields given that the set has no column for stay in, so validation names them.
@@ -83,7 +91,8 @@ def build_record(
     return record
 
 
-def _encoded(value: np.ndarray | bytes) -> bytes:
+def _encoded(value: np.ndarray | bytes | dict[str, Any]) -> bytes:
+    value = image_bytes(value)
     return bytes(value) if isinstance(value, (bytes, bytearray)) else encode_png(np.asarray(value))
 
 

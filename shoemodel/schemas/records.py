@@ -2,7 +2,10 @@
 
 Images and masks are stored as encoded bytes (PNG/JPEG) inside the shard so a shard is
 self-contained: DVC tracks a handful of shard files instead of millions of loose images, and
-a shard can be copied to a worker without the source tree. `load_dataset("parquet")` reads them.
+a shard can be copied to a worker without the source tree. Each sits in the layout of a `datasets.Image()`
+feature, struct<bytes, path> with path null, so `load_dataset("parquet", data_dir=SET)` decodes them
+(schema 1.2; 1.1 and older stored plain binary). In memory a record holds the bytes themselves: the writer
+wraps them (`stored_row`) and the readers unwrap them (`plain_images`), so both layouts read alike.
 """
 
 from __future__ import annotations
@@ -19,7 +22,28 @@ import pyarrow as pa
 from shoemodel.schemas.classes import NUM_CLASSES
 from shoemodel.schemas.keypoints import NUM_KEYPOINTS
 
-SCHEMA_VERSION = "1.1"  # 1.1: keypoints as 12 x (x, y, v) instead of 36 flat numbers
+SCHEMA_VERSION = "1.2"  # 1.1: keypoints as 12 x (x, y, v); 1.2: images as struct<bytes, path> (datasets' Image)
+
+#: The stored layout of an image or mask: that of `datasets.Image()` (path stays null: the bytes are the image).
+IMAGE_STORAGE = pa.struct([pa.field("bytes", pa.binary()), pa.field("path", pa.string())])
+#: Field metadata that marks a column every record must fill though Arrow calls it nullable.
+_REQUIRED = {b"shoemodel.required": b"true"}
+
+
+def _image_field(name: str) -> pa.Field:
+    """An image column: nullable in Arrow only because `datasets` applies a file's Image() feature to a field
+    equal to its own (always nullable); validation still requires it."""
+    return pa.field(name, IMAGE_STORAGE, nullable=True, metadata=_REQUIRED)
+
+
+def is_required(field: pa.Field) -> bool:
+    """Whether every record must fill `field`."""
+    return not field.nullable or (field.metadata or {}).get(b"shoemodel.required") == b"true"
+
+
+def is_image_type(t: pa.DataType) -> bool:
+    """Whether `t` is the stored image layout struct<bytes, path> (in any child order or nullability)."""
+    return pa.types.is_struct(t) and t.num_fields == 2 and {t.field(i).name for i in range(2)} == {"bytes", "path"}
 
 _COMMON = [
     pa.field("id", pa.string(), nullable=False),
@@ -35,9 +59,9 @@ _COMMON = [
 SHOE_LEG_SCHEMA = pa.schema(
     _COMMON
     + [
-        pa.field("image", pa.binary(), nullable=False),  # raw photo, encoded
-        pa.field("shoe_image", pa.binary(), nullable=False),  # X_m: shoe pixels on black, PNG
-        pa.field("shoe_mask", pa.binary(), nullable=False),  # PNG, L mode, 0 / 255
+        _image_field("image"),  # raw photo, encoded
+        _image_field("shoe_image"),  # X_m: shoe pixels on black, PNG
+        _image_field("shoe_mask"),  # PNG, L mode, 0 / 255
         # (12, 3): x, y, vis/score per keypoint (12 fixed lists of 3, so datasets reads 12 x (x, y, v))
         pa.field("keypoints", pa.list_(pa.list_(pa.float32(), 3), NUM_KEYPOINTS), nullable=False),
     ],
@@ -47,15 +71,43 @@ SHOE_LEG_SCHEMA = pa.schema(
 WEARABLE_AREA_SCHEMA = pa.schema(
     _COMMON
     + [
-        pa.field("image", pa.binary(), nullable=False),  # product photo X, encoded
-        pa.field("shoe_image", pa.binary(), nullable=False),  # X_m, PNG
-        pa.field("area_mask", pa.binary(), nullable=False),  # PNG, L mode, class ids 0/1/2
+        _image_field("image"),  # product photo X, encoded
+        _image_field("shoe_image"),  # X_m, PNG
+        _image_field("area_mask"),  # PNG, L mode, class ids 0/1/2
         pa.field("annotation", pa.string()),  # JSON: annotator, round, lead time, agreement
     ],
     metadata={b"shoemodel.set": b"wearable_area", b"shoemodel.schema_version": SCHEMA_VERSION.encode()},
 )
 
 SCHEMAS: dict[str, pa.Schema] = {"shoe_leg": SHOE_LEG_SCHEMA, "wearable_area": WEARABLE_AREA_SCHEMA}
+
+
+def image_bytes(value: Any) -> Any:
+    """The encoded bytes of an image value: the bytes themselves, or the `bytes` of a stored {bytes, path}."""
+    if isinstance(value, Mapping) and "bytes" in value:
+        return value["bytes"]
+    return value
+
+
+def stored_row(record: Mapping[str, Any], schema: pa.Schema) -> dict[str, Any]:
+    """A record in its stored layout: each image column's bytes as {bytes, path: None} (an Image() value)."""
+    row = dict(record)
+    for field in schema:
+        if field.type == IMAGE_STORAGE and row.get(field.name) is not None:
+            row[field.name] = {"bytes": image_bytes(row[field.name]), "path": None}
+    return row
+
+
+def plain_images(data: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
+    """`data` with every struct<bytes, path> image column replaced by its bytes, so readers of either layout
+    (and every `decode_image(rec["image"])`) see plain binary."""
+    import pyarrow.compute as pc
+
+    for i, field in enumerate(data.schema):
+        if is_image_type(field.type):
+            data = data.set_column(i, pa.field(field.name, pa.binary(), field.nullable, field.metadata),
+                                   pc.struct_field(data.column(i), "bytes"))
+    return data
 
 
 class RecordError(ValueError):
@@ -76,10 +128,14 @@ def encode_png(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def decode_image(data: bytes, mode: str | None = "RGB", field: str = "image", source: str | None = None) -> np.ndarray:
-    """Decode encoded image bytes to a uint8 array; raises RecordError naming the field on failure."""
+def decode_image(data: bytes | Mapping[str, Any], mode: str | None = "RGB", field: str = "image",
+                 source: str | None = None) -> np.ndarray:
+    """Decode encoded image bytes (or a stored {bytes, path}) to a uint8 array; raises RecordError naming the field."""
     from PIL import Image, UnidentifiedImageError
 
+    data = image_bytes(data)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise RecordError(field, f"expected encoded image bytes, got {type(data).__name__}", source)
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
@@ -112,12 +168,12 @@ def validate_record(record: Mapping[str, Any], set_name: str, options: Validatio
     source = record.get("source_uri") if isinstance(record.get("source_uri"), str) else None
     for field in schema:
         if field.name not in record:
-            if field.nullable:
+            if not is_required(field):
                 continue
             raise RecordError(field.name, "missing", source)
         value = record[field.name]
         if value is None:
-            if not field.nullable:
+            if is_required(field):
                 raise RecordError(field.name, "is null", source)
             continue
         _check_type(field, value, source)
@@ -140,6 +196,11 @@ def validate_record(record: Mapping[str, Any], set_name: str, options: Validatio
 
 def _check_type(field: pa.Field, value: Any, source: str | None) -> None:
     t = field.type
+    if t == IMAGE_STORAGE:
+        value = image_bytes(value)
+        if not isinstance(value, (bytes, bytearray)):
+            raise RecordError(field.name, f"expected encoded image bytes, got {type(value).__name__}", source)
+        return
     if pa.types.is_string(t) and not isinstance(value, str):
         raise RecordError(field.name, f"expected str, got {type(value).__name__}", source)
     if pa.types.is_binary(t) and not isinstance(value, (bytes, bytearray)):

@@ -1,4 +1,8 @@
-"""Stream records out of a shard set, one row group at a time (never the whole set in memory)."""
+"""Stream records out of a shard set, one row group at a time (never the whole set in memory).
+
+Every read of shard rows goes through `plain_images` (here, in store.verify and training.data), so a record's
+image columns are encoded bytes whichever layout its set was written in (binary, or struct<bytes, path>).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from shoemodel.schemas.records import plain_images
 from shoemodel.store.manifest import read_manifest
 
 
@@ -26,7 +31,7 @@ def iter_records(root: str | Path, columns: Sequence[str] | None = None, split: 
     for path in shard_paths(root):
         pf = pq.ParquetFile(path)
         for batch in pf.iter_batches(batch_size=batch_size, columns=cols):
-            for row in batch.to_pylist():
+            for row in plain_images(batch).to_pylist():
                 if split is None or row.get("split") == split:
                     yield row
 
@@ -35,7 +40,8 @@ def to_hf_dataset(root: str | Path, split: str | None = None, streaming: bool = 
     """Open a set in Hugging Face `datasets` (Parquet-backed, memory-mapped or streaming): a DatasetDict of
     train / validation / test, or with `split` ("train", "val" or "validation", "test") that split's Dataset.
 
-    Images and masks decode as PIL images and keypoints as 12 x (x, y, v): the shards carry the features.
+    Images and masks decode as PIL images and keypoints as 12 x (x, y, v): the shards carry the features
+    (given here too, so sets written before schema 1.2, with plain binary images, read the same).
     """
     from datasets import load_dataset
 

@@ -16,7 +16,7 @@ from shoemodel.store.manifest import Manifest, file_sha256
 
 def verify_set(root: str | Path, manifest: Manifest) -> tuple[int, list[str]]:
     """(records checked, one line per problem) for the set at `root`."""
-    from shoemodel.schemas.records import RecordError, validate_record
+    from shoemodel.schemas.records import RecordError, plain_images, validate_record
 
     root = Path(root)
     problems: list[str] = []
@@ -37,7 +37,7 @@ def verify_set(root: str | Path, manifest: Manifest) -> tuple[int, list[str]]:
         try:
             pf = pq.ParquetFile(path)
             for batch in pf.iter_batches(batch_size=64):
-                for rec in batch.to_pylist():
+                for rec in plain_images(batch).to_pylist():
                     n += 1
                     try:
                         validate_record(rec, manifest.set_name)

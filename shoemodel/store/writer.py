@@ -34,9 +34,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from shoemodel.schemas.records import SCHEMA_VERSION, SCHEMAS, RecordError, ValidationOptions, validate_record
+from shoemodel.schemas.records import (
+    SCHEMA_VERSION,
+    SCHEMAS,
+    RecordError,
+    ValidationOptions,
+    is_image_type,
+    stored_row,
+    validate_record,
+)
 from shoemodel.store.atomic import atomic_path, atomic_write_text, file_mode, remove_stale_temporaries
 from shoemodel.store.card import write_card
+from shoemodel.store.hf import shard_schema
 from shoemodel.store.manifest import SHARD_DIR, Manifest, ShardInfo, file_sha256
 
 FINGERPRINT_NAME = "fingerprint.json"
@@ -139,7 +148,7 @@ def write_shard(root: str | Path, set_name: str, index: int, items: list[Any], m
     """Build and commit shard `index` from `items`, a file per split. Pure enough to run on any Dask worker (which,
     with `expand`, reads its own input: the items are then only references, e.g. part numbers)."""
     root = Path(root)
-    schema = SCHEMAS[set_name]
+    schema = shard_schema(set_name)
     failures: list[Failure] = []
     with contextlib.ExitStack() as stack:
         tmps: dict[str, Path] = {}
@@ -151,7 +160,8 @@ def write_shard(root: str | Path, set_name: str, index: int, items: list[Any], m
             if split not in writers:
                 tmps[split] = stack.enter_context(atomic_path(_shard_file(root, index, split)))
                 writers[split] = pq.ParquetWriter(tmps[split], schema, compression=_compression(schema))
-            writers[split].write_table(pa.Table.from_pylist(batches[split], schema=schema))
+            rows = [stored_row(r, schema) for r in batches[split]]
+            writers[split].write_table(pa.Table.from_pylist(rows, schema=schema))
             counts[split] += len(batches[split])
             batches[split] = []
 
@@ -178,13 +188,14 @@ def write_shard(root: str | Path, set_name: str, index: int, items: list[Any], m
         _sidecar(root, index).unlink(missing_ok=True)  # never an old sidecar beside the new files
     # the files are renamed into place (leaving the block); the sidecar, the commit mark, comes last
     atomic_write_text(_sidecar(root, index), json.dumps(
-        {"index": index, "fingerprint": fingerprint, "files": entries, "failures": [asdict(f) for f in failures]}, indent=1))
+        {"index": index, "fingerprint": fingerprint, "schema_version": SCHEMA_VERSION, "files": entries,
+         "failures": [asdict(f) for f in failures]}, indent=1))
     return ShardResult(index, files, failures)
 
 
 def _compression(schema: pa.Schema) -> dict[str, str]:
     """Encoded images are already compressed: store them as they are and zstd the rest."""
-    return {f.name: "NONE" if pa.types.is_binary(f.type) else "ZSTD" for f in schema}
+    return {f.name: "NONE" if pa.types.is_binary(f.type) or is_image_type(f.type) else "ZSTD" for f in schema}
 
 
 def _load_result(root: Path, index: int) -> ShardResult:
@@ -201,14 +212,16 @@ def _run_chunk(task: tuple[int, list[Any], str | None], root: str, set_name: str
 
 
 def _trusted(root: Path, index: int, fingerprint: str | None) -> bool:
-    """Keep a finished shard only if it is sound and (when chunks are fingerprinted) made from the same chunk."""
+    """Keep a finished shard only if it is sound, in this schema version's layout (a set of an older one is
+    rewritten whole, never mixed), and (when chunks are fingerprinted) made from the same chunk."""
     if not is_complete(root, index):
         return False
     try:
         data = json.loads(_sidecar(root, index).read_text())
     except (OSError, ValueError):
         return False
-    return (fingerprint is None or data.get("fingerprint") == fingerprint) and shard_is_sound(root, index, data)
+    return (data.get("schema_version") == SCHEMA_VERSION
+            and (fingerprint is None or data.get("fingerprint") == fingerprint) and shard_is_sound(root, index, data))
 
 
 def check_fingerprint(root: Path, fingerprint: dict[str, Any] | None) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from shoemodel.schemas.records import plain_images
 from shoemodel.store import shard_paths
 
 
@@ -21,7 +22,8 @@ def load_split(root: str | Path, columns: Sequence[str], split: str | None, max_
     if not paths:
         raise FileNotFoundError(f"{root}: no shards listed in its manifest (build the set first: `dvc repro build_sets`)")
     cols = list(dict.fromkeys([*columns, "split"]))
-    tables = [pq.read_table(p, columns=cols, memory_map=True) for p in paths]
+    # image columns as plain binary whichever layout a set was written in (schema 1.2 stores struct<bytes, path>)
+    tables = [plain_images(pq.read_table(p, columns=cols, memory_map=True)) for p in paths]
     table = pa.concat_tables(tables)
     if split is not None:
         import pyarrow.compute as pc

@@ -13,7 +13,15 @@ from shoemodel.schemas import classes
 from shoemodel.schemas import keypoints as kp
 from shoemodel.schemas.builder import build_record, content_hash_of
 from shoemodel.schemas.normalize import denormalize_coords, normalize_coords
-from shoemodel.schemas.records import SHOE_LEG_SCHEMA, RecordError, decode_image, encode_png, validate_record
+from shoemodel.schemas.records import (
+    SHOE_LEG_SCHEMA,
+    RecordError,
+    decode_image,
+    encode_png,
+    plain_images,
+    stored_row,
+    validate_record,
+)
 
 
 def test_keypoint_tables_are_consistent():
@@ -148,10 +156,13 @@ def _jpeg(img):
 def test_record_round_trip_through_parquet(tmp_path):
     rec = _record()
     validate_record(rec, "shoe_leg")
-    pq.write_table(pa.Table.from_pylist([rec], schema=SHOE_LEG_SCHEMA), tmp_path / "t.parquet")
-    back = pq.read_table(tmp_path / "t.parquet").to_pylist()[0]
+    pq.write_table(pa.Table.from_pylist([stored_row(rec, SHOE_LEG_SCHEMA)], schema=SHOE_LEG_SCHEMA), tmp_path / "t.parquet")
+    stored = pq.read_table(tmp_path / "t.parquet").to_pylist()[0]
+    assert stored["image"] == {"bytes": rec["image"], "path": None}  # an Image() value, as datasets stores it
+    validate_record(stored, "shoe_leg")
+    back = plain_images(pq.read_table(tmp_path / "t.parquet")).to_pylist()[0]
     validate_record(back, "shoe_leg")
-    assert back["image"] == rec["image"]
+    assert back["image"] == rec["image"] and back["shoe_mask"] == rec["shoe_mask"]
     np.testing.assert_allclose(back["keypoints"], rec["keypoints"])
 
 

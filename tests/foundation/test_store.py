@@ -117,7 +117,7 @@ def test_reader_streams_by_split(small_sets):
     all_ids = [r["id"] for r in iter_records(small_sets["shoe_leg"], columns=["id", "split"])]
     assert 0 < len(val) < len(all_ids)
     manifest = json.loads((small_sets["shoe_leg"] / "manifest.json").read_text())
-    assert manifest["schema_version"] == "1.1" and manifest["num_records"] == len(all_ids) == 48
+    assert manifest["schema_version"] == "1.2" and manifest["num_records"] == len(all_ids) == 48
 
 
 def test_hf_datasets_reads_the_shards(small_sets):
