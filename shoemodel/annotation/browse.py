@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from shoemodel.annotation.agreement import mean_iou
+from shoemodel.compat.fiftyone import import_fiftyone
 from shoemodel.schemas.classes import CLASS_HEX, CLASS_NAMES, WEARABLE
 from shoemodel.schemas.keypoints import KEYPOINT_NAMES, SKELETON
 from shoemodel.schemas.records import decode_image, encode_png, keypoints_array
@@ -59,7 +60,7 @@ def _write_media(data: bytes, path_no_ext: Path) -> Path:
 
 
 def _keypoints(record: Mapping[str, Any]) -> Any:
-    import fiftyone as fo
+    fo = import_fiftyone()
 
     k = keypoints_array(record)
     w, h = float(record["width"]), float(record["height"])
@@ -70,7 +71,7 @@ def _keypoints(record: Mapping[str, Any]) -> Any:
 
 def _color_scheme() -> Any:
     """Masks coloured by value (class id -> the schema's class colour), not one colour per field."""
-    import fiftyone as fo
+    fo = import_fiftyone()
 
     area_colors = [{"intTarget": i, "color": CLASS_HEX[i]} for i in range(1, len(CLASS_HEX))]
     return fo.ColorScheme(
@@ -89,7 +90,7 @@ def _color_scheme() -> Any:
 def load_set(root: str | Path, name: str | None = None, media_dir: str | Path = "data/fiftyone",
              predictor: Callable[[np.ndarray], np.ndarray] | None = None, overwrite: bool = False) -> Any:
     """The persistent FiftyOne dataset of a set (built, or reused when its manifest is unchanged)."""
-    import fiftyone as fo
+    fo = import_fiftyone()
     from fiftyone import ViewField as F
 
     root = Path(root)
@@ -132,7 +133,7 @@ def load_set(root: str | Path, name: str | None = None, media_dir: str | Path = 
 
 
 def _sample(rec: dict[str, Any], set_name: str, media: Path, predictor: Callable | None) -> Any:
-    import fiftyone as fo
+    fo = import_fiftyone()
 
     stem = id_file_name(rec["id"])
     path = _write_media(rec["image"], media / "images" / stem)
@@ -174,7 +175,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float | None:
 
 def _failure_samples(root: Path, media: Path) -> Iterator[Any]:
     """Dropped/failed items as tagged samples: the item's own image when it is a file, else a placeholder."""
-    import fiftyone as fo
+    fo = import_fiftyone()
 
     placeholder = None
     for f in iter_failures(root):
@@ -195,7 +196,7 @@ def _failure_samples(root: Path, media: Path) -> Iterator[Any]:
 
 def launch(name: str, address: str = "127.0.0.1", port: int = 5151, remote: bool = True) -> None:
     """Serve the App for dataset `name` and block until interrupted (remote: no browser is opened)."""
-    import fiftyone as fo
+    fo = import_fiftyone()
 
     session = fo.launch_app(fo.load_dataset(name), address=address, port=port, remote=remote, auto=False)
     session.wait(-1)

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.server
 RELOAD = r"""
 import json, sys
 import numpy as np
-import fiftyone as fo
+from shoemodel.compat.fiftyone import import_fiftyone
+
+fo = import_fiftyone()
 from PIL import Image
 ds = fo.load_dataset(sys.argv[1])
 s = ds.match_tags("dropped", bool=False).first()

@@ -1,0 +1,20 @@
+"""fiftyone imports in a process where dask came first (dask's importlib_metadata breaks fiftyone's eta)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("fiftyone")
+
+
+def test_fiftyone_imports_after_dask() -> None:
+    code = ("import dask, importlib_metadata\n"
+            "from shoemodel.compat.fiftyone import import_fiftyone\n"
+            "fo = import_fiftyone()\n"
+            "print(fo.__version__)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip()
