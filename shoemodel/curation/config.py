@@ -36,7 +36,10 @@ class DetectConfig:
     bottom_margin_frac: float = 0.0  # box bottom may touch the image bottom up to this fraction (0: must end inside)
     min_ankle_score: float = 0.3  # used when the detector also gives keypoints (pose models)
     max_persons: int = 1  # persons kept per image (largest first)
-    batch_size: int = 8
+    batch_size: int = 8  # images per detector call
+    device: str = "auto"  # auto | cpu | cuda | cuda:N (onnxruntime: TensorRT / CUDA provider when present)
+    dtype: str = "auto"  # auto | float32 | bfloat16 | float16 (ultralytics: half on a GPU for the last two)
+    loader_threads: int = 2  # threads decoding the next batch while the model runs (0: decode in line)
 
 
 @dataclass
@@ -54,7 +57,10 @@ class PoseConfig:
     min_complete_feet: int = 1
     min_leg_frac: float = 0.05  # knee-to-ankle length / person box height, when both are present
     max_leg_frac: float = 0.9
-    batch_size: int = 8
+    batch_size: int = 8  # images per call; all person crops of the batch go through the model together
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    dtype: str = "auto"  # auto | float32 | bfloat16 | float16 (auto: bf16 on a GPU that has it, fp32 on CPU)
+    loader_threads: int = 2
 
 
 @dataclass
@@ -71,6 +77,10 @@ class SegmentConfig:
     max_components: int = 3  # connected components after removing specks
     max_leg_overlap: float = 0.35  # fraction of mask pixels on the calf band above the ankle
     min_feet: int = 1  # feet with a mask that passes QC
+    batch_size: int = 4  # images whose SAM embeddings are computed in one encoder call
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    dtype: str = "auto"  # the image encoder's precision (the light prompt decoder stays float32)
+    loader_threads: int = 2
 
 
 @dataclass
@@ -95,4 +105,5 @@ class CurationConfig:
     build: BuildConfig = field(default_factory=BuildConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     gpu_resources: dict[str, float] = field(default_factory=lambda: {"GPU": 1})
+    fused: bool = False  # detect -> pose -> segment back to back on each decoded batch (one task, three parts)
     progress: bool = True
