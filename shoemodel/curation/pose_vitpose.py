@@ -69,12 +69,15 @@ class VitPoseWholeBody:
         with torch.inference_mode():
             pred = self.model(**inputs, **kwargs)
         pred.heatmaps = pred.heatmaps.float().cpu()  # decoding heatmaps to points runs in float32 on the host
-        results = self.processor.post_process_pose_estimation(pred, boxes=[xywh[i] for i in todo])
-        for i, persons in zip(todo, results):
-            for p, person in enumerate(persons):
-                kp = person["keypoints"].cpu().numpy()
-                sc = person["scores"].cpu().numpy()
-                out[i][p] = np.concatenate([kp, sc[:, None]], 1)
+        from shoemodel.curation.vitpose_decode import decode
+
+        crops = [b for i in todo for b in xywh[i]]
+        size = (int(self.processor.size["height"]), int(self.processor.size["width"]))
+        points = decode(pred.heatmaps.numpy(), crops, size)  # all crops at once (transformers' numbers, vectorised)
+        start = 0
+        for i in todo:
+            out[i][:] = points[start: start + len(xywh[i])]
+            start += len(xywh[i])
         return out
 
     def estimate(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:

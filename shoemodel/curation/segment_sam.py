@@ -75,6 +75,5 @@ class SamSegmenter:
                 self.sam.set_image(images[i])
             ps = prompts[i]
             points, labels = pad_points([p.points for p in ps], [p.labels for p in ps])
-            masks, _ = self.sam.predict(boxes=np.stack([p.box for p in ps]), points=points, labels=labels)
-            out[i] = list(masks)
+            out[i] = list(sam_batch.predict_best(self.sam, np.stack([p.box for p in ps]), points, labels))
         return out

@@ -175,3 +175,27 @@ def test_fused_records_and_resume_match_the_staged_run(three_paths: dict, tmp_pa
     assert summary == three_paths["fused"][1]
     resumed = sorted(iter_records(tmp_path / "set"), key=lambda r: r["id"])
     assert [(r["id"], r["shoe_mask"]) for r in resumed] == [(r["id"], r["shoe_mask"]) for r in recs["fused"]]
+
+
+@pytest.mark.fixtures
+def test_vectorised_heatmap_decoding_equals_transformers_post_processing(fixtures_dir: Path) -> None:
+    """All crops' 133 heatmaps decoded in one go give transformers' own `post_process_pose_estimation` numbers."""
+    import torch
+
+    from shoemodel.curation.pose_vitpose import VitPoseWholeBody
+    from shoemodel.curation.vitpose_decode import decode
+    from tests.helpers.tiny_models import tiny_vitpose
+
+    torch.manual_seed(0)
+    est = VitPoseWholeBody(model=tiny_vitpose(), device="cpu")
+    images = [decode_image(f.read_bytes(), "RGB") for f in _photos(fixtures_dir)[:3]]
+    boxes = [[[10.0, 20.0, 200.0, 300.0], [50.0, 40.0, 120.0, 250.0]], [[0.0, 0.0, 300.0, 320.0]], [[5.0, 5.0, 90.0, 180.0]]]
+    inputs = est.processor(images, boxes=boxes, return_tensors="pt")
+    with torch.inference_mode():
+        pred = est.model(**inputs)
+    pred.heatmaps = pred.heatmaps.clone()
+    pred.heatmaps[0, 3] = -1.0  # a point with no positive peak takes the reference's edge path too
+    ref = est.processor.post_process_pose_estimation(pred, boxes=boxes)
+    ref = np.stack([np.concatenate([p["keypoints"].numpy(), p["scores"].numpy()[:, None]], 1) for img in ref for p in img])
+    got = decode(pred.heatmaps.numpy(), [b for bx in boxes for b in bx], (64, 48))
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-3)
