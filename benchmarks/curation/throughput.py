@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -233,8 +234,8 @@ def per_stage(cfg: Any, rows: dict[str, list[dict[str, Any]]], batch: int, devic
         n = len(rows[name])
         st.rows(rows[name][:2], model, section)  # warm-up (lazy inits, kernels)
         naive_cfg = dataclasses.replace(section, batch_size=1, loader_threads=0)
-        t_naive, m_naive = timed(lambda: st.rows(rows[name], model, naive_cfg), device)
-        t_batch, m_batch = timed(lambda: st.rows(rows[name], model, section), device)
+        t_naive, m_naive = timed(partial(st.rows, rows[name], model, naive_cfg), device)
+        t_batch, m_batch = timed(partial(st.rows, rows[name], model, section), device)
         fn, items = bare_forward(name, model, rows[name], batch, device)
         fn()
         t_bare, m_bare = timed(fn, device)
