@@ -116,21 +116,19 @@ def build_models(tmp: Path, real: bool, sam_type: str) -> dict[str, Any]:
     import sized_models
     import torch
 
+    from tests.helpers.tiny_models import tiny_sam, tiny_vitpose
+
     torch.manual_seed(0)
     out: dict[str, Any] = {}
     out["yolox"] = sized_models.yolox_onnx(tmp / "yolox.onnx", width=0.50 if real else 0.25)
-    pose = sized_models.vitpose_h() if real else __import__("tests.helpers.tiny_models", fromlist=["x"]).tiny_vitpose()
-    pose.save_pretrained(tmp / "vitpose")
+    with torch.device("cuda" if real and torch.cuda.is_available() else "cpu"):  # random init of 600M weights: on the GPU
+        pose = sized_models.vitpose_h() if real else tiny_vitpose()
+        pose.save_pretrained(tmp / "vitpose")
+        del pose
+        sam, name = (sized_models.sam(sam_type), f"sam_{sam_type}_random.pth") if real else (tiny_sam(), "sam_tiny_random.pth")
+        torch.save(sam.state_dict(), tmp / name)
+        del sam
     out["vitpose"] = tmp / "vitpose"
-    del pose
-    if real:
-        sam = sized_models.sam(sam_type)
-        name = f"sam_{sam_type}_random.pth"
-    else:
-        from tests.helpers.tiny_models import tiny_sam
-
-        sam, name = tiny_sam(), "sam_tiny_random.pth"
-    torch.save(sam.state_dict(), tmp / name)
     out["sam"] = tmp / name
     return out
 
