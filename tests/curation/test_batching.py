@@ -194,8 +194,11 @@ def test_vectorised_heatmap_decoding_equals_transformers_post_processing(fixture
     with torch.inference_mode():
         pred = est.model(**inputs)
     pred.heatmaps = pred.heatmaps.clone()
-    pred.heatmaps[0, 3] = -1.0  # a point with no positive peak takes the reference's edge path too
-    ref = est.processor.post_process_pose_estimation(pred, boxes=boxes)
-    ref = np.stack([np.concatenate([p["keypoints"].numpy(), p["scores"].numpy()[:, None]], 1) for img in ref for p in img])
-    got = decode(pred.heatmaps.numpy(), [b for bx in boxes for b in bx], (64, 48))
-    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-3)
+    pred.heatmaps[:, ::2, 0, :] += 2.0  # half the peaks on the top border: edge-clamped neighbours are read too
+    for no_peak in (False, True):  # the window path; then a point with no positive peak (the whole-map path)
+        if no_peak:
+            pred.heatmaps[0, 3] = -1.0
+        ref = est.processor.post_process_pose_estimation(pred, boxes=boxes)
+        ref = np.stack([np.concatenate([p["keypoints"].numpy(), p["scores"].numpy()[:, None]], 1) for img in ref for p in img])
+        got = decode(pred.heatmaps.numpy(), [b for bx in boxes for b in bx], (64, 48))
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-3)
