@@ -148,7 +148,14 @@ def config(work: Path, sources: list[str], files: dict[str, Any], device: str, d
                                       max_components=10**9, max_leg_overlap=1.0, min_feet=0)
     for s in (cfg.detect, cfg.pose, cfg.segment):
         s.device, s.dtype, s.batch_size, s.loader_threads = device, dtype, batch, threads
+    cfg.detect.device = device if device == "cpu" or _onnx_has_cuda() else "cpu"  # CPU onnxruntime: YOLOX on the CPU
     return cfg
+
+
+def _onnx_has_cuda() -> bool:
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
 
 
 def calibrated_threshold(weights: Path, image: np.ndarray) -> float:

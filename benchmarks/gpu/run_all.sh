@@ -3,6 +3,7 @@
 #
 #   bash benchmarks/gpu/run_all.sh            (from the repository root, on a machine with a CUDA GPU)
 #
+# YOLOX runs on the GPU only with onnxruntime-gpu installed (else on the CPU; results.json says which provider).
 # Each step has its own time limit, so one slow or failing step cannot take the others' time; a step that fails
 # is recorded as failed with its exit status. Figures produced here go into docs/benchmarks.md together with
 # this command and the GPU's name (results.json has both); nothing is claimed without such a run.
