@@ -37,7 +37,10 @@ class DetectConfig:
     min_ankle_score: float = 0.3  # used when the detector also gives keypoints (pose models)
     max_feet_occlusion: float = 0.3  # share of a person's feet zone (box bottom 15 %) a person in front may cover
     max_persons: int = 8  # persons kept per image (largest first); each one that passes pose and QC is a record
-    batch_size: int = 8
+    batch_size: int = 8  # images per detector call
+    device: str = "auto"  # auto | cpu | cuda | cuda:N (onnxruntime: TensorRT / CUDA provider when present)
+    dtype: str = "auto"  # auto | float32 | bfloat16 | float16 (ultralytics: half on a GPU for the last two)
+    loader_threads: int = 2  # threads decoding the next batch while the model runs (0: decode in line)
 
 
 @dataclass
@@ -60,7 +63,10 @@ class PoseConfig:
     max_foot_calf_ratio: float = 1.2  # ankle-to-toe/heel / knee-to-ankle (a foot is ~0.6 of a calf)
     check_left_right: bool = True  # each foot's toes and heel nearer its own ankle than the other ankle
     derive_heel: bool = True  # a weak heel with confident ankle and big toe: placed under the ankle on the leg line
-    batch_size: int = 8
+    batch_size: int = 8  # images per call; all person crops of the batch go through the model together
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    dtype: str = "auto"  # auto | float32 | bfloat16 | float16 (auto: bf16 on a GPU that has it, fp32 on CPU)
+    loader_threads: int = 2
 
 
 @dataclass
@@ -87,6 +93,10 @@ class SegmentConfig:
     max_components: int = 3  # connected components after removing specks
     max_leg_overlap: float = 0.35  # fraction of mask pixels on the calf band above the ankle
     min_feet: int = 1  # feet with a mask that passes QC
+    batch_size: int = 4  # images whose SAM embeddings are computed in one encoder call
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    dtype: str = "auto"  # the image encoder's precision (the light prompt decoder stays float32)
+    loader_threads: int = 2
 
 
 @dataclass
@@ -111,4 +121,5 @@ class CurationConfig:
     build: BuildConfig = field(default_factory=BuildConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     gpu_resources: dict[str, float] = field(default_factory=lambda: {"GPU": 1})
+    fused: bool = False  # detect -> pose -> segment back to back on each decoded batch (one task, three parts)
     progress: bool = True

@@ -17,7 +17,6 @@ import pyarrow as pa
 
 from shoemodel.curation import parts
 from shoemodel.curation.config import DetectConfig
-from shoemodel.curation.stage_io import decode_rgb
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +64,12 @@ def build_detector(cfg: DetectConfig) -> PersonDetector:
     if backend == "yolox_onnx":
         from shoemodel.curation.detect_yolox import YoloxOnnxDetector
 
-        return YoloxOnnxDetector(cfg.weights, cfg.input_size, cfg.score_threshold, cfg.nms_threshold)
+        return YoloxOnnxDetector(cfg.weights, cfg.input_size, cfg.score_threshold, cfg.nms_threshold, device=cfg.device)
     if backend == "ultralytics":
         from shoemodel.curation.detect_ultralytics import UltralyticsDetector
 
-        return UltralyticsDetector(cfg.weights, cfg.input_size, cfg.score_threshold, cfg.nms_threshold, cfg.batch_size)
+        return UltralyticsDetector(cfg.weights, cfg.input_size, cfg.score_threshold, cfg.nms_threshold, cfg.batch_size,
+                                   device=cfg.device, dtype=cfg.dtype)
     if backend == "full_frame":
         return FullFrameDetector()
     raise ValueError(f"curation.detect.backend '{backend}' unknown; use auto, yolox_onnx, ultralytics or full_frame")
@@ -126,36 +126,46 @@ def feet_occlusion(det: np.ndarray, foot_frac: float = 0.15) -> np.ndarray:
 
 
 def detect_rows(rows: list[dict[str, Any]], detector: PersonDetector, cfg: DetectConfig) -> list[dict[str, Any]]:
-    """Run the detector in batches over ingest rows; one output row per input row, errors captured."""
+    """Run the detector in batches over ingest rows (decoded ahead in threads); one output row per input row."""
+    from shoemodel.curation.prefetch import batches
+
     out: list[dict[str, Any]] = []
-    for start in range(0, len(rows), max(1, cfg.batch_size)):
-        batch = rows[start: start + cfg.batch_size]
-        images, ok_rows = [], []
-        for r in batch:
+    for b in batches(rows, cfg.batch_size, cfg.loader_threads):
+        out += detect_decoded(b.rows, b.images, detector, cfg)
+    return out
+
+
+def detect_decoded(batch: list[dict[str, Any]], decoded: list[Any], detector: PersonDetector,
+                   cfg: DetectConfig) -> list[dict[str, Any]]:
+    """One batch already decoded (an image or its decode error per row): one detector call, one row per input row."""
+    out: list[dict[str, Any]] = []
+    images, ok_rows = [], []
+    for r, im in zip(batch, decoded):
+        if isinstance(im, Exception):
+            out.append(parts.row(r["source_uri"], r["content_hash"], parts.FAILED, f"decode: {im}"))
+        else:
+            images.append(im)
+            ok_rows.append(r)
+    try:
+        results = detector.detect(images) if images else []
+    except Exception as exc:  # noqa: BLE001 - a batch error falls back to one image at a time
+        results = []
+        for im in images:
             try:
-                images.append(decode_rgb(r["image"]))
-                ok_rows.append(r)
-            except Exception as exc:  # noqa: BLE001
-                out.append(parts.row(r["source_uri"], r["content_hash"], parts.FAILED, f"decode: {exc}"))
-        try:
-            results = detector.detect(images)
-        except Exception as exc:  # noqa: BLE001 - a batch error falls back to one image at a time
-            results = []
-            for im in images:
-                try:
-                    results.append(detector.detect([im])[0])
-                except Exception as exc1:  # noqa: BLE001
-                    results.append(exc1)
-            log.debug("batch detect failed (%s); retried per image", exc)
-        for r, im, res in zip(ok_rows, images, results):
-            if isinstance(res, Exception):
-                out.append(parts.row(r["source_uri"], r["content_hash"], parts.FAILED, f"detect: {type(res).__name__}: {res}"))
-                continue
-            det, kp = res
-            keep, reason = select_persons(det, kp, im.shape[1], im.shape[0], cfg, not getattr(detector, "whole_frame", False))
-            status = parts.KEPT if reason is None else parts.DROPPED
-            out.append(parts.row(r["source_uri"], r["content_hash"], status, reason,
-                                 boxes=keep.reshape(-1).tolist() if reason is None else None, num_persons=int(len(det))))
+                results.append(detector.detect([im])[0])
+            except Exception as exc1:  # noqa: BLE001
+                results.append(exc1)
+        log.debug("batch detect failed (%s); retried per image", exc)
+    for r, im, res in zip(ok_rows, images, results):
+        if isinstance(res, Exception):
+            out.append(parts.row(r["source_uri"], r["content_hash"], parts.FAILED, f"detect: {type(res).__name__}: {res}"))
+            continue
+        det, kp = res
+        keep, reason = select_persons(det, kp, im.shape[1], im.shape[0], cfg,
+                                      not getattr(detector, "whole_frame", False))
+        status = parts.KEPT if reason is None else parts.DROPPED
+        out.append(parts.row(r["source_uri"], r["content_hash"], status, reason,
+                             boxes=keep.reshape(-1).tolist() if reason is None else None, num_persons=int(len(det))))
     return out
 
 

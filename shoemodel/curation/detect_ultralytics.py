@@ -17,7 +17,7 @@ class UltralyticsDetector:
     name = "ultralytics"
 
     def __init__(self, weights: str | Path, input_size: int = 640, score_threshold: float = 0.5,
-                 nms_threshold: float = 0.45, batch_size: int = 8):
+                 nms_threshold: float = 0.45, batch_size: int = 8, device: str = "auto", dtype: str = "auto"):
         import os
 
         from shoemodel.compat.torchvision import ensure_torchvision
@@ -32,7 +32,12 @@ class UltralyticsDetector:
             require_weights(w, "ultralytics detector", HINT)
         cls = RTDETR if "rtdetr" in Path(w).name.lower() else YOLO
         self.model = cls(w)
+        from shoemodel.models.device import dtype_name, resolve_device, resolve_dtype
+
         self.size, self.conf, self.iou, self.batch = input_size, score_threshold, nms_threshold, batch_size
+        self.device = resolve_device(device)
+        self.half = dtype_name(resolve_dtype(dtype, self.device)) != "float32"  # ultralytics has fp16 only
+        self.runtime = {"device": self.device, "dtype": "float16" if self.half else "float32"}
         self.version = f"{Path(w).name} ultralytics-{ultralytics.__version__}"
 
     def detect(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray | None]]:
@@ -41,7 +46,7 @@ class UltralyticsDetector:
             return []
         bgr = [np.ascontiguousarray(im[..., ::-1]) for im in images]
         results = self.model.predict(bgr, imgsz=self.size, conf=self.conf, iou=self.iou, classes=[0],
-                                     batch=self.batch, verbose=False, device="cpu" if not _cuda() else None)
+                                     batch=self.batch, verbose=False, device=self.device, half=self.half)
         out = []
         for r in results:
             b = r.boxes
@@ -50,8 +55,3 @@ class UltralyticsDetector:
             out.append((det, kp))
         return out
 
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()

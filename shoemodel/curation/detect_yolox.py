@@ -19,13 +19,19 @@ class YoloxOnnxDetector:
     name = "yolox_onnx"
 
     def __init__(self, weights: str | Path, input_size: int = 416, score_threshold: float = 0.5,
-                 nms_threshold: float = 0.45, threads: int = 1):
+                 nms_threshold: float = 0.45, threads: int = 1, device: str = "auto"):
         import onnxruntime as ort
+
+        from shoemodel.models.device import onnx_provider_options, onnx_providers
 
         path = require_weights(weights, "YOLOX detector", HINT)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), opts, providers=ort.get_available_providers())
+        providers = onnx_providers(device)
+        self.session = ort.InferenceSession(str(path), opts, providers=onnx_provider_options(providers, device))
+        self.provider = self.session.get_providers()[0]  # the one onnxruntime actually runs on (provenance)
+        self.runtime = {"device": "cpu" if self.provider == "CPUExecutionProvider" else device,
+                        "provider": self.provider, "dtype": "float32"}
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         size = inp.shape[2] if isinstance(inp.shape[2], int) else input_size

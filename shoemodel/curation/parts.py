@@ -48,7 +48,7 @@ FP_KEY = b"shoemodel.part_fingerprint"
 COUNTS_KEY = b"shoemodel.part_counts"  # {status: {reason head: n}}: a summary without reading the rows
 #: Settings that change how fast a stage runs, never what it writes: left out of every fingerprint.
 SPEED_KEYS = frozenset({"batch_size", "workers", "num_workers", "n_workers", "device", "dtype", "progress",
-                        "prefetch", "threads", "executor"})
+                        "prefetch", "threads", "loader_threads", "executor"})
 #: How many parts each stage made in this process's last run (the rest were kept): for logs and tests.
 run_counts: dict[str, int] = {}
 _PART_RE = re.compile(r"^part-(\d+)\.parquet$")

@@ -37,6 +37,14 @@ def executor_config(cfg: CurationConfig) -> Any:
     return ex
 
 
+def pin_workers(executor: Any) -> None:
+    """Every Dask worker offering the GPU resource pins itself to its GPU (a worker plugin, also for workers joining later)."""
+    if _is_dask(executor):
+        from shoemodel.models.device import gpu_pin_plugin
+
+        executor.client.register_plugin(gpu_pin_plugin())
+
+
 def check_resources(executor: Any, resources: dict[str, float] | None) -> None:
     """Fail fast, naming the resource, when no Dask worker offers what GPU stages ask for (tasks would wait forever)."""
     if not resources or not _is_dask(executor):
@@ -54,12 +62,24 @@ def check_models(cfg: CurationConfig, stages: tuple[str, ...] = stage_names()) -
 
 
 def run_all(cfg: CurationConfig, out_root: str | Path, executor: Any = None, stages: tuple[str, ...] = stage_names()) -> dict[str, Any]:
-    """Run `stages` in the given order (default: all, table order); returns {stage: summary dict}, also in work_dir/summary.json."""
+    """Run `stages` in the given order (default: all, table order); returns {stage: summary dict}, also in work_dir/summary.json.
+
+    With `cfg.fused` and detect, pose and segment all asked for, those three run as one decode-once pass.
+    """
+    from shoemodel.curation.fused import FUSED, run_fused
+
     check_models(cfg, stages)
     out: dict[str, Any] = {}
     if any(stage(name).gpu for name in stages):
         check_resources(executor, cfg.gpu_resources)
+        pin_workers(executor)
+    fuse = cfg.fused and all(n in stages for n in FUSED)
     for name in stages:
+        if fuse and name in FUSED:
+            if name == FUSED[0]:
+                resources = (cfg.gpu_resources or None) if _is_dask(executor) else None
+                out.update({k: v.to_dict() for k, v in run_fused(cfg, executor, resources).items()})
+            continue
         res = run_stage(name, cfg, out_root, executor)
         out[name] = res.to_dict() if isinstance(res, StageSummary) else build_summary(res)
     Path(cfg.work_dir).mkdir(parents=True, exist_ok=True)

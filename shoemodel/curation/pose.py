@@ -18,7 +18,6 @@ import pyarrow as pa
 
 from shoemodel.curation import parts
 from shoemodel.curation.config import PoseConfig
-from shoemodel.curation.stage_io import decode_rgb
 from shoemodel.schemas.keypoints import KEYPOINT_NAMES, wholebody_to_shoeleg
 
 POSE_SCHEMA = pa.schema(parts.BASE_FIELDS + [
@@ -45,11 +44,11 @@ def build_pose(cfg: PoseConfig) -> WholeBodyPose:
     if cfg.backend == "onnx_wholebody":
         from shoemodel.curation.pose_onnx_wholebody import OnnxWholeBodyPose
 
-        return OnnxWholeBodyPose(cfg.weights, cfg.box_padding)
+        return OnnxWholeBodyPose(cfg.weights, cfg.box_padding, device=cfg.device)
     if cfg.backend == "vitpose":
         from shoemodel.curation.pose_vitpose import VitPoseWholeBody
 
-        return VitPoseWholeBody(cfg.weights, dataset_index=cfg.dataset_index)
+        return VitPoseWholeBody(cfg.weights, dataset_index=cfg.dataset_index, device=cfg.device, dtype=cfg.dtype)
     if cfg.backend == "mmpose":
         from shoemodel.curation.pose_mmpose import MMPoseWholeBody
 
@@ -148,36 +147,39 @@ def quality_reason(k: np.ndarray, box: np.ndarray, cfg: PoseConfig) -> str | Non
 
 
 def pose_rows(rows: list[dict[str, Any]], estimator: WholeBodyPose, cfg: PoseConfig) -> list[dict[str, Any]]:
-    """One output row per detect-kept image; errors per image are captured as failed rows."""
+    """One output row per detect-kept image (decoded ahead in threads); errors per image are captured as failed rows."""
+    from shoemodel.curation.prefetch import batches
+
+    out: list[dict[str, Any]] = []
+    for b in batches(rows, cfg.batch_size, cfg.loader_threads):
+        out += pose_decoded(b.rows, b.images, estimator, cfg)
+    return out
+
+
+def pose_decoded(batch: list[dict[str, Any]], images: list[Any], estimator: WholeBodyPose,
+                 cfg: PoseConfig) -> list[dict[str, Any]]:
+    """One decoded batch: every person crop of every image through the model in one call where it can batch."""
     out = []
     batch_fn = getattr(estimator, "estimate_batch", None)
-    for start in range(0, len(rows), max(1, cfg.batch_size)):
-        batch = rows[start: start + cfg.batch_size]
-        images: list[np.ndarray | Exception] = []
-        boxes = [np.asarray(r["boxes"], np.float32).reshape(-1, 5) for r in batch]
-        for r in batch:
-            try:
-                images.append(decode_rgb(r["image"]))
-            except Exception as exc:  # noqa: BLE001
-                images.append(exc)
-        wbs: list[Any] = [None] * len(batch)
-        ok = [i for i, im in enumerate(images) if not isinstance(im, Exception)]
-        if batch_fn is not None and ok:
-            try:
-                for i, wb in zip(ok, batch_fn([images[i] for i in ok], [boxes[i] for i in ok])):
-                    wbs[i] = wb
-            except Exception:  # noqa: BLE001 - fall back to one image at a time below
-                pass
-        for i, r in enumerate(batch):
-            im = images[i]
-            if isinstance(im, Exception):
-                out.append(parts.row(r["source_uri"], r["content_hash"], parts.FAILED, f"decode: {im}"))
-                continue
-            try:
-                wb = wbs[i] if wbs[i] is not None else estimator.estimate(im, boxes[i])
-                out.append(_choose(r, wb, boxes[i], im.shape[1], im.shape[0], cfg))
-            except Exception as exc:  # noqa: BLE001
-                out.append(parts.row(r["source_uri"], r["content_hash"], parts.FAILED, f"pose: {type(exc).__name__}: {exc}"))
+    boxes = [np.asarray(r["boxes"], np.float32).reshape(-1, 5) for r in batch]
+    wbs: list[Any] = [None] * len(batch)
+    ok = [i for i, im in enumerate(images) if not isinstance(im, Exception)]
+    if batch_fn is not None and ok:
+        try:
+            for i, wb in zip(ok, batch_fn([images[i] for i in ok], [boxes[i] for i in ok])):
+                wbs[i] = wb
+        except Exception:  # noqa: BLE001 - fall back to one image at a time below
+            pass
+    for i, r in enumerate(batch):
+        im = images[i]
+        if isinstance(im, Exception):
+            out.append(parts.row(r["source_uri"], r["content_hash"], parts.FAILED, f"decode: {im}"))
+            continue
+        try:
+            wb = wbs[i] if wbs[i] is not None else estimator.estimate(im, boxes[i])
+            out.append(_choose(r, wb, boxes[i], im.shape[1], im.shape[0], cfg))
+        except Exception as exc:  # noqa: BLE001
+            out.append(parts.row(r["source_uri"], r["content_hash"], parts.FAILED, f"pose: {type(exc).__name__}: {exc}"))
     return out
 
 

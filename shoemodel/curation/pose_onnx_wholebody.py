@@ -36,9 +36,14 @@ class OnnxWholeBodyPose:
     def __init__(self, weights: str | Path, box_padding: float = 0.25, device: str = "auto", threads: int = 1):
         import onnxruntime as ort
 
+        from shoemodel.models.device import onnx_providers
+
         path = require_weights(weights, WHAT, HINT)
+        onnx_providers(device)  # cuda:N without a CUDA provider: its own one-line error, not "not loadable"
         try:
             self.session, self.provider = make_session(path, device, threads)
+            self.runtime = {"device": "cpu" if self.provider == "CPUExecutionProvider" else device,
+                            "provider": self.provider, "dtype": "float32"}
         except Exception as exc:  # onnxruntime's own errors are long C++ messages
             raise ValueError(f"curation.pose.weights '{path}' is not a loadable ONNX model: {str(exc).splitlines()[0]}") from exc
         inp = self.session.get_inputs()[0]

@@ -23,17 +23,25 @@ class VitPoseWholeBody:
 
     name = "vitpose"
 
-    def __init__(self, weights: str | Path = "", model: Any = None, dataset_index: int = 0):
+    def __init__(self, weights: str | Path = "", model: Any = None, dataset_index: int = 0, device: str = "auto",
+                 dtype: str = "auto"):
         from shoemodel.compat.torchvision import ensure_torchvision
 
         ensure_torchvision()
         import transformers
         from transformers import VitPoseForPoseEstimation, VitPoseImageProcessor
 
+        from shoemodel.models.device import attention_of, dtype_name, resolve_device, resolve_dtype, use_sdpa
+
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
         if model is None:
             folder = require_weights(weights, "ViTPose whole-body", HINT)
-            model = VitPoseForPoseEstimation.from_pretrained(str(folder))
-        self.model = model.eval()
+            model = VitPoseForPoseEstimation.from_pretrained(str(folder))  # the backbone loads with SDPA
+        use_sdpa(model)
+        self.model = model.to(self.device, self.dtype).eval()
+        self.runtime = {"device": self.device, "dtype": dtype_name(self.dtype),
+                        "attention": attention_of(model)}
         size = model.config.backbone_config.image_size
         self.processor = VitPoseImageProcessor(size={"height": int(size[0]), "width": int(size[1])})
         self.num_experts = getattr(model.config.backbone_config, "num_experts", 1)
@@ -50,19 +58,26 @@ class VitPoseWholeBody:
         out = [np.zeros((len(b), k, 3), np.float32) for b in boxes]
         if not todo:
             return out
+        from shoemodel.curation.prefetch import pin
+
         inputs = self.processor([images[i] for i in todo], boxes=[xywh[i] for i in todo], return_tensors="pt")
+        inputs["pixel_values"] = pin(inputs["pixel_values"], self.device).to(self.device, self.dtype, non_blocking=True)
         kwargs = {}
         if self.num_experts > 1:
             n = inputs["pixel_values"].shape[0]
-            kwargs["dataset_index"] = torch.full((n,), self.dataset_index, dtype=torch.long)
+            kwargs["dataset_index"] = torch.full((n,), self.dataset_index, dtype=torch.long, device=self.device)
         with torch.inference_mode():
             pred = self.model(**inputs, **kwargs)
-        results = self.processor.post_process_pose_estimation(pred, boxes=[xywh[i] for i in todo])
-        for i, persons in zip(todo, results):
-            for p, person in enumerate(persons):
-                kp = person["keypoints"].cpu().numpy()
-                sc = person["scores"].cpu().numpy()
-                out[i][p] = np.concatenate([kp, sc[:, None]], 1)
+        pred.heatmaps = pred.heatmaps.float().cpu()  # decoding heatmaps to points runs in float32 on the host
+        from shoemodel.curation.vitpose_decode import decode
+
+        crops = [b for i in todo for b in xywh[i]]
+        size = (int(self.processor.size["height"]), int(self.processor.size["width"]))
+        points = decode(pred.heatmaps.numpy(), crops, size)  # all crops at once (transformers' numbers, vectorised)
+        start = 0
+        for i in todo:
+            out[i][:] = points[start: start + len(xywh[i])]
+            start += len(xywh[i])
         return out
 
     def estimate(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:

@@ -8,34 +8,55 @@ of the table in `shoemodel.curation.stages`; nothing here knows which stage it r
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections import Counter
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from shoemodel.curation import models, parts
+from shoemodel.curation import models, parts, runtime_log
 from shoemodel.curation.stage_io import INGEST, kept_rows, stage_dir
 from shoemodel.curation.stages import Stage, lineage
+from shoemodel.store.atomic import atomic_write_text
 
 
-def run_part(task: tuple[int, tuple[frozenset[int], str]], stage: Stage, work_dir: str, cfg: Any) -> tuple[int, Counter]:
+def run_part(task: tuple[int, tuple[frozenset[int], str]], stage: Stage, work_dir: str, cfg: Any,
+             run_id: str = "") -> tuple[int, Counter]:
     """Make and write part `index` of `stage` (footer: its fingerprint); returns (index, status counts) for the progress bar."""
     index, (duplicates, fingerprint) = task
     model = models.cached(stage.name, cfg, stage.build_model)
+    runtime_log.note(stage_dir(work_dir, stage.name), run_id, model, models.builds(stage.name, cfg))
     rows = stage.rows(kept_rows(work_dir, index, lineage(stage.upstream), duplicates), model, cfg)
     parts.write_part(stage_dir(work_dir, stage.name), index, rows, stage.schema, fingerprint)
     return index, Counter(r["status"] for r in rows)
 
 
-def expected_fingerprints(up_dir: Path, settings_fp: str, dups: dict[int, frozenset[int]]) -> dict[int, str]:
-    """Part index -> the fingerprint its part must carry now: its upstream part's (from the footer), the
-    stage's settings and the duplicates in it. An upstream part without a readable fingerprint is skipped."""
+def settings_fingerprint(stage: Stage, cfg: Any, info: dict[str, Any]) -> str:
+    """The stage's settings (less the speed-only ones), model description and schema: what every part chains."""
+    return parts.fingerprint_of([parts.settings_of(cfg), info, str(stage.schema)])
+
+
+def chain_fingerprints(upstream: dict[int, str], settings_fp: str, dups: dict[int, frozenset[int]]) -> dict[int, str]:
+    """Part index -> the fingerprint its part must carry, from its upstream part's fingerprint (fused runs
+    chain the three model stages in memory with this, so their parts match the staged run's)."""
+    return {i: parts.fingerprint_of([up, settings_fp, sorted(dups.get(i, ()))]) for i, up in upstream.items()}
+
+
+def upstream_fingerprints(up_dir: Path) -> dict[int, str]:
+    """Part index -> fingerprint read from each upstream part's footer; a part without one is skipped."""
     out = {}
     for i in parts.part_indices(up_dir):
         up = parts.part_fingerprint(up_dir, i)
         if up is not None:
-            out[i] = parts.fingerprint_of([up, settings_fp, sorted(dups.get(i, ()))])
+            out[i] = up
     return out
+
+
+def expected_fingerprints(up_dir: Path, settings_fp: str, dups: dict[int, frozenset[int]]) -> dict[int, str]:
+    """Part index -> the fingerprint its part must carry now: its upstream part's (from the footer), the
+    stage's settings and the duplicates in it. An upstream part without a readable fingerprint is skipped."""
+    return chain_fingerprints(upstream_fingerprints(up_dir), settings_fp, dups)
 
 
 def run_model_stage(stage: Stage, work_dir: str | Path, cfg: Any, executor: Any = None,
@@ -51,17 +72,29 @@ def run_model_stage(stage: Stage, work_dir: str | Path, cfg: Any, executor: Any 
     up_dir, out_dir = stage_dir(work_dir, stage.upstream), stage_dir(work_dir, stage.name)
     parts.read_fingerprint(up_dir)  # a clear error when the upstream stage never ran
     info = stage.describe(cfg)
-    settings_fp = parts.fingerprint_of([parts.settings_of(cfg), info, str(stage.schema)])
+    settings_fp = settings_fingerprint(stage, cfg, info)
     parts.prepare_stage_dir(out_dir, settings_fp)
     dups = load_duplicates(stage_dir(work_dir, INGEST))
     want = expected_fingerprints(up_dir, settings_fp, dups)
     parts.remove_parts_except(out_dir, want)
+    if not any(parts.part_fingerprint(out_dir, i) == fp for i, fp in want.items()):
+        runtime_log.reset(out_dir)  # every part is redone: earlier runtime notes no longer describe it
     tasks = ((i, (dups.get(i, frozenset()), fp)) for i, fp in want.items())
-    fn = partial(run_part, stage=stage, work_dir=str(work_dir), cfg=cfg)
+    fn = partial(run_part, stage=stage, work_dir=str(work_dir), cfg=cfg, run_id=uuid.uuid4().hex)
     ran = parts.run_parts(tasks, fn, out_dir, executor, resources, len(want), stage.name, progress,
                           is_done=lambda i, payload: parts.part_fingerprint(out_dir, i) == payload[1])
-    summary = parts.summarize(stage.name, out_dir)
-    summary.extra = info
-    parts.write_summary(out_dir, summary)
     parts.run_counts[stage.name] = ran
+    return finish_stage(stage, out_dir, info)
+
+
+def finish_stage(stage: Stage, out_dir: Path, info: dict[str, Any]) -> parts.StageSummary:
+    """Count the stage's parts; provenance = the model's description plus the runtimes the workers noted."""
+    runtimes, loads = runtime_log.collect(out_dir)
+    summary = parts.summarize(stage.name, out_dir)
+    summary.extra = {**info, **({"runtime": runtimes} if runtimes else {})}
+    parts.write_summary(out_dir, summary)
+    text = json.dumps({"model_builds_per_process": loads}, indent=2) + "\n"
+    runtime = Path(out_dir) / "runtime.json"
+    if not (runtime.exists() and runtime.read_text() == text):  # a no-op run writes nothing
+        atomic_write_text(runtime, text)
     return summary

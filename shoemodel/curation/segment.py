@@ -18,7 +18,6 @@ from shoemodel.curation import parts
 from shoemodel.curation.config import SegmentConfig
 from shoemodel.curation.mask_qc import check_mask
 from shoemodel.curation.prompts import FootPrompt, foot_prompts
-from shoemodel.curation.stage_io import decode_rgb
 from shoemodel.schemas.records import encode_png
 
 SEGMENT_SCHEMA = pa.schema(parts.BASE_FIELDS + [
@@ -40,7 +39,7 @@ def build_segmenter(cfg: SegmentConfig) -> ShoeSegmenter:
     if cfg.backend in ("sam", "hf_sam"):
         from shoemodel.curation.segment_sam import SamSegmenter
 
-        return SamSegmenter.from_weights(cfg.backend, cfg.weights, cfg.model_type)
+        return SamSegmenter.from_weights(cfg.backend, cfg.weights, cfg.model_type, cfg.device, cfg.dtype)
     if cfg.backend == "grabcut":
         from shoemodel.curation.segment_grabcut import GrabCutSegmenter
 
@@ -57,9 +56,15 @@ def segment_image(image: np.ndarray, keypoints: np.ndarray, segmenter: ShoeSegme
     prompts = foot_prompts(keypoints, w, h, cfg.box_padding, cfg.negative_on_calf, person_box)
     if not prompts:
         return None, "no foot prompt", []
-    union = np.zeros((h, w), bool)
+    return masks_to_result((h, w), prompts, segmenter.segment(image, prompts), cfg)
+
+
+def masks_to_result(shape: tuple[int, int], prompts: list[FootPrompt], masks: list[np.ndarray],
+                    cfg: SegmentConfig) -> tuple[np.ndarray | None, str | None, list[dict]]:
+    """QC of each foot's mask; the union of those that pass, or the reason too few did."""
+    union = np.zeros(shape, bool)
     qc, reasons, good = [], [], 0
-    for p, m in zip(prompts, segmenter.segment(image, prompts)):
+    for p, m in zip(prompts, masks):
         m, reason, stats = check_mask(m, p, cfg)
         qc.append({"side": p.side, **stats, "ok": reason is None, **({"reason": reason} if reason else {})})
         if reason is None:
@@ -73,27 +78,99 @@ def segment_image(image: np.ndarray, keypoints: np.ndarray, segmenter: ShoeSegme
 
 
 def segment_rows(rows: list[dict[str, Any]], segmenter: ShoeSegmenter, cfg: SegmentConfig) -> list[dict[str, Any]]:
-    """One output row per pose-kept image (all its persons); per-image errors captured."""
-    out = []
-    for r in rows:
+    """One output row per pose-kept image, in batches decoded (and SAM-preprocessed) ahead in threads."""
+    from shoemodel.curation.prefetch import batches
+
+    prepare = getattr(segmenter, "prepare", None)
+    out: list[dict[str, Any]] = []
+    for b in batches(rows, cfg.batch_size, cfg.loader_threads, prepare=_prepare_with(prepare) if prepare else None):
+        out += segment_decoded(b.rows, b.images, segmenter, cfg, b.prepared)
+    return out
+
+
+def _prepare_with(prepare: Any) -> Any:
+    def run(images: list[Any]) -> Any:  # only when every image decoded (else segment_batch prepares its subset)
+        return prepare(images) if all(isinstance(im, np.ndarray) for im in images) else None
+    return run
+
+
+def segment_decoded(batch: list[dict[str, Any]], images: list[Any], segmenter: ShoeSegmenter, cfg: SegmentConfig,
+                    prepared: Any = None) -> list[dict[str, Any]]:
+    """One decoded batch: foot prompts of every person of every image, masks for all of them (one SAM encoder
+    call for the batch, one embedding per image), QC per person, one row per image."""
+    failed: list[dict[str, Any] | None] = [None] * len(batch)
+    persons: list[list[tuple[int, list[FootPrompt]]]] = [[] for _ in batch]  # per image: (person index, its prompts)
+    for i, (r, im) in enumerate(zip(batch, images)):
+        if isinstance(im, Exception):
+            failed[i] = exc_row(r, im, "decode")
+            continue
         try:
-            image = decode_rgb(r["image"])
             ks = np.asarray(r["keypoints"], np.float32).reshape(-1, 12, 3)
             boxes = np.asarray(r.get("person_box") or [], np.float32).reshape(-1, 5)
             index = list(r.get("person_index") or range(len(ks)))
-            masks, qc = [], []
             for j, k in enumerate(ks):
-                mask, reason, feet = segment_image(image, k, segmenter, cfg, boxes[j] if j < len(boxes) else None)
-                masks.append(None if mask is None else encode_png(mask.astype(np.uint8) * 255))
-                qc.append({"person": int(index[j]), "ok": reason is None, **({"reason": reason} if reason else {}), "feet": feet})
+                box = boxes[j] if j < len(boxes) else None
+                persons[i].append((int(index[j]), foot_prompts(k, im.shape[1], im.shape[0], cfg.box_padding,
+                                                               cfg.negative_on_calf, box)))
         except Exception as exc:  # noqa: BLE001
-            out.append(parts.row(r["source_uri"], r["content_hash"], parts.FAILED, f"segment: {type(exc).__name__}: {exc}"))
+            failed[i] = exc_row(r, exc)
+    todo = [i for i in range(len(batch)) if failed[i] is None and any(p for _, p in persons[i])]
+    flat = {i: [f for _, p in persons[i] for f in p] for i in todo}  # all persons' feet: one embedding per image
+    masks = dict(zip(todo, _masks(segmenter, [images[i] for i in todo], [flat[i] for i in todo],
+                                  prepared if len(todo) == len(batch) else None)))
+    out = []
+    for i, r in enumerate(batch):
+        if failed[i] is not None:
+            out.append(failed[i])
             continue
-        kept = [m for m in masks if m is not None]
-        if not kept:
-            out.append(parts.row(r["source_uri"], r["content_hash"], parts.DROPPED, qc[0].get("reason") if qc else "no person",
-                                 mask_qc=json.dumps(qc)))
-        else:
-            out.append(parts.row(r["source_uri"], r["content_hash"], parts.KEPT, None,
-                                 shoe_mask=kept[0], shoe_masks=masks, mask_qc=json.dumps(qc)))
+        try:
+            got = masks.get(i, [])
+            if isinstance(got, Exception):
+                raise got
+            results, start = [], 0
+            for person, prompts in persons[i]:
+                if not prompts:
+                    results.append((person, None, "no foot prompt", []))
+                    continue
+                res = masks_to_result(images[i].shape[:2], prompts, got[start: start + len(prompts)], cfg)
+                start += len(prompts)
+                results.append((person, *res))
+            out.append(_row(r, results))
+        except Exception as exc:  # noqa: BLE001
+            out.append(exc_row(r, exc))
     return out
+
+
+def _masks(segmenter: ShoeSegmenter, images: list[np.ndarray], prompts: list[list[FootPrompt]], prepared: Any) -> list[Any]:
+    """Masks per image: the segmenter's batched call when it has one (a batch error retries per image)."""
+    batch_fn = getattr(segmenter, "segment_batch", None)
+    if batch_fn is not None and images:
+        try:
+            return batch_fn(images, prompts, prepared)
+        except Exception:  # noqa: BLE001 - one image at a time below, so one bad image fails alone
+            pass
+    out: list[Any] = []
+    for im, p in zip(images, prompts):
+        try:
+            out.append(segmenter.segment(im, p))
+        except Exception as exc:  # noqa: BLE001
+            out.append(exc)
+    return out
+
+
+def exc_row(r: dict[str, Any], exc: Exception, what: str = "segment") -> dict[str, Any]:
+    """The failed row of an image whose decode or segmentation raised."""
+    return parts.row(r["source_uri"], r["content_hash"], parts.FAILED, f"{what}: {type(exc).__name__}: {exc}")
+
+
+def _row(r: dict[str, Any], results: list[tuple[int, np.ndarray | None, str | None, list[dict]]]) -> dict[str, Any]:
+    """The row of an image from its persons' results (person index, union mask or None, reason, per-foot QC)."""
+    masks = [None if mask is None else encode_png(mask.astype(np.uint8) * 255) for _, mask, _, _ in results]
+    qc = [{"person": person, "ok": reason is None, **({"reason": reason} if reason else {}), "feet": feet}
+          for person, _, reason, feet in results]
+    kept = [m for m in masks if m is not None]
+    if not kept:
+        return parts.row(r["source_uri"], r["content_hash"], parts.DROPPED, qc[0].get("reason") if qc else "no person",
+                         mask_qc=json.dumps(qc))
+    return parts.row(r["source_uri"], r["content_hash"], parts.KEPT, None,
+                     shoe_mask=kept[0], shoe_masks=masks, mask_qc=json.dumps(qc))

@@ -22,27 +22,62 @@ SOURCES = {"sam": "segment-anything", "hf_sam": "transformers"}
 class SamSegmenter:
     """A SAM predictor as a `ShoeSegmenter`; `name` is the backend (sam | hf_sam) recorded in provenance."""
 
-    def __init__(self, sam: SamPredictor | Any, name: str | None = None):
+    def __init__(self, sam: SamPredictor | Any, name: str | None = None, device: str = "auto", dtype: str = "auto"):
+        from shoemodel.curation import sam_batch
+        from shoemodel.models.device import dtype_name, resolve_device, resolve_dtype
+
         self.sam = as_predictor(sam)
         self.name = name or next(k for k, v in SOURCES.items() if v == self.sam.source)
         self.version = self.sam.version
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        attention = sam_batch.place(self.sam, self.device, self.dtype)
+        # batched families: the encoder's weights are cast (place) and the decoder stays float32; the others
+        # (SAM-HQ, SAM 2) keep float32 weights and run per image under autocast in that precision
+        self.sam.dtype = None if sam_batch.supports(self.sam) else self.dtype
+        self.runtime = {"device": self.device, "dtype": dtype_name(self.dtype), "attention": attention}
 
     @classmethod
-    def from_weights(cls, backend: str, weights: str | Path, model_type: str = "", device: str = "cpu",
-                     dtype: Any = None) -> SamSegmenter:
+    def from_weights(cls, backend: str, weights: str | Path, model_type: str = "", device: str = "auto",
+                     dtype: str = "auto") -> SamSegmenter:
         """Load by path; the backend must match what the path holds (a .pth is `sam`, a folder `hf_sam`: SamModel,
         SamHQModel or Sam2Model, as its config.json says)."""
         source = checkpoint_source(weights)
         if source != SOURCES[backend]:
             other = next(k for k, v in SOURCES.items() if v == source)
             raise ValueError(f"curation.segment.weights '{weights}' is a {source} SAM: set curation.segment.backend: {other}")
-        return cls(load_sam(weights, model_type or None, device, dtype), backend)
+        return cls(load_sam(weights, model_type or None), backend, device, dtype)
 
     def segment(self, image: np.ndarray, prompts: list[FootPrompt]) -> list[np.ndarray]:
         """One boolean (H, W) mask per foot prompt."""
-        if not prompts:
-            return []
-        self.sam.set_image(image)
-        points, labels = pad_points([p.points for p in prompts], [p.labels for p in prompts])
-        masks, _ = self.sam.predict(boxes=np.stack([p.box for p in prompts]), points=points, labels=labels)
-        return list(masks)
+        return self.segment_batch([image], [prompts])[0]
+
+    def prepare(self, images: list[np.ndarray]) -> Any:
+        """Host-side encoder input for a batch (runs in the loader's threads); None where batching is not supported."""
+        from shoemodel.curation import sam_batch
+
+        return sam_batch.prepare(self.sam, images, self.device) if sam_batch.supports(self.sam) and images else None
+
+    def segment_batch(self, images: list[np.ndarray], prompts: list[list[FootPrompt]],
+                      prepared: Any = None) -> list[list[np.ndarray]]:
+        """Per image, one boolean (H, W) mask per foot prompt: one encoder call for the images that have prompts."""
+        from shoemodel.curation import sam_batch
+
+        todo = [i for i, p in enumerate(prompts) if p]
+        out: list[list[np.ndarray]] = [[] for _ in images]
+        if not todo:
+            return out
+        batched = sam_batch.supports(self.sam)
+        if batched:
+            if prepared is None or len(todo) != len(images):
+                prepared = sam_batch.prepare(self.sam, [images[i] for i in todo], self.device)
+            embeddings = sam_batch.embed(self.sam, prepared, self.device, self.dtype)
+        for j, i in enumerate(todo):
+            if batched:
+                sam_batch.use(self.sam, prepared, embeddings, j)
+            else:
+                self.sam.set_image(images[i])
+            ps = prompts[i]
+            points, labels = pad_points([p.points for p in ps], [p.labels for p in ps])
+            out[i] = list(sam_batch.predict_best(self.sam, np.stack([p.box for p in ps]), points, labels))
+        return out

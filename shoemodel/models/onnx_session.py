@@ -29,5 +29,8 @@ def make_session(path: str | Path, device: str = "auto", threads: int = 1) -> tu
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(path), opts, providers=preferred_providers(device))
+    from shoemodel.models.device import onnx_provider_options, onnx_providers
+
+    providers = onnx_providers(device)  # cuda:N asked for without a CUDA provider: one clear error
+    session = ort.InferenceSession(str(path), opts, providers=onnx_provider_options(providers, device))
     return session, session.get_providers()[0]
