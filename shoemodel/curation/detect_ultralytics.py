@@ -24,8 +24,15 @@ class UltralyticsDetector:
 
         os.environ.setdefault("YOLO_AUTOINSTALL", "false")  # never pip-install at run time on a worker
         ensure_torchvision()
+        import PIL.Image
+
+        pil_open = PIL.Image.open
         import ultralytics
         from ultralytics import RTDETR, YOLO
+
+        # ultralytics replaces PIL's Image.open process-wide with one that pip-installs pi-heif on an unknown
+        # file; put PIL's own back, so importing this backend changes no other image decoding in the process
+        PIL.Image.open = pil_open
 
         w = str(weights)
         if not w.endswith((".yaml", ".yml")):

@@ -56,7 +56,7 @@ def _open(path: Path, what: str) -> Image.Image:
         raise InputError(f"{what} is not a file: {path}")
     try:
         return Image.open(path)
-    except UnidentifiedImageError:
+    except (UnidentifiedImageError, ImportError):  # ImportError: an opener plugged in by another library
         raise InputError(f"{what} is not an image (cannot identify its format): {path}") from None
     except OSError as exc:
         raise InputError(f"{what} is truncated or corrupt: {path}: {exc}") from None

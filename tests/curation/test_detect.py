@@ -58,6 +58,9 @@ def test_ultralytics_random_weights_run_on_photos(fixtures_dir: Path, arch: str)
     """The real YOLO11n / RT-DETR-l architectures (random weights, 64 px input) through the stage code."""
     det = build_detector(DetectConfig(backend="ultralytics", weights=arch, input_size=64, score_threshold=0.0))
     assert det.version.startswith(arch)
+    import PIL.Image
+
+    assert PIL.Image.open.__module__ == "PIL.Image"  # ultralytics' process-wide Image.open patch is undone
     bus = fixtures_dir / "images" / "ultralytics_samples" / "bus.jpg"
     rows = [{"source_uri": str(bus), "content_hash": "h", "image": bus.read_bytes()}] * 2
     out = detect_rows(rows, det, DetectConfig(score_threshold=0.0, batch_size=2))
