@@ -236,7 +236,6 @@ def test_set_texts_are_read_against_the_field_type() -> None:
 def test_set_descends_into_nested_configs_and_mappings(elsewhere: Path) -> None:
     from shoemodel.curation.config import CurationConfig
     from shoemodel.pipelines.run_generate import GenerateConfig
-    from shoemodel.sets.merge import MergeSpec
 
     cfg = load_section(CurationConfig, "curation", sets=["curation.detect={backend: full_frame}", "gpu_resources={}",
                                                          "executor.kind=local", "ingest.sources=[a, b]"])

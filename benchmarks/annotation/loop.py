@@ -97,7 +97,8 @@ def _train_and_score(train_set: str, test_set: str, out: Path, s: LoopSettings, 
                    model_size="tiny", image_size=s.wd_image_size, steps=steps, batch_size=s.wd_batch_size,
                    learning_rate=s.wd_learning_rate, warmup_steps=10, mixed_precision="no", num_workers=0,
                    class_weights=(1.0, 1.0, 5.0), scale_min=0.75, scale_max=1.5, log_every=1000,
-                   checkpoint_every=0, progress=False, cpu_threads=1, seed=s.seed, resume=False, pretrained=init)
+                   checkpoint_every=0, progress=False, cpu_threads=1, seed=s.seed, resume=False, pretrained=init,
+                   input="shoe_on_black")  # the rounds feed WD the pool's X_m (shoe on black), as annotation does
     train_wd(cfg)
     return evaluate_predictor(WDPredictor.from_checkpoint(out, device="cpu"), test_set, "test"), wd_model_version(str(out))
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import ann_servers as servers
 import numpy as np
@@ -82,21 +83,29 @@ def test_app_screenshot_paints_each_class_in_its_colour(tmp_path, mongo_uri):
     app = subprocess.Popen([sys.executable, "-c", serve], stdout=log.open("wb"), stderr=subprocess.STDOUT,
                            start_new_session=True, env=dict(os.environ))
     shot = tmp_path / "app.png"
-    try:
-        servers.wait_http(f"http://127.0.0.1:{port}/", 180, app, log)
-        url = f"http://127.0.0.1:{port}/datasets/t-app-shot?id={ds.first().id}"  # the sample's own view
-        subprocess.run([_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                        "--window-size=1280,900", "--virtual-time-budget=90000", f"--screenshot={shot}", url],
-                       capture_output=True, timeout=240, check=True)
-    finally:
-        servers.stop_group(app)
-    px = np.asarray(Image.open(shot).convert("RGB")).astype(int)
 
-    def near(color: tuple[int, int, int]) -> np.ndarray:
+    def near(px: np.ndarray, color: tuple[int, int, int]) -> np.ndarray:
         blended = np.round((1 - alpha) * 255 + alpha * np.asarray(color))  # the class colour over the white photo
         return np.abs(px - blended).max(-1) <= 12
 
-    visible, wearable = near(CLASS_COLORS[VISIBLE]), near(CLASS_COLORS[WEARABLE])
+    try:
+        servers.wait_http(f"http://127.0.0.1:{port}/", 180, app, log)
+        url = f"http://127.0.0.1:{port}/datasets/t-app-shot?id={ds.first().id}"  # the sample's own view
+        # On a loaded machine the page may not have drawn the sample yet when the shot is taken: a blank page is
+        # retaken (up to 3 times, longer each time); a page that drew anything is judged as it is.
+        for budget in (90_000, 180_000, 360_000):
+            shot.unlink(missing_ok=True)
+            subprocess.run([_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                            "--window-size=1280,900", f"--virtual-time-budget={budget}", f"--screenshot={shot}", url],
+                           capture_output=True, timeout=480, check=True)
+            px = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+            if near(px, CLASS_COLORS[VISIBLE]).any() or near(px, CLASS_COLORS[WEARABLE]).any():
+                break
+            time.sleep(5)
+    finally:
+        servers.stop_group(app)
+
+    visible, wearable = near(px, CLASS_COLORS[VISIBLE]), near(px, CLASS_COLORS[WEARABLE])
     # the photo is shown about 900 px wide: each class covers ~130/320 x 200/240 of it
     assert visible.sum() > 50_000 and wearable.sum() > 50_000, (visible.sum(), wearable.sum())
     cols_v, cols_w = np.nonzero(visible)[1], np.nonzero(wearable)[1]

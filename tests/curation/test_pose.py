@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from shoemodel.curation.config import PoseConfig
-from shoemodel.curation.pose import HEEL_DROP, build_pose, derive_heels, outside_box, pose_rows, quality_reason, to_shoeleg
+from shoemodel.curation.pose import (
+    HEEL_DROP,
+    build_pose,
+    derive_heels,
+    outside_box,
+    pose_rows,
+    quality_reason,
+    to_shoeleg,
+)
 from shoemodel.curation.pose_mediapipe import WHOLEBODY_FROM_BLAZEPOSE, blazepose_to_wholebody
 from shoemodel.schemas.keypoints import KEYPOINT_NAMES
 from shoemodel.schemas.records import decode_image
