@@ -50,3 +50,14 @@ def small_sets(small_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         build_set_from_labels(small_sample / name, root / name, name, BuildConfig(records_per_shard=16), progress=False)
         out[name] = root / name
     return out
+
+
+@pytest.fixture
+def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty current folder (no ./params.yaml), no $SHOEMODEL_PARAMS and no $SHOEMODEL_DEBUG."""
+    d = tmp_path / "cwd"
+    d.mkdir()
+    monkeypatch.chdir(d)
+    monkeypatch.delenv("SHOEMODEL_PARAMS", raising=False)
+    monkeypatch.delenv("SHOEMODEL_DEBUG", raising=False)
+    return d

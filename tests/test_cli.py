@@ -35,16 +35,6 @@ COMMANDS = _commands(ROOT)
 GROUPS = _commands(ROOT, groups=True)
 
 
-@pytest.fixture
-def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty current folder (no ./params.yaml) and no $SHOEMODEL_PARAMS."""
-    d = tmp_path / "cwd"
-    d.mkdir()
-    monkeypatch.chdir(d)
-    monkeypatch.delenv("SHOEMODEL_PARAMS", raising=False)
-    return d
-
-
 def _invoke(*args: str):
     return CliRunner().invoke(app, [str(a) for a in args])
 

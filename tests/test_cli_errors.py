@@ -19,17 +19,6 @@ from shoemodel.config import ConfigTypeError, load_section
 from shoemodel.config_fields import fits, type_name
 
 
-@pytest.fixture
-def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty current folder (no ./params.yaml), no $SHOEMODEL_PARAMS and no $SHOEMODEL_DEBUG."""
-    d = tmp_path / "cwd"
-    d.mkdir()
-    monkeypatch.chdir(d)
-    monkeypatch.delenv("SHOEMODEL_PARAMS", raising=False)
-    monkeypatch.delenv("SHOEMODEL_DEBUG", raising=False)
-    return d
-
-
 def _invoke(*args: str | Path, env: dict[str, str] | None = None):
     return CliRunner().invoke(app, [str(a) for a in args], env=env)
 

@@ -30,3 +30,19 @@ def _one_torch_thread():
     import torch
 
     torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory):
+    """A tiny random SD-shaped base (32 px) for the SW tests."""
+    from shoemodel.models.sw.tiny import make_tiny_base_model
+
+    return make_tiny_base_model(tmp_path_factory.mktemp("base"), resolution=32)
+
+
+@pytest.fixture(scope="module")
+def small_shoe_leg_set(tmp_path_factory):
+    """Five 48-px shoe-leg records (one in val): enough for SW's step-level tests."""
+    from tests.helpers.sets import write_synthetic_shoe_leg_set
+
+    return write_synthetic_shoe_leg_set(tmp_path_factory.mktemp("set") / "shoe_leg", n=5, size=48, n_val=1)

@@ -36,20 +36,6 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
-@pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory):
-    from shoemodel.models.sw.tiny import make_tiny_base_model
-
-    return make_tiny_base_model(tmp_path_factory.mktemp("base"), resolution=32)
-
-
-@pytest.fixture(scope="module")
-def shoe_leg_set(tmp_path_factory):
-    from tests.helpers.sets import write_synthetic_shoe_leg_set
-
-    return write_synthetic_shoe_leg_set(tmp_path_factory.mktemp("set") / "shoe_leg", n=5, size=48, n_val=1)
-
-
 def _snapshot(module):
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
@@ -58,7 +44,7 @@ def _changed(before, module):
     return [k for k, v in module.state_dict().items() if not torch.equal(before[k], v)]
 
 
-def test_one_step_updates_controlnet_and_leaves_frozen_parts(tiny_base, shoe_leg_set):
+def test_one_step_updates_controlnet_and_leaves_frozen_parts(tiny_base, small_shoe_leg_set):
     from shoemodel.models.sw.base import load_base_model, make_controlnet
     from shoemodel.training.engine import freeze
     from shoemodel.training.sw.data import collate, load_dataset
@@ -70,7 +56,7 @@ def test_one_step_updates_controlnet_and_leaves_frozen_parts(tiny_base, shoe_leg
     freeze(base.unet, base.vae, base.text_encoder)
     frozen = {name: _snapshot(m) for name, m in (("unet", base.unet), ("vae", base.vae), ("text", base.text_encoder))}
     before = _snapshot(net)
-    ds = load_dataset(shoe_leg_set, 32)
+    ds = load_dataset(small_shoe_leg_set, 32)
     batch = collate([ds[(i, s)] for i, s in ((0, 0), (1, 1))])
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
     embeds = encode_prompts(base.tokenizer, base.text_encoder, batch["prompts"], "cpu")
@@ -96,12 +82,12 @@ def _cfg(tmp_path, name: str, data, base, **kw):
                     metrics_dir=str(tmp_path / f"metrics_{name}"), **{**defaults, **kw})
 
 
-def test_train_sw_saves_and_resumes(tmp_path, tiny_base, shoe_leg_set):
+def test_train_sw_saves_and_resumes(tmp_path, tiny_base, small_shoe_leg_set):
     from shoemodel.training.engine import STATE_DIR
     from shoemodel.training.sw.train import train_sw
 
     logs: list[str] = []
-    cfg = _cfg(tmp_path, "sw", shoe_leg_set, tiny_base, steps=2, learning_rate=1e-3, checkpoint_every=2,
+    cfg = _cfg(tmp_path, "sw", small_shoe_leg_set, tiny_base, steps=2, learning_rate=1e-3, checkpoint_every=2,
                validation_every=2, num_validation_images=1, validation_inference_steps=2)
     summary = train_sw(cfg, log=logs.append)
     out = Path(cfg.output_dir)
@@ -130,11 +116,11 @@ def test_condition_is_xw_then_xp_in_unit_range():
         condition_array(x_w, x_p[:4])
 
 
-def test_example_crop_keeps_keypoints_inside_and_uses_template(shoe_leg_set):
+def test_example_crop_keeps_keypoints_inside_and_uses_template(small_shoe_leg_set):
     from shoemodel.store import iter_records
     from shoemodel.training.sw.data import COLUMNS, make_example
 
-    rec = next(iter_records(shoe_leg_set, COLUMNS))
+    rec = next(iter_records(small_shoe_leg_set, COLUMNS))
     rec["caption"] = None
     ex = make_example(rec, 32, random.Random(0), flip=True, template="TEMPLATE")
     assert ex.prompt == "TEMPLATE"
@@ -154,12 +140,12 @@ def test_tiny_tokenizer_round_trips(tmp_path):
     assert tok.decode(ids, skip_special_tokens=True).strip() == "a photo of a person wearing shoes"
 
 
-def test_gradient_checkpointing_step_and_8bit_adam_message(tmp_path, tiny_base, shoe_leg_set):
+def test_gradient_checkpointing_step_and_8bit_adam_message(tmp_path, tiny_base, small_shoe_leg_set):
     import importlib.util
 
     from shoemodel.training.sw.train import train_sw
 
-    cfg = _cfg(tmp_path, "gc", shoe_leg_set, tiny_base, gradient_checkpointing=True)
+    cfg = _cfg(tmp_path, "gc", small_shoe_leg_set, tiny_base, gradient_checkpointing=True)
     train_sw(cfg)
     assert json_steps(cfg.output_dir) == 1
     if importlib.util.find_spec("bitsandbytes") is None:
@@ -172,13 +158,13 @@ def json_steps(out) -> int:
     return json.loads((Path(out) / "sw.json").read_text())["steps"]
 
 
-def test_tiny_base_run_is_a_movable_folder_that_generates(tmp_path, shoe_leg_set):
+def test_tiny_base_run_is_a_movable_folder_that_generates(tmp_path, small_shoe_leg_set):
     import shutil
 
     from shoemodel.models.sw.generator import SWGenerator
     from shoemodel.training.sw.train import train_sw
 
-    cfg = _cfg(tmp_path, "a", shoe_leg_set, "tiny", batch_size=1)
+    cfg = _cfg(tmp_path, "a", small_shoe_leg_set, "tiny", batch_size=1)
     train_sw(cfg)
     moved = shutil.move(cfg.output_dir, str(tmp_path / "b"))
     gen = SWGenerator.from_pretrained(moved)
@@ -201,24 +187,24 @@ def test_base_model_errors_name_what_is_missing(tmp_path):
         load_base_model(tmp_path / "folder")
 
 
-def test_bf16_mixed_precision_with_accumulation_and_validation(tmp_path, tiny_base, shoe_leg_set):
+def test_bf16_mixed_precision_with_accumulation_and_validation(tmp_path, tiny_base, small_shoe_leg_set):
     from shoemodel.training.sw.train import train_sw
 
-    cfg = _cfg(tmp_path, "bf16", shoe_leg_set, tiny_base, batch_size=1, steps=2, mixed_precision="bf16",
+    cfg = _cfg(tmp_path, "bf16", small_shoe_leg_set, tiny_base, batch_size=1, steps=2, mixed_precision="bf16",
                gradient_accumulation_steps=2, validation_every=2, validation_inference_steps=2, num_validation_images=1)
     summary = train_sw(cfg)
     assert len(summary["losses"]) == 2 and all(np.isfinite(summary["losses"]))
     assert json_steps(cfg.output_dir) == 2 and (Path(cfg.output_dir) / "validation" / "step-0000002.png").exists()
 
 
-def test_engine_trains_only_the_controlnet(tmp_path, tiny_base, shoe_leg_set):
+def test_engine_trains_only_the_controlnet(tmp_path, tiny_base, small_shoe_leg_set):
     """Through the engine: the frozen parts are not in the optimiser and stay bit-identical; the ControlNet learns."""
     from shoemodel.models.sw.base import load_base_model, make_controlnet
     from shoemodel.training.engine import adamw, train_loop
     from shoemodel.training.sw.data import collate, load_dataset
     from shoemodel.training.sw.loss import make_loss
 
-    cfg = _cfg(tmp_path, "engine", shoe_leg_set, tiny_base, steps=2, learning_rate=1e-3, gradient_accumulation_steps=2,
+    cfg = _cfg(tmp_path, "engine", small_shoe_leg_set, tiny_base, steps=2, learning_rate=1e-3, gradient_accumulation_steps=2,
                empty_prompt_prob=0.5)
     base = load_base_model(tiny_base)
     net = make_controlnet(base)
@@ -231,7 +217,7 @@ def test_engine_trains_only_the_controlnet(tmp_path, tiny_base, shoe_leg_set):
         seen.extend(id(p) for p in params)
         return adamw(params, cfg)
 
-    final, summary = train_loop(cfg, net, load_dataset(shoe_leg_set, 32), collate, make_loss(base, 0.5), [],
+    final, summary = train_loop(cfg, net, load_dataset(small_shoe_leg_set, 32), collate, make_loss(base, 0.5), [],
                                 frozen=frozen_parts, make_optimizer=recording_adamw)
     assert len(summary["losses"]) == 2
     assert set(seen) == {id(p) for p in net.parameters()}
@@ -242,10 +228,10 @@ def test_engine_trains_only_the_controlnet(tmp_path, tiny_base, shoe_leg_set):
     assert _changed(before, final)
 
 
-def test_items_are_a_function_of_index_and_seed(shoe_leg_set):
+def test_items_are_a_function_of_index_and_seed(small_shoe_leg_set):
     from shoemodel.training.sw.data import load_dataset
 
-    ds = load_dataset(shoe_leg_set, 32)
+    ds = load_dataset(small_shoe_leg_set, 32)
     assert len(ds) == 4  # 5 records, 1 in 'val'
     a, b = ds[(2, 7)], ds[(2, 7)]
     assert torch.equal(a["pixel_values"], b["pixel_values"]) and torch.equal(a["conditioning"], b["conditioning"])
@@ -253,11 +239,11 @@ def test_items_are_a_function_of_index_and_seed(shoe_leg_set):
     assert any(not torch.equal(others[0], x) for x in others[1:]), "the seed must drive the crop / flip"
 
 
-def test_each_process_draws_its_own_share(shoe_leg_set):
+def test_each_process_draws_its_own_share(small_shoe_leg_set):
     from shoemodel.training.common import StepBatchSampler
     from shoemodel.training.sw.data import load_dataset
 
-    ds = load_dataset(shoe_leg_set, 32, flip=False)
+    ds = load_dataset(small_shoe_leg_set, 32, flip=False)
 
     def records_of(shard: int) -> set[int]:
         sampler = StepBatchSampler(len(ds), 1, seed=0, steps=1, num_shards=2, shard=shard, accumulation=2)
