@@ -32,15 +32,21 @@ def photos(fixtures_dir: Path) -> list[Path]:
     return files
 
 
+def _one_photo_parts(tmp_path: Path, photos: list[Path], photo_config, records_per_shard: int):
+    """A raw folder holding `photos` and a curation config with one photo per part."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for p in photos:
+        shutil.copy(p, raw / p.name)
+    cfg = photo_config(tmp_path / "work", [str(raw)], None)
+    cfg.ingest.part_size, cfg.build.records_per_shard = 1, records_per_shard
+    return raw, cfg
+
+
 @pytest.mark.fixtures
 def test_added_photos_redo_only_the_new_ones(tmp_path: Path, photos: list[Path], photo_config, model_calls,
                                              mediapipe_installed) -> None:
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    for p in photos[:4]:
-        shutil.copy(p, raw / p.name)
-    cfg = photo_config(tmp_path / "work", [str(raw)], None)
-    cfg.ingest.part_size, cfg.build.records_per_shard = 1, 2
+    raw, cfg = _one_photo_parts(tmp_path, photos[:4], photo_config, records_per_shard=2)
     first = run_all(cfg, tmp_path / "set")
     assert model_calls["detect"] == 4 and first["build"]["kept"] >= 2
     built = _set(tmp_path / "set")
@@ -80,12 +86,7 @@ def test_added_photos_redo_only_the_new_ones(tmp_path: Path, photos: list[Path],
 @pytest.mark.fixtures
 def test_a_replaced_photo_redoes_exactly_its_part(tmp_path: Path, photos: list[Path], photo_config, model_calls,
                                                   mediapipe_installed) -> None:
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    for p in photos[:3]:
-        shutil.copy(p, raw / p.name)
-    cfg = photo_config(tmp_path / "work", [str(raw)], None)
-    cfg.ingest.part_size, cfg.build.records_per_shard = 1, 1
+    raw, cfg = _one_photo_parts(tmp_path, photos[:3], photo_config, records_per_shard=1)
     run_all(cfg, tmp_path / "set")
     before = _set(tmp_path / "set")
     model_calls.clear()
@@ -108,12 +109,7 @@ def test_a_replaced_photo_redoes_exactly_its_part(tmp_path: Path, photos: list[P
 @pytest.mark.fixtures
 def test_a_damaged_part_or_shard_is_redone_not_trusted(tmp_path: Path, photos: list[Path], photo_config,
                                                        mediapipe_installed) -> None:
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    for p in photos[:3]:
-        shutil.copy(p, raw / p.name)
-    cfg = photo_config(tmp_path / "work", [str(raw)], None)
-    cfg.ingest.part_size, cfg.build.records_per_shard = 1, 1
+    raw, cfg = _one_photo_parts(tmp_path, photos[:3], photo_config, records_per_shard=1)
     run_all(cfg, tmp_path / "set")
     ref = read_manifest(tmp_path / "set")
     shard = tmp_path / "set" / ref.shards[0].file
