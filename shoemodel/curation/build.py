@@ -29,13 +29,12 @@ from shoemodel.store import Manifest, write_set
 def iter_items(work_dir: str | Path, chain: Sequence[str]) -> Iterator[dict[str, Any]]:
     """Joined rows (image, keypoints, mask, box, QC) that passed every stage of `chain`, part by part."""
     for index in parts.part_indices(stage_dir(work_dir, chain[-1])):
-        for item in kept_rows(work_dir, index, chain):
-            yield from expand_persons(item)  # one item per kept person of the photo
+        yield from part_items(index, str(work_dir), chain)  # one item per kept person of the photo
 
 
 def part_items(index: int, work_dir: str, chain: Sequence[str]) -> list[dict[str, Any]]:
-    """The joined kept rows of one part (run on the worker that writes the shard)."""
-    return kept_rows(work_dir, index, chain)
+    """The items of one part, one per kept person of each photo (run on the worker that writes the shard)."""
+    return [person for item in kept_rows(work_dir, index, chain) for person in expand_persons(item)]
 
 
 def parts_per_shard(records_per_shard: int, part_size: int) -> int:

@@ -48,6 +48,8 @@ def test_inline_run_builds_valid_shoe_leg_records(reference: dict) -> None:
     for a, b in zip(("ingest", "detect", "pose"), ("detect", "pose", "segment")):
         assert s[b]["inputs"] == s[a]["kept"]  # every kept row reaches the next stage: nothing lost
     assert s["build"]["inputs"] >= s["segment"]["kept"]  # build: one item per kept person of each photo
+    assert s["build"]["failed"] == {} and s["build"]["dropped"] == {}  # every kept person becomes a record
+    assert s["build"]["kept"] > s["segment"]["kept"]  # bus.jpg: several persons, one record each
     recs = reference["records"]
     assert len(recs) == s["build"]["kept"] >= 3  # the COCO walkers and bus.jpg have both feet in view
     assert read_manifest(reference["set"]).num_records == len(recs)
