@@ -17,7 +17,7 @@ import numpy as np
 from shoemodel.annotation.brush import mask_to_results
 from shoemodel.annotation.client import ensure_local_storage, iter_tasks
 from shoemodel.annotation.pool import iter_pool
-from shoemodel.annotation.predictor import Predictor, predict, uncertainty
+from shoemodel.annotation.predictor import Predictor, predict, record_input, uncertainty
 from shoemodel.schemas.classes import BACKGROUND, VISIBLE
 from shoemodel.schemas.records import decode_image, encode_png
 from shoemodel.store.atomic import write_bytes_if_changed
@@ -58,7 +58,7 @@ def build_task(rec: dict[str, Any], round_no: int, url: str, predictor: Predicto
                model_version: str) -> dict[str, Any]:
     """One task: image URL, record id, round, and a brush prediction (WD model, else the shoe mask)."""
     if predictor is not None:
-        mask, probs = predict(predictor, decode_image(rec["shoe_image"], "RGB", "shoe_image"))
+        mask, probs = predict(predictor, *record_input(predictor, rec))
         score = 1.0 - uncertainty(probs, mask > 0) if probs is not None else None
     else:
         mask = shoe_mask_preannotation(decode_image(rec["area_mask"], "L", "area_mask"))

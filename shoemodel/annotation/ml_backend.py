@@ -33,7 +33,14 @@ import numpy as np
 from shoemodel.annotation.brush import mask_to_results
 from shoemodel.annotation.config import MLBackendConfig
 from shoemodel.annotation.labeling import LABELS
-from shoemodel.annotation.predictor import predict, uncertainty, wd_checkpoint, wd_model_version
+from shoemodel.annotation.predictor import (
+    photo_input,
+    predict,
+    record_input,
+    uncertainty,
+    wd_checkpoint,
+    wd_model_version,
+)
 from shoemodel.schemas.classes import BACKGROUND, VISIBLE
 
 log = logging.getLogger(__name__)
@@ -76,19 +83,19 @@ class BackendModel:
         return self._sam
 
     # ---- images ----
-    def task_images(self, tasks: list[dict[str, Any]]) -> dict[int, np.ndarray]:
-        """X_m (shoe on black) of each task: from the pool by record id, else the task's image from Label Studio."""
+    def task_images(self, tasks: list[dict[str, Any]], predictor: Any = None) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
+        """(image, content) WD reads for each task (`predictor.record_input`): from the pool by record id,
+        else from the task's photo fetched from Label Studio (`photo_input`)."""
         from shoemodel.annotation.pool import iter_pool
-        from shoemodel.schemas.records import decode_image
 
         want = {t["data"].get("record_id"): t["id"] for t in tasks if t.get("data", {}).get("record_id")}
-        images: dict[int, np.ndarray] = {}
+        images: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
         if want and self.cfg.pool and Path(self.cfg.pool).exists():
-            for rec in iter_pool(self.cfg.pool, set(want), columns=["id", "shoe_image"]):
-                images[want[rec["id"]]] = decode_image(rec["shoe_image"], "RGB", "shoe_image")
+            for rec in iter_pool(self.cfg.pool, set(want), columns=["id", "image", "shoe_image"]):
+                images[want[rec["id"]]] = record_input(predictor, rec)
         for t in tasks:
             if t["id"] not in images:
-                images[t["id"]] = self.fetch_image(t["data"].get("image", ""))
+                images[t["id"]] = photo_input(predictor, self.fetch_image(t["data"].get("image", "")))
         return images
 
     def fetch_image(self, url: str) -> np.ndarray:
@@ -105,17 +112,17 @@ class BackendModel:
     # ---- predictions ----
     def predict_tasks(self, tasks: list[dict[str, Any]], context: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """One prediction per task, in order: a SAM mask when the context holds a prompt and SAM is loaded, else WD."""
-        images = self.task_images(tasks)
+        with self._lock:
+            wd, version = self._wd, self._version
+        images = self.task_images(tasks, wd)
         prompts = prompt_of(context)
         out = []
         for task in tasks:
-            image = images[task["id"]]
+            image, content = images[task["id"]]
             if prompts and self.sam() is not None:
                 out.append(self.sam_prediction(image, *prompts))
                 continue
-            with self._lock:
-                wd, version = self._wd, self._version
-            mask, probs = predict(wd, image)
+            mask, probs = predict(wd, image, content)
             score = 1.0 - uncertainty(probs, mask > 0) if probs is not None else None
             out.append({"result": mask_to_results(mask), "score": score, "model_version": version})
         return out

@@ -1,8 +1,13 @@
-"""The pluggable WD predictor: any callable X_m (shoe on black, (H, W, 3) uint8) -> 3-class mask or probabilities.
+"""The pluggable WD predictor: any callable image (H, W, 3) uint8 -> 3-class mask or probabilities.
 
 Loaded lazily from a "module:factory" spec so this area never imports the training code at import
 time. A predictor may return class ids (H, W) or probabilities (H, W, 3) / (3, H, W); only
 probabilities give an uncertainty for choosing the next round's images.
+
+What it reads is its `reads` attribute, as WD's checkpoint records it: "shoe_on_black" (X_m, the default
+for a plain callable) or "photo" (the product photo as given, framed by the box of `content`, the shoe's
+pixels). `record_input` / `photo_input` make that input from a pool record or a bare task photo, so a
+round's pre-annotations, its uncertainty ranking and the ML backend all feed WD what it was trained on.
 """
 
 from __future__ import annotations
@@ -35,9 +40,40 @@ def load_predictor(spec: str, **kwargs: Any) -> Predictor | None:
     return predictor
 
 
-def predict(predictor: Predictor, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """Run the predictor; return (class-id mask uint8, probabilities (H, W, 3) or None)."""
-    out = np.asarray(predictor(image))
+def reads(predictor: Any) -> str:
+    """What a predictor takes: "photo" or "shoe_on_black" (a plain callable: X_m)."""
+    return getattr(predictor, "reads", "shoe_on_black")
+
+
+def record_input(predictor: Any, rec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None]:
+    """(image, content) WD reads for a wearable-area record: its photo and the shoe's pixels for a
+    photo-trained WD, else X_m (`shoe_image`) and None."""
+    from shoemodel.schemas.records import decode_image
+
+    shoe = decode_image(rec["shoe_image"], "RGB", "shoe_image", rec.get("id"))
+    if reads(predictor) != "photo":
+        return shoe, None
+    photo = decode_image(rec["image"], "RGB", "image", rec.get("id"))
+    if photo.shape != shoe.shape:
+        raise ValueError(f"record {rec.get('id')}: image is {photo.shape[1]}x{photo.shape[0]} but shoe_image is "
+                         f"{shoe.shape[1]}x{shoe.shape[0]}")
+    return photo, shoe.max(-1) > 0
+
+
+def photo_input(predictor: Any, photo: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(image, content) WD reads for a bare product photo (a task with no pool record): the photo framed by
+    the studio-background remover's foreground, or that foreground's shoe on black."""
+    from shoemodel.pipelines.foreground import remove_studio_background
+
+    fg = remove_studio_background(photo)
+    if reads(predictor) == "photo":
+        return photo, fg if fg.any() else None
+    return np.where(fg[..., None], photo, 0).astype(np.uint8), None
+
+
+def predict(predictor: Predictor, image: np.ndarray, content: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Run the predictor (with `content` when it reads photos); return (class-id mask uint8, probabilities (H, W, 3) or None)."""
+    out = np.asarray(predictor(image, content) if reads(predictor) == "photo" else predictor(image))
     h, w = image.shape[:2]
     if out.shape == (h, w):
         if out.size and (out.min() < 0 or out.max() >= NUM_CLASSES):
@@ -83,12 +119,20 @@ def wd_model_version(checkpoint: str) -> str:
     return f"wd-step{step if step is not None else 'unknown'}-{file_sha256(weights)[:12]}"
 
 
+class WDAsPredictor:
+    """A WDPredictor-like object as a predictor: 3-class probabilities when it has them, else its class ids;
+    `reads` is the model's own (from its checkpoint)."""
+
+    def __init__(self, wd: Any):
+        self.wd = wd
+        self.reads = reads(wd)
+
+    def __call__(self, image: np.ndarray, content: np.ndarray | None = None) -> np.ndarray:
+        if not getattr(self.wd, "two_class", False) and hasattr(self.wd, "predict_scores"):
+            return np.asarray(self.wd.predict_scores([image], [content])[0])  # (3, H, W)
+        return np.asarray(self.wd.predict(image))
+
+
 def from_wd_predictor(wd: Any) -> Predictor:
-    """Adapt a WDPredictor-like object: 3-class probabilities when it has them, else its class ids."""
-
-    def run(shoe_image: np.ndarray) -> np.ndarray:
-        if not getattr(wd, "two_class", False) and hasattr(wd, "predict_scores"):
-            return np.asarray(wd.predict_scores([shoe_image])[0])  # (3, H, W)
-        return np.asarray(wd.predict(shoe_image))
-
-    return run
+    """Adapt a WDPredictor-like object (see WDAsPredictor)."""
+    return WDAsPredictor(wd)

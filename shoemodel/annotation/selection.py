@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shoemodel.annotation.pool import iter_pool, sample_ids
-from shoemodel.annotation.predictor import Predictor, predict, uncertainty
+from shoemodel.annotation.predictor import Predictor, predict, record_input, uncertainty
 from shoemodel.schemas.records import decode_image
 
 
@@ -28,9 +28,8 @@ def select(pool: str | Path, n: int, seed: int, exclude: set[str], predictor: Pr
         return Selection(sample_ids(pool, n, seed, exclude), "random")
     cand = sample_ids(pool, max(n, candidates), seed, exclude)
     scores: dict[str, float] = {}
-    for rec in iter_pool(pool, cand, columns=["id", "shoe_image", "area_mask"]):
-        image = decode_image(rec["shoe_image"], "RGB", "shoe_image")
-        _, probs = predict(predictor, image)
+    for rec in iter_pool(pool, cand, columns=["id", "image", "shoe_image", "area_mask"]):
+        _, probs = predict(predictor, *record_input(predictor, rec))
         if probs is None:  # a hard-mask predictor says nothing about its confidence
             return Selection(cand[:n], "random (predictor gives no probabilities)")
         shoe = decode_image(rec["area_mask"], "L", "area_mask") > 0

@@ -134,3 +134,33 @@ def test_label_studio_shows_the_backends_predictions(tmp_path, label_studio):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_photo_trained_wd_predicts_on_the_task_photo(tmp_path):
+    """The backend feeds the checkpoint's own input: a WD trained on photos (`train.wd.input: photo`) gets the
+    record's photo framed by its shoe pixels, not X_m."""
+    from shoemodel.models.wd.predictor import WDPredictor
+    from shoemodel.schemas.records import decode_image
+    from shoemodel.store import iter_records
+
+    pool = write_pool(tmp_path / "pool", 2)
+    wd_dir = save_tiny_wd(tmp_path / "wd", reads="photo")
+    server = make_server(MLBackendConfig(checkpoint=str(wd_dir), pool=str(pool), port=0))
+    try:
+        rec = next(r for r in iter_records(pool) if r["id"] == "shoe/0001")
+        got = server.backend_model.predict_tasks([{"id": 5, "data": {"record_id": "shoe/0001"}}])[0]
+        wd = WDPredictor.from_checkpoint(wd_dir, device="cpu")
+        assert wd.reads == "photo"
+        photo, shoe = decode_image(rec["image"], "RGB"), decode_image(rec["shoe_image"], "RGB")
+        from shoemodel.annotation.predictor import uncertainty
+
+        def score(image, content=None):  # the backend's score: 1 - mean uncertainty over the predicted shoe
+            p = np.moveaxis(wd.predict_scores([image], [content])[0], 0, -1)
+            return p.argmax(-1), 1.0 - uncertainty(p, p.argmax(-1) > 0)
+
+        want_mask, want_score = score(photo, shoe.max(-1) > 0)
+        np.testing.assert_array_equal(results_to_mask(got["result"], 40, 32), want_mask)
+        assert got["score"] == pytest.approx(want_score, abs=1e-6)
+        assert abs(score(shoe)[1] - want_score) > 1e-4  # X_m would have given another answer
+    finally:
+        server.server_close()
