@@ -155,9 +155,9 @@ def _sample(rec: dict[str, Any], set_name: str, media: Path, predictor: Callable
             sample["annotators"] = ann.get("annotators")
             sample["agreement_miou"] = ann.get("agreement_miou")
         if predictor is not None:
-            from shoemodel.annotation.predictor import predict
+            from shoemodel.annotation.predictor import predict, record_input
 
-            pred, _ = predict(predictor, decode_image(rec["shoe_image"], "RGB", "shoe_image"))
+            pred, _ = predict(predictor, *record_input(predictor, rec))
             truth = decode_image(rec["area_mask"], "L", "area_mask")
             sample[PREDICTION_FIELD] = fo.Segmentation(mask_path=str(_write_media(
                 encode_png(pred), media / "wd_predictions" / stem).resolve()))
