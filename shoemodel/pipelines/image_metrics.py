@@ -53,6 +53,10 @@ def inception_extractor(weights_path: str | Path) -> nn.Module:
                                  feature_extractor_weights_path=str(path))
     except ModuleNotFoundError as exc:
         raise ImportError("FID/KID with Inception need torch-fidelity: pip install 'shoemodel[benchmark]'") from exc
+    except RuntimeError as exc:  # load_state_dict: another network's (or a truncated) state dict
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        why = lines[1] if len(lines) > 1 and lines[0].startswith("Error(s)") else (lines or [str(exc)])[0]
+        raise ValueError(f"{path}: not the FID Inception v3 layout (pt_inception-2015-12-05): {why[:300]}") from exc
     net.num_features = 2048
     return _UInt8Input(net)
 

@@ -83,3 +83,48 @@ def test_seam_ratio_is_one_without_paste_and_large_for_a_contrasting_patch():
     pasted = paste_back(raw, patch, mask)
     assert np.array_equal(pasted[mask], patch[mask]) and np.array_equal(pasted[~mask], raw[~mask])
     assert seam_score(pasted, raw, mask)["seam_ratio"] > 5
+
+
+def _published_inception_layout():
+    """torch-fidelity's own Inception blocks under the attribute names of pt_inception-2015-12-05-6726825d.pth
+    (random weights, the published file's exact keys and shapes): what a user's download holds."""
+    import torch
+    from torch import nn
+
+    from shoemodel.models.runtime import prepare_imports
+
+    prepare_imports()
+    fi = pytest.importorskip("torch_fidelity.feature_extractor_inceptionv3")
+    torch.manual_seed(0)
+    m = nn.Module()
+    c = fi.BasicConv2d
+    m.Conv2d_1a_3x3, m.Conv2d_2a_3x3 = c(3, 32, kernel_size=3, stride=2), c(32, 32, kernel_size=3)
+    m.Conv2d_2b_3x3, m.Conv2d_3b_1x1 = c(32, 64, kernel_size=3, padding=1), c(64, 80, kernel_size=1)
+    m.Conv2d_4a_3x3 = c(80, 192, kernel_size=3)
+    m.Mixed_5b, m.Mixed_5c, m.Mixed_5d = fi.InceptionA(192, 32), fi.InceptionA(256, 64), fi.InceptionA(288, 64)
+    m.Mixed_6a = fi.InceptionB(288)
+    m.Mixed_6b, m.Mixed_6c = fi.InceptionC(768, channels_7x7=128), fi.InceptionC(768, channels_7x7=160)
+    m.Mixed_6d, m.Mixed_6e = fi.InceptionC(768, channels_7x7=160), fi.InceptionC(768, channels_7x7=192)
+    m.Mixed_7a, m.Mixed_7b, m.Mixed_7c = fi.InceptionD(768), fi.InceptionE_1(1280), fi.InceptionE_2(2048)
+    m.fc = nn.Linear(2048, 1008)
+    return m.state_dict()
+
+
+def test_inception_loads_the_published_layout_by_path_and_refuses_another(tmp_path):
+    import torch
+
+    from shoemodel.pipelines.image_metrics import fid_kid, inception_extractor
+
+    state = _published_inception_layout()
+    torch.save(state, tmp_path / "pt_inception-2015-12-05-6726825d.pth")
+    ext = inception_extractor(tmp_path / "pt_inception-2015-12-05-6726825d.pth")
+    feats = ext(torch.rand(2, 3, 64, 48))
+    assert tuple(feats.shape) == (2, 2048) and torch.isfinite(feats).all()
+    a, b = _images(0, 4, size=48), _images(1, 4, size=48, shift=80)
+    assert fid_kid(a, a, ext, kid_subset_size=4)["fid"] == pytest.approx(0, abs=1e-2)
+    assert fid_kid(a, b, ext, kid_subset_size=4)["fid"] > 0
+
+    state.pop("fc.weight")  # e.g. a torchvision ImageNet Inception or a truncated file
+    torch.save(state, tmp_path / "other.pth")
+    with pytest.raises(ValueError, match=r"other\.pth: not the FID Inception v3 layout.*fc\.weight"):
+        inception_extractor(tmp_path / "other.pth")
