@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from shoemodel.annotation.labeling import label_config
+from shoemodel.annotation.labeling import earlier_label_configs, label_config
 
 
 class LabelStudioError(RuntimeError):
@@ -43,11 +43,14 @@ def connect(url: str, token: str, timeout_s: float = 60.0) -> Any:
 
 
 def get_or_create_project(client: Any, title: str) -> Any:
-    """The project called `title` (created with our labeling config if absent); refuses a foreign config."""
+    """The project called `title` (created with our labeling config if absent); one made by an earlier version
+    gets the current config (its tags are a superset, so its annotations stay valid); refuses a foreign config."""
     config = label_config()
     for project in client.projects.list(title=title):
         if project.title != title:
             continue
+        if _normalise(project.label_config) in {_normalise(c) for c in earlier_label_configs()}:
+            return client.projects.update(id=project.id, label_config=config)
         if _normalise(project.label_config) != _normalise(config):
             raise LabelStudioError(
                 f"project {title!r} (id {project.id}) has a different labeling config; "

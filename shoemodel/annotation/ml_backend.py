@@ -47,6 +47,15 @@ log = logging.getLogger(__name__)
 MODEL_CLASS = "shoemodel.WD"
 
 
+@dataclass
+class TaskImages:
+    """One task's pixels: the photo shown in Label Studio, and the image (+ shoe pixels) WD reads."""
+
+    photo: np.ndarray
+    wd_image: np.ndarray
+    content: np.ndarray | None
+
+
 class BackendModel:
     """The models behind the server: the WD (reloaded when its checkpoint changes) and an optional SAM."""
 
@@ -83,19 +92,23 @@ class BackendModel:
         return self._sam
 
     # ---- images ----
-    def task_images(self, tasks: list[dict[str, Any]], predictor: Any = None) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
-        """(image, content) WD reads for each task (`predictor.record_input`): from the pool by record id,
-        else from the task's photo fetched from Label Studio (`photo_input`)."""
+    def task_images(self, tasks: list[dict[str, Any]], predictor: Any = None) -> dict[int, TaskImages]:
+        """Each task's photo (what the annotator sees and SAM prompts point at) and the (image, content) WD
+        reads (`predictor.record_input`): from the pool by record id, else from the task's photo fetched from
+        Label Studio (`photo_input`)."""
         from shoemodel.annotation.pool import iter_pool
+        from shoemodel.schemas.records import decode_image
 
         want = {t["data"].get("record_id"): t["id"] for t in tasks if t.get("data", {}).get("record_id")}
-        images: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+        images: dict[int, TaskImages] = {}
         if want and self.cfg.pool and Path(self.cfg.pool).exists():
             for rec in iter_pool(self.cfg.pool, set(want), columns=["id", "image", "shoe_image"]):
-                images[want[rec["id"]]] = record_input(predictor, rec)
+                images[want[rec["id"]]] = TaskImages(decode_image(rec["image"], "RGB", "image", rec["id"]),
+                                                     *record_input(predictor, rec))
         for t in tasks:
             if t["id"] not in images:
-                images[t["id"]] = photo_input(predictor, self.fetch_image(t["data"].get("image", "")))
+                photo = self.fetch_image(t["data"].get("image", ""))
+                images[t["id"]] = TaskImages(photo, *photo_input(predictor, photo))
         return images
 
     def fetch_image(self, url: str) -> np.ndarray:
@@ -118,33 +131,36 @@ class BackendModel:
         prompts = prompt_of(context)
         out = []
         for task in tasks:
-            image, content = images[task["id"]]
+            im = images[task["id"]]
             if prompts and self.sam() is not None:
-                out.append(self.sam_prediction(image, *prompts))
+                out.append(self.sam_prediction(im.photo, *prompts))
                 continue
-            mask, probs = predict(wd, image, content)
+            mask, probs = predict(wd, im.wd_image, im.content)
             score = 1.0 - uncertainty(probs, mask > 0) if probs is not None else None
             out.append({"result": mask_to_results(mask), "score": score, "model_version": version})
         return out
 
-    def sam_prediction(self, image: np.ndarray, label: int, points: np.ndarray | None, box: np.ndarray | None) -> dict[str, Any]:
-        """SAM's mask for one keypoint or box prompt, painted with the prompt's label (visible or wearable)."""
+    def sam_prediction(self, image: np.ndarray, label: int, points: np.ndarray | None, point_labels: np.ndarray | None,
+                       box: np.ndarray | None) -> dict[str, Any]:
+        """SAM's mask for the keypoint (positive / negative) and box prompts, painted with the prompt's label."""
         sam = self.sam()
         sam.set_image(image)
         masks, scores = sam.predict(boxes=box[None] if box is not None else None,
                                     points=points[None] if points is not None else None,
-                                    labels=np.ones((1, len(points)), np.int64) if points is not None else None)
+                                    labels=point_labels[None] if points is not None else None)
         mask = np.where(masks[0], label, BACKGROUND).astype(np.uint8)
         return {"result": mask_to_results(mask), "score": float(scores[0]), "model_version": f"sam:{sam.version}"}
 
 
-def prompt_of(context: dict[str, Any] | None) -> tuple[int, np.ndarray | None, np.ndarray | None] | None:
-    """(label, points (P, 2), box (4,)) in pixels from Label Studio's interactive context, or None.
+def prompt_of(context: dict[str, Any] | None) -> tuple[int, np.ndarray | None, np.ndarray | None, np.ndarray | None] | None:
+    """(label, points (P, 2), point labels (P,) 1 positive / 0 negative, box (4,)) in pixels from Label Studio's
+    interactive context, or None.
 
-    Label Studio sends keypoints and rectangles in percent of the image with its size beside them.
+    Label Studio sends keypoints and rectangles in percent of the image with its size beside them; a keypoint
+    placed with Alt is negative (`is_positive: false`).
     """
     results = (context or {}).get("result") or []
-    points, box, label = [], None, VISIBLE
+    points, positive, box, label = [], [], None, VISIBLE
     for r in results:
         v, kind = r.get("value", {}), r.get("type", "")
         w, h = float(r.get("original_width", 0)), float(r.get("original_height", 0))
@@ -152,12 +168,15 @@ def prompt_of(context: dict[str, Any] | None) -> tuple[int, np.ndarray | None, n
         label = LABELS.get(names[0], VISIBLE) if names else label
         if kind == "keypointlabels":
             points.append((v["x"] * w / 100, v["y"] * h / 100))
+            positive.append(0 if r.get("is_positive", True) is False else 1)
         elif kind == "rectanglelabels":
             x, y = v["x"] * w / 100, v["y"] * h / 100
             box = np.array([x, y, x + v["width"] * w / 100, y + v["height"] * h / 100], np.float32)
     if not points and box is None:
         return None
-    return label, (np.array(points, np.float32) if points else None), box
+    if points:
+        return label, np.array(points, np.float32), np.array(positive, np.int64), box
+    return label, None, None, box
 
 
 @dataclass

@@ -222,3 +222,35 @@ def test_cli_round_import_status_and_clear_errors(tmp_path, label_studio, monkey
     assert r.exit_code == 1 and "cannot load WD predictor" in r.output
     r = runner.invoke(app, ["annotate", "round", "--params", str(params), "--token", "wrong"])
     assert r.exit_code == 1 and "rejected the API token" in r.output
+
+
+def test_earlier_project_is_upgraded_and_smart_prompts_in_an_annotation_are_ignored(tmp_path, label_studio):
+    """A project made with the brush-only config of earlier versions gets the smart keypoint / rectangle prompt
+    tools (Label Studio validates the new config against its annotations); an annotation that still holds
+    the annotator's SAM prompts imports as its brushes only."""
+    from shoemodel.annotation.client import get_or_create_project
+    from shoemodel.annotation.labeling import PROMPT_BOX, PROMPT_POINT, TO_NAME, earlier_label_configs, label_config
+
+    url, token, files_root, _ = label_studio
+    client = connect(url, token)
+    title = "upgrade"
+    old = client.projects.create(title=title, label_config=earlier_label_configs()[0])
+    cfg = _fix_prefix(_cfg(tmp_path, files_root, title))
+    rnd, _ = run_round(cfg, url, token)  # finds the old project by title and upgrades it
+    project = client.projects.get(id=old.id)
+    assert load_ledger(cfg.workdir).project_id == old.id
+    assert "".join(project.label_config.split()) == "".join(label_config().split())
+    assert get_or_create_project(client, title).id == old.id  # idempotent
+
+    task = next(t for t in iter_tasks(client, old.id) if t["data"]["record_id"] == rnd.ids[0])
+    mask = _pool_mask(cfg, rnd.ids[0])
+    prompts = [{"type": "keypointlabels", "from_name": PROMPT_POINT, "to_name": TO_NAME, "original_width": 40,
+                "original_height": 32, "value": {"x": 50, "y": 50, "width": 1, "keypointlabels": ["Wearable"]}},
+               {"type": "rectanglelabels", "from_name": PROMPT_BOX, "to_name": TO_NAME, "original_width": 40,
+                "original_height": 32, "value": {"x": 10, "y": 10, "width": 50, "height": 50, "rotation": 0,
+                                                 "rectanglelabels": ["Visible"]}}]
+    client.annotations.create(id=task["id"], result=mask_to_results(mask) + prompts, lead_time=2.0)
+    report = run_import(cfg, url, token)
+    assert report.records == 1 and report.failed == []
+    out = next(iter_records(cfg.output))
+    np.testing.assert_array_equal(decode_image(out["area_mask"], "L"), mask)

@@ -36,12 +36,16 @@ def _http(url, body=None):
 def test_prompts_from_label_studio_context_are_pixels():
     ctx = {"result": [{"type": "keypointlabels", "original_width": 200, "original_height": 100,
                        "value": {"x": 50, "y": 20, "keypointlabels": ["Wearable"]}}]}
-    label, points, box = prompt_of(ctx)
-    assert label == WEARABLE and box is None and points.tolist() == [[100.0, 20.0]]
+    label, points, positive, box = prompt_of(ctx)
+    assert label == WEARABLE and box is None and points.tolist() == [[100.0, 20.0]] and positive.tolist() == [1]
     ctx = {"result": [{"type": "rectanglelabels", "original_width": 200, "original_height": 100,
                        "value": {"x": 10, "y": 10, "width": 50, "height": 50, "rectanglelabels": ["Visible"]}}]}
-    label, points, box = prompt_of(ctx)
-    assert label == VISIBLE and points is None and box.tolist() == [20.0, 10.0, 120.0, 60.0]
+    label, points, positive, box = prompt_of(ctx)
+    assert label == VISIBLE and points is None and positive is None and box.tolist() == [20.0, 10.0, 120.0, 60.0]
+    ctx = {"result": [{"type": "keypointlabels", "original_width": 200, "original_height": 100, "is_positive": flag,
+                       "value": {"x": 10 * i, "y": 10, "keypointlabels": ["Visible"]}} for i, flag in ((1, True), (2, False))]}
+    _, points, positive, _ = prompt_of(ctx)  # Alt-click: a negative point
+    assert points.tolist() == [[20.0, 10.0], [40.0, 10.0]] and positive.tolist() == [1, 0]
     assert prompt_of(None) is None and prompt_of({"result": []}) is None
 
 
