@@ -140,6 +140,7 @@ def config(work: Path, sources: list[str], files: dict[str, Any], device: str, d
 
     cfg = CurationConfig(work_dir=str(work), progress=False)
     cfg.ingest.sources, cfg.ingest.part_size = sources, max(batch * 2, 8)
+    cfg.ingest.near_duplicates = False  # the inputs are re-encodings of a few photos: all of them must reach the models
     cfg.detect = dataclasses.replace(cfg.detect, backend="yolox_onnx", weights=str(files["yolox"]), score_threshold=score_threshold,
                                      min_box_height_frac=0.0, max_persons=1)
     cfg.pose = dataclasses.replace(cfg.pose, backend="vitpose", weights=str(files["vitpose"]), min_point_score=-1e9,

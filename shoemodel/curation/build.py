@@ -20,6 +20,7 @@ from shoemodel.curation import parts
 from shoemodel.curation.config import BuildConfig
 from shoemodel.curation.persons import expand_persons
 from shoemodel.curation.stage_io import kept_rows, stage_dir
+from shoemodel.curation.storage import row_image_bytes
 from shoemodel.schemas.builder import build_record
 from shoemodel.schemas.records import decode_image
 from shoemodel.sets.splits import split_for
@@ -27,7 +28,7 @@ from shoemodel.store import Manifest, write_set
 
 
 def iter_items(work_dir: str | Path, chain: Sequence[str]) -> Iterator[dict[str, Any]]:
-    """Joined rows (image, keypoints, mask, box, QC) that passed every stage of `chain`, part by part."""
+    """Joined rows (image or its reference, keypoints, mask, box, QC) that passed every stage of `chain`, part by part."""
     for index in parts.part_indices(stage_dir(work_dir, chain[-1])):
         yield from part_items(index, str(work_dir), chain)  # one item per kept person of the photo
 
@@ -44,13 +45,14 @@ def parts_per_shard(records_per_shard: int, part_size: int) -> int:
 
 def make_shoe_leg_record(item: dict[str, Any], provenance: dict[str, Any], cfg: BuildConfig) -> dict[str, Any]:
     """One validated-shape shoe-leg record: raw image, X_m (shoe pixels on black), mask, 12 keypoints."""
-    image = decode_image(item["image"], "RGB", source=item["source_uri"])
+    data = row_image_bytes(item)  # a referenced photo is read and hash-checked here (a changed one fails this record)
+    image = decode_image(data, "RGB", source=item["source_uri"])
     mask = decode_image(item["shoe_mask"], "L", "shoe_mask", item["source_uri"])
     shoe = np.where(mask[..., None] > 127, image, 0).astype(np.uint8)
     prov = {**provenance, "person_box": [round(float(v), 2) for v in item["person_box"]], "mask_qc": json.loads(item["mask_qc"] or "[]")}
     # the ingest hash is of the file as read; the stored bytes differ when ingest turned a photo upright
     return build_record("shoe_leg", id=item["content_hash"][:24] + item.get("id_suffix", ""), source_uri=item["source_uri"],
-                        content_hash=item["content_hash"], image=item["image"], shoe_image=shoe,
+                        content_hash=item["content_hash"], image=data, shoe_image=shoe,
                         shoe_mask=item["shoe_mask"], keypoints=item["keypoints"],
                         split=split_for(item["content_hash"], cfg.val_fraction, cfg.test_fraction), provenance=prov)
 

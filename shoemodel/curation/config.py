@@ -21,6 +21,8 @@ class IngestConfig:
     near_duplicates: bool = True  # drop perceptual-hash near duplicates too (re-encoded copies must not straddle splits)
     phash_max_distance: int = 4  # Hamming distance of 64-bit pHashes counted as "near"
     part_size: int = 64  # images per part file (one task)
+    bytes: str = "reference"  # reference: parts keep URI + SHA-256 + size + EXIF orientation, later stages read the file | copy
+    copy_sources: list[ParamPath] = field(default_factory=list)  # folders / files / URI prefixes that may change or vanish: copied
 
 
 @dataclass

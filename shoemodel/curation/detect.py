@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from shoemodel.curation import parts
 from shoemodel.curation.config import DetectConfig
+from shoemodel.curation.prefetch import failure_reason
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def detect_decoded(batch: list[dict[str, Any]], decoded: list[Any], detector: Pe
     images, ok_rows = [], []
     for r, im in zip(batch, decoded):
         if isinstance(im, Exception):
-            out.append(parts.row(r["source_uri"], r["content_hash"], parts.FAILED, f"decode: {im}"))
+            out.append(parts.row(r["source_uri"], r["content_hash"], parts.FAILED, failure_reason(im)))
         else:
             images.append(im)
             ok_rows.append(r)

@@ -1,7 +1,9 @@
 """Ingest: raw files -> checked, hashed, EXIF-upright image rows; bad files recorded with the reason.
 
-Each part row carries the image bytes, so later stages (on any Dask worker) need only the part
-files, never the source tree. Exact duplicates (same SHA-256) and, optionally, perceptual-hash
+A kept row either carries the (upright) image bytes (`ingest.bytes: copy`, and always for `copy_sources`
+and web URIs: later stages then need only the part files) or references the source file by URI, SHA-256,
+size and EXIF orientation (`reference`, the default: later stages read the file, verify it and make it
+upright the same way; `shoemodel.curation.storage`). Exact duplicates (same SHA-256) and, optionally, perceptual-hash
 near duplicates are marked in a second, cheap pass in input order: the first copy wins.
 """
 
@@ -26,7 +28,9 @@ import pyarrow as pa
 from shoemodel.curation import parts
 from shoemodel.curation.config import IngestConfig
 from shoemodel.curation.dup_index import INDEX_FILE, DuplicateIndex
-from shoemodel.curation.sources import IMAGE_SUFFIXES, check_sources, iter_sources, local_path, read_bytes, used_sources
+from shoemodel.curation.sources import (IMAGE_SUFFIXES, check_sources, iter_sources, local_path, read_bytes, remote_stat,
+                                        used_sources)
+from shoemodel.curation.storage import COPY, REFERENCE, check_mode, needs_upright, storage_for, upright_image
 
 INGEST_SCHEMA = pa.schema(parts.BASE_FIELDS + [
     pa.field("width", pa.int32()),
@@ -35,8 +39,13 @@ INGEST_SCHEMA = pa.schema(parts.BASE_FIELDS + [
     pa.field("phash", pa.string()),
     pa.field("size", pa.int64()),  # of the source file, with mtime_ns: the fast "unchanged" check on a rerun
     pa.field("mtime_ns", pa.int64()),
-    pa.field("image", pa.binary()),
+    pa.field("orientation", pa.int32()),  # EXIF orientation of the source file (1: upright as stored)
+    pa.field("stored", pa.string()),  # copy: `image` holds the bytes; reference: read from source_uri, hash-checked
+    pa.field("image", pa.binary()),  # the upright encoded photo (copy rows only)
 ])
+#: Settings that decide how a row holds its photo, not what it says: outside the fingerprint every later stage
+#: chains (both modes give the same records), checked row by row on a rerun instead (`plan_ingest`).
+STORAGE_KEYS = ("bytes", "copy_sources")
 DUPLICATES = "duplicates.json"
 
 
@@ -44,9 +53,9 @@ class BadImage(Exception):
     """A file that is not a usable photo; the message is the reason recorded."""
 
 
-def check_image(data: bytes, cfg: IngestConfig) -> tuple[bytes, int, int, str]:
-    """Validate and make upright; returns (bytes, width, height, format). Raises BadImage(reason)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+def check_image(data: bytes, cfg: IngestConfig) -> tuple[bytes, int, int, str, int]:
+    """Validate and make upright; returns (bytes, width, height, format, EXIF orientation). Raises BadImage(reason)."""
+    from PIL import Image, UnidentifiedImageError
 
     if len(data) > cfg.max_bytes:
         raise BadImage(f"too large: {len(data)} bytes > {cfg.max_bytes}")
@@ -79,17 +88,18 @@ def check_image(data: bytes, cfg: IngestConfig) -> tuple[bytes, int, int, str]:
             im.load()
         except (OSError, SyntaxError, ValueError) as exc:
             raise BadImage(f"truncated or corrupt: {exc}") from exc
-        orientation = im.getexif().get(0x0112, 1)
-        if orientation not in (1, None):
-            up = ImageOps.exif_transpose(im)
-            buf = io.BytesIO()
-            if fmt == "JPEG":
-                up.convert("RGB").save(buf, format="JPEG", quality=95)
-            else:
-                up.save(buf, format="PNG")
-                fmt = "PNG"
-            data, (w, h) = buf.getvalue(), up.size
-    return data, w, h, fmt
+        orientation = _orientation(im)
+        if needs_upright(orientation):
+            data, w, h, fmt = upright_image(im, fmt)
+    return data, w, h, fmt, 1 if orientation is None else orientation
+
+
+def _orientation(im: Any) -> int | None:
+    value = im.getexif().get(0x0112, 1)
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return 0  # not a number: not 1, so made upright (a no-op transpose) as before
 
 
 def phash(data: bytes) -> str:
@@ -102,8 +112,10 @@ def phash(data: bytes) -> str:
 
 
 def ingest_one(uri: str, cfg: IngestConfig) -> dict[str, Any]:
-    """One input file -> one row (kept with bytes, or dropped/failed with the reason); size and mtime recorded."""
+    """One input file -> one row (kept with its bytes or a reference to them, or dropped/failed with the reason);
+    size and mtime recorded (for a remote referenced file too: the rerun check needs them)."""
     size = mtime = None
+    stored = storage_for(uri, cfg.bytes, cfg.copy_sources)
     path = local_path(uri)
     if path is not None:
         if path.is_symlink() and not path.exists():
@@ -118,25 +130,32 @@ def ingest_one(uri: str, cfg: IngestConfig) -> dict[str, Any]:
             size, mtime = st.st_size, st.st_mtime_ns
         except OSError:
             pass
+    elif stored == REFERENCE:
+        try:
+            size, mtime = remote_stat(uri)
+        except Exception:  # noqa: BLE001 - the read below records why
+            pass
     try:
         data = read_bytes(uri)
     except Exception as exc:  # noqa: BLE001 - recorded per file
         return parts.row(uri, None, parts.FAILED, f"unreadable: {type(exc).__name__}: {exc}", size=size, mtime_ns=mtime)
     digest = hashlib.sha256(data).hexdigest()
+    size = len(data) if size is None else size  # a remote file: its size as read
     try:
-        data, w, h, fmt = check_image(data, cfg)
+        data, w, h, fmt, orientation = check_image(data, cfg)
     except BadImage as exc:
         return parts.row(uri, digest, parts.DROPPED, str(exc), size=size, mtime_ns=mtime)
     except Exception as exc:  # noqa: BLE001
         return parts.row(uri, digest, parts.FAILED, f"{type(exc).__name__}: {exc}", size=size, mtime_ns=mtime)
     return parts.row(uri, digest, parts.KEPT, None, width=w, height=h, format=fmt, size=size, mtime_ns=mtime,
-                     phash=phash(data) if cfg.near_duplicates else None, image=data)
+                     phash=phash(data) if cfg.near_duplicates else None, orientation=orientation, stored=stored,
+                     image=data if stored == COPY else None)
 
 
 def ingest_settings(cfg: IngestConfig) -> str:
     """Fingerprint of the settings that decide an ingest row (not the sources nor the part size: those only
     decide which parts exist, and adding a source appends parts instead of redoing them)."""
-    s = {k: v for k, v in parts.settings_of(cfg).items() if k not in ("sources", "optional_sources", "part_size")}
+    s = {k: v for k, v in parts.settings_of(cfg).items() if k not in ("sources", "optional_sources", "part_size", *STORAGE_KEYS)}
     return parts.fingerprint_of([s, str(INGEST_SCHEMA)])
 
 
@@ -160,12 +179,13 @@ def _chunks(it: Iterator[str], size: int, start: int = 0) -> Iterator[tuple[int,
         yield index, chunk
 
 
-def _content_unchanged(uri: str, size: int | None, mtime: int | None, digest: str | None) -> bool:
+def _content_unchanged(uri: str, size: int | None, mtime: int | None, digest: str | None, stored: str | None = COPY) -> bool:
     """Size + mtime as the fast check; when they differ, the SHA-256 decides (a touched file is not a new one).
-    Remote URIs are trusted as listed (their bytes are not re-read on every run)."""
+    Remote URIs whose bytes the part holds are trusted as listed (not re-read on every run); a referenced remote
+    file is checked like a local one (its size and modified time from the filesystem), since later stages read it."""
     path = local_path(uri)
     if path is None:
-        return True
+        return stored != REFERENCE or _remote_unchanged(uri, size, mtime, digest)
     try:
         st = path.stat()
     except OSError:
@@ -180,6 +200,28 @@ def _content_unchanged(uri: str, size: int | None, mtime: int | None, digest: st
         return False
 
 
+def _remote_unchanged(uri: str, size: int | None, mtime: int | None, digest: str | None) -> bool:
+    try:
+        now = remote_stat(uri)
+    except Exception:  # noqa: BLE001 - gone or unreachable: redo the part (its row says why)
+        return False
+    if mtime is not None and now == (size, mtime):
+        return True
+    if size is not None and now[0] != size:
+        return False
+    try:
+        return hashlib.sha256(read_bytes(uri)).hexdigest() == digest
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _storage_unchanged(row: dict[str, Any], cfg: IngestConfig | None) -> bool:
+    """A kept row holds its photo the way the settings now ask (an older part without `stored` copied it)."""
+    if cfg is None or row["status"] != parts.KEPT:
+        return True
+    return (row.get("stored") or COPY) == storage_for(row["source_uri"], cfg.bytes, cfg.copy_sources)
+
+
 @dataclass
 class IngestPlan:
     """What a rerun of ingest has to do: parts to redo (with their URIs) and new URIs to append as new parts."""
@@ -190,11 +232,12 @@ class IngestPlan:
     removed: list[int] = field(default_factory=list)
 
 
-def plan_ingest(stage_dir: Path, listing: Iterable[str], settings_fp: str, new_uris: list[str]) -> IngestPlan:
+def plan_ingest(stage_dir: Path, listing: Iterable[str], settings_fp: str, new_uris: list[str],
+                cfg: IngestConfig | None = None) -> IngestPlan:
     """Compare the finished parts with the listing, streaming it once.
 
     A part is kept when its footer reads back, it ran under the same settings and every file in it is
-    unchanged (content check above). A part with a changed or vanished file is redone with the URIs still
+    unchanged (content check above) and held as `cfg` asks (copied or referenced). A part with a changed or vanished file is redone with the URIs still
     listed; URIs in no part are new (appended to `new_uris`). Stable: a file stays in its part for good.
     """
     plan = IngestPlan()
@@ -204,7 +247,8 @@ def plan_ingest(stage_dir: Path, listing: Iterable[str], settings_fp: str, new_u
         plan.next_index = index + 1
         fp = parts.part_fingerprint(stage_dir, index)
         try:
-            rows = parts.read_part(stage_dir, index, ["source_uri", "content_hash", "status", "reason", "size", "mtime_ns"])
+            rows = parts.read_part(stage_dir, index, ["source_uri", "content_hash", "status", "reason", "size", "mtime_ns",
+                                                      "stored"], missing_ok=True)
         except Exception:  # noqa: BLE001 - a damaged part: its files are listed again as new
             rows = None
         if fp is None or rows is None:
@@ -228,7 +272,8 @@ def plan_ingest(stage_dir: Path, listing: Iterable[str], settings_fp: str, new_u
             plan.redo[index] = listed[index]
             continue
         if len(listed[index]) != len(rows) or not all(
-                _content_unchanged(r["source_uri"], r["size"], r["mtime_ns"], r["content_hash"]) for r in rows):
+                _content_unchanged(r["source_uri"], r["size"], r["mtime_ns"], r["content_hash"], r.get("stored"))
+                and _storage_unchanged(r, cfg) for r in rows):
             plan.redo[index] = listed[index]
         else:
             plan.kept_parts += 1
@@ -302,10 +347,11 @@ def run_ingest(stage_dir: str | Path, cfg: IngestConfig, executor: Any = None, p
 
     stage_dir = Path(stage_dir)
     settings_fp = ingest_settings(cfg)
+    check_mode(cfg.bytes)
     check_sources(cfg.sources)
     parts.prepare_stage_dir(stage_dir, settings_fp)
     new_uris: list[str] = []
-    plan = plan_ingest(stage_dir, iter_sources(cfg.sources, cfg.optional_sources), settings_fp, new_uris)
+    plan = plan_ingest(stage_dir, iter_sources(cfg.sources, cfg.optional_sources), settings_fp, new_uris, cfg)
     tasks = itertools.chain(sorted(plan.redo.items()), _chunks(iter(new_uris), cfg.part_size, plan.next_index))
     n_new = -(-len(new_uris) // cfg.part_size)
     fn = partial(_ingest_part, stage_dir=str(stage_dir), cfg=cfg, settings_fp=settings_fp)

@@ -120,9 +120,15 @@ def settings_of(cfg: Any) -> dict[str, Any]:
     return {k: settings_of(v) if hasattr(v, "__dataclass_fields__") else v for k, v in d.items() if k not in SPEED_KEYS}
 
 
-def read_part(stage_dir: str | Path, index: int, columns: list[str] | None = None) -> list[dict[str, Any]]:
-    """All rows of one part as dicts (a part is bounded by part_size, so this is small)."""
-    return pq.read_table(part_path(stage_dir, index), columns=columns).to_pylist()
+def read_part(stage_dir: str | Path, index: int, columns: list[str] | None = None,
+              missing_ok: bool = False) -> list[dict[str, Any]]:
+    """All rows of one part as dicts (a part is bounded by part_size, so this is small). `missing_ok`: columns
+    an older part lacks are left out of its rows instead of failing the read."""
+    path = part_path(stage_dir, index)
+    if missing_ok and columns is not None:
+        names = set(pq.read_schema(path).names)
+        columns = [c for c in columns if c in names]
+    return pq.read_table(path, columns=columns).to_pylist()
 
 
 def fingerprint_of(obj: Any) -> str:

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from shoemodel.curation import parts
 from shoemodel.curation.config import PoseConfig
+from shoemodel.curation.prefetch import failure_reason
 from shoemodel.schemas.keypoints import KEYPOINT_NAMES, wholebody_to_shoeleg
 
 POSE_SCHEMA = pa.schema(parts.BASE_FIELDS + [
@@ -173,7 +174,7 @@ def pose_decoded(batch: list[dict[str, Any]], images: list[Any], estimator: Whol
     for i, r in enumerate(batch):
         im = images[i]
         if isinstance(im, Exception):
-            out.append(parts.row(r["source_uri"], r["content_hash"], parts.FAILED, f"decode: {im}"))
+            out.append(parts.row(r["source_uri"], r["content_hash"], parts.FAILED, failure_reason(im)))
             continue
         try:
             wb = wbs[i] if wbs[i] is not None else estimator.estimate(im, boxes[i])

@@ -2,7 +2,8 @@
 
 JPEG decode (libjpeg releases the GIL) and a model's own preprocessing (resize, normalise, stack) run in a
 small thread pool, `depth` batches ahead, so the model never waits for pixels once the pipeline is full.
-A row whose bytes do not decode yields its exception in place of the image: the stage records it as failed.
+A row whose bytes do not decode (or whose referenced source file changed since ingest) yields its exception in
+place of the image: the stage records it as failed (`failure_reason`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from shoemodel.curation.stage_io import decode_rgb
+from shoemodel.curation.storage import SourceChanged, row_image_bytes
 
 
 @dataclass
@@ -29,9 +31,17 @@ class Batch:
 
 def _decode(row: dict[str, Any]) -> Any:
     try:
-        return decode_rgb(row["image"])
+        return decode_rgb(row_image_bytes(row))
     except Exception as exc:  # noqa: BLE001 - recorded per row by the stage
         return exc
+
+
+def failure_reason(exc: Exception, detail: bool = False) -> str:
+    """The failed row's reason for an image that could not be had: a changed source says so (and names the
+    file) as its own reason head; anything else is a decode error."""
+    if isinstance(exc, SourceChanged):
+        return str(exc)
+    return f"decode: {type(exc).__name__}: {exc}" if detail else f"decode: {exc}"
 
 
 def _load(rows: list[dict[str, Any]], prepare: Callable[[list[Any]], Any] | None) -> Batch:

@@ -17,6 +17,7 @@ import pyarrow as pa
 from shoemodel.curation import parts
 from shoemodel.curation.config import SegmentConfig
 from shoemodel.curation.mask_qc import check_mask
+from shoemodel.curation.prefetch import failure_reason
 from shoemodel.curation.prompts import FootPrompt, foot_prompts
 from shoemodel.schemas.records import encode_png
 
@@ -102,7 +103,7 @@ def segment_decoded(batch: list[dict[str, Any]], images: list[Any], segmenter: S
     persons: list[list[tuple[int, list[FootPrompt]]]] = [[] for _ in batch]  # per image: (person index, its prompts)
     for i, (r, im) in enumerate(zip(batch, images)):
         if isinstance(im, Exception):
-            failed[i] = exc_row(r, im, "decode")
+            failed[i] = parts.row(r["source_uri"], r["content_hash"], parts.FAILED, failure_reason(im, detail=True))
             continue
         try:
             ks = np.asarray(r["keypoints"], np.float32).reshape(-1, 12, 3)

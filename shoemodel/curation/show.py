@@ -16,6 +16,7 @@ import numpy as np
 
 from shoemodel.curation import parts
 from shoemodel.curation.stage_io import decode_rgb, stage_dir
+from shoemodel.curation.storage import row_image_bytes
 from shoemodel.schemas.keypoints import SKELETON, SKELETON_COLORS
 
 MODEL_STAGES = ("detect", "pose", "segment")
@@ -26,7 +27,7 @@ class Tile:
     """What one photo went through: where it stopped and why, and what each stage made of it."""
 
     source_uri: str
-    image: bytes
+    row: dict[str, Any]  # the ingest row: its photo is read (a referenced one from the source) only when drawn
     kept: bool
     stage: str  # the last stage that saw it
     reason: str | None
@@ -43,7 +44,7 @@ def collect(work_dir: str | Path) -> list[Tile]:
     for index in parts.part_indices(ingest):
         rows = {s: {r["source_uri"]: r for r in _read(work_dir, s, index)} for s in MODEL_STAGES}
         for r in parts.read_part(ingest, index):
-            if r["status"] != parts.KEPT or not r.get("image"):
+            if r["status"] != parts.KEPT:
                 continue
             tiles.append(_tile(r, rows))
     return tiles
@@ -56,7 +57,7 @@ def _read(work_dir: str | Path, stage: str, index: int) -> list[dict[str, Any]]:
 
 def _tile(r: dict[str, Any], rows: dict[str, dict[str, dict[str, Any]]]) -> Tile:
     uri = r["source_uri"]
-    t = Tile(uri, r["image"], False, "ingest", None)
+    t = Tile(uri, r, False, "ingest", None)
     for s in MODEL_STAGES:
         row = rows[s].get(uri)
         if row is None:
@@ -98,7 +99,10 @@ def draw_tile(t: Tile, size: int = 320) -> np.ndarray:
     """One photo as a size x (size + caption) RGB tile."""
     import cv2
 
-    image = decode_rgb(t.image)
+    try:
+        image = decode_rgb(row_image_bytes(t.row))
+    except Exception as exc:  # noqa: BLE001 - e.g. a referenced photo changed since ingest: a grey tile saying so
+        image, t.kept, t.reason = np.full((size, size, 3), 200, np.uint8), False, str(exc)
     h, w = image.shape[:2]
     s = size / max(h, w)
     canvas = np.full((size + 44, size, 3), 255, np.uint8)

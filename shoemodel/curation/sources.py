@@ -113,6 +113,20 @@ def used_sources(sources: Iterable[str], optional: Iterable[str] = ()) -> list[s
     return [str(s) for s in sources] + [str(s) for s in optional if is_uri(s) or Path(s).exists()]
 
 
+def remote_stat(uri: str) -> tuple[int | None, int | None]:
+    """(size, modified time in ns) of an fsspec URI, for the rerun check of a referenced file; the time is None
+    where the filesystem has none (then the rerun re-reads and hashes the file). OSError when it is gone."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(uri)
+    size = fs.size(path)
+    try:
+        modified = fs.modified(path)
+    except (NotImplementedError, KeyError, AttributeError, TypeError):
+        return size, None
+    return size, int(modified.timestamp() * 1e9) if modified is not None else None
+
+
 def read_bytes(uri: str) -> bytes:
     """Read a local path or any fsspec URI (http, s3, gs ... when their packages are installed)."""
     if is_uri(uri):

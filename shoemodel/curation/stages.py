@@ -23,7 +23,7 @@ from shoemodel.curation import parts
 from shoemodel.curation.build import run_build
 from shoemodel.curation.config import CurationConfig
 from shoemodel.curation.detect import DETECT_SCHEMA, build_detector, detect_rows, detector_info
-from shoemodel.curation.ingest import INGEST_SCHEMA, run_ingest
+from shoemodel.curation.ingest import INGEST_SCHEMA, STORAGE_KEYS, run_ingest
 from shoemodel.curation.pose import POSE_SCHEMA, build_pose, pose_rows
 from shoemodel.curation.provenance import model_info
 from shoemodel.curation.segment import SEGMENT_SCHEMA, build_segmenter, segment_rows
@@ -101,8 +101,9 @@ def lineage(name: str) -> tuple[str, ...]:
 
 def thresholds(cfg: CurationConfig) -> dict[str, Any]:
     """The settings of every stage that filters rows into a part table, for the set's provenance (less the
-    speed-only settings and the sources: those the parts came from are recorded from ingest's own summary)."""
+    speed-only settings and the sources: those the parts came from are recorded from ingest's own summary; nor how
+    ingest stores the photos, which changes no record)."""
     out = {s.config: parts.settings_of(dataclasses.asdict(getattr(cfg, s.config))) for s in STAGES if s.schema is not None}
-    for key in ("sources", "optional_sources", "part_size"):
+    for key in ("sources", "optional_sources", "part_size", *STORAGE_KEYS):
         out["ingest"].pop(key, None)
     return out

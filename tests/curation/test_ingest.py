@@ -16,6 +16,7 @@ from shoemodel.curation import parts
 from shoemodel.curation.config import IngestConfig
 from shoemodel.curation.ingest import run_ingest
 from shoemodel.curation.sources import SourceNotFound, iter_sources
+from shoemodel.curation.storage import row_image_bytes
 
 
 def _photo(seed: int, size: tuple[int, int] = (96, 64)) -> Image.Image:
@@ -66,7 +67,8 @@ def test_bad_files_are_recorded_with_reason_and_skipped(tmp_path: Path) -> None:
     for name, reason in exp.items():
         if reason in ("", "duplicate"):
             assert rows[name]["status"] == "kept", name
-            assert rows[name]["image"]
+            assert rows[name]["stored"] == "reference" and rows[name]["image"] is None  # the default mode
+            assert row_image_bytes(rows[name]) == (tmp_path / "raw" / name).read_bytes()
         else:
             assert rows[name]["status"] == "dropped", name
             assert rows[name]["reason"].startswith(reason), (name, rows[name]["reason"])
@@ -88,7 +90,7 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     run_ingest(tmp_path / "ingest", IngestConfig(sources=[str(d)]), progress=False)
     (row,) = _rows(tmp_path / "ingest")
     assert (row["width"], row["height"]) == (40, 80)
-    with Image.open(io.BytesIO(row["image"])) as out:
+    with Image.open(io.BytesIO(row_image_bytes(row))) as out:
         assert out.size == (40, 80)
         assert out.getexif().get(0x0112, 1) == 1
 
