@@ -9,17 +9,21 @@ N is (the earlier 12-bit bands gave buckets of N / 4096: quadratic). The first c
 
 The index and its decisions are saved beside the parts (`dup_index.pkl`) with the parts they cover; a
 rerun that only appended parts loads it and adds the new ones; a rerun that redid an old part rebuilds it
-(an earlier copy may have changed, and "first wins" must hold over the whole listing).
+(an earlier copy may have changed, and "first wins" must hold over the whole listing). The decisions and
+the covered parts are also written small (`dup_index.json`): a rerun whose parts are exactly those reads
+only that, so a no-op rerun over millions of photos never loads the index itself.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
 INDEX_FILE = "dup_index.pkl"
+SUMMARY_FILE = "dup_index.json"  # settings, covered parts and decisions only: a no-op rerun reads just this
 
 
 def band_layout(max_distance: int) -> tuple[int, int]:
@@ -93,6 +97,28 @@ class DuplicateIndex:
                 pickle.dump({"max_distance": self.max_distance, "near": self.near, "exact": self.exact,
                              "buckets": self.buckets, "duplicates": self.duplicates, "covered": self.covered}, fh,
                             protocol=pickle.HIGHEST_PROTOCOL)
+
+    def save_summary(self, folder: str | Path) -> None:
+        """The decisions and covered parts alone (after `save`: a crash between the two leaves an older summary,
+        which only matches parts it really covers)."""
+        from shoemodel.store.atomic import atomic_write_text
+
+        atomic_write_text(Path(folder) / SUMMARY_FILE, json.dumps(
+            {"max_distance": self.max_distance, "near": self.near, "covered": {str(k): v for k, v in self.covered.items()},
+             "duplicates": self.duplicates}))
+
+    @staticmethod
+    def saved_decisions(folder: str | Path, max_distance: int, near: bool, covered: dict[int, str | None]) -> list[list] | None:
+        """The duplicates saved for exactly these parts and fingerprints under these settings, else None."""
+        try:
+            d = json.loads((Path(folder) / SUMMARY_FILE).read_text())
+        except (OSError, ValueError):
+            return None
+        if d.get("max_distance") != max_distance or d.get("near") != near:
+            return None
+        if {int(k): v for k, v in d.get("covered", {}).items()} != covered or None in covered.values():
+            return None
+        return d["duplicates"]
 
     @classmethod
     def load(cls, folder: str | Path, max_distance: int, near: bool) -> DuplicateIndex | None:

@@ -28,8 +28,15 @@ import pyarrow as pa
 from shoemodel.curation import parts
 from shoemodel.curation.config import IngestConfig
 from shoemodel.curation.dup_index import INDEX_FILE, DuplicateIndex
-from shoemodel.curation.sources import (IMAGE_SUFFIXES, check_sources, iter_sources, local_path, read_bytes, remote_stat,
-                                        used_sources)
+from shoemodel.curation.sources import (
+    IMAGE_SUFFIXES,
+    check_sources,
+    iter_sources,
+    local_path,
+    read_bytes,
+    remote_stat,
+    used_sources,
+)
 from shoemodel.curation.storage import COPY, REFERENCE, check_mode, needs_upright, storage_for, upright_image
 
 INGEST_SCHEMA = pa.schema(parts.BASE_FIELDS + [
@@ -236,13 +243,18 @@ def plan_ingest(stage_dir: Path, listing: Iterable[str], settings_fp: str, new_u
                 cfg: IngestConfig | None = None) -> IngestPlan:
     """Compare the finished parts with the listing, streaming it once.
 
-    A part is kept when its footer reads back, it ran under the same settings and every file in it is
-    unchanged (content check above) and held as `cfg` asks (copied or referenced). A part with a changed or vanished file is redone with the URIs still
-    listed; URIs in no part are new (appended to `new_uris`). Stable: a file stays in its part for good.
+    A part is kept when its footer reads back, it ran under the same settings, every file in it is
+    unchanged (content check above) and held as `cfg` asks (copied or referenced), and all its files are still
+    listed. A part with a changed or vanished file is redone with the URIs still listed; URIs in no part are new
+    (appended to `new_uris`). Stable: a file stays in its part for good.
+
+    Memory is one small entry per file (URI -> part) plus the URIs of the parts being redone: each part's rows
+    are checked as it is read and then dropped, so a no-op rerun over millions of files holds no rows.
     """
     plan = IngestPlan()
-    part_rows: dict[int, list[tuple]] = {}
-    where: dict[str, list[int]] = {}  # uri -> part of each of its (not yet matched) occurrences
+    sizes: dict[int, int] = {}  # part -> its rows
+    clean: set[int] = set()  # parts whose settings, files and storage are all unchanged
+    where: dict[str, int | list[int]] = {}  # uri -> part of each of its (not yet listed) occurrences
     for index in parts.part_indices(stage_dir):
         plan.next_index = index + 1
         fp = parts.part_fingerprint(stage_dir, index)
@@ -255,33 +267,76 @@ def plan_ingest(stage_dir: Path, listing: Iterable[str], settings_fp: str, new_u
             parts.part_path(stage_dir, index).unlink(missing_ok=True)
             plan.removed.append(index)
             continue
-        part_rows[index] = rows
-        if _part_fingerprint(settings_fp, rows) != fp:
-            plan.redo[index] = [r["source_uri"] for r in rows]  # other settings: same files, redone
-        for r in rows:
-            where.setdefault(r["source_uri"], []).append(index)
-    listed: dict[int, list[str]] = {i: [] for i in part_rows}
-    for uri in listing:
-        places = where.get(uri)
-        if not places:
-            new_uris.append(uri)
-            continue
-        listed[places.pop(0)].append(uri)
-    for index, rows in part_rows.items():
-        if index in plan.redo:
-            plan.redo[index] = listed[index]
-            continue
-        if len(listed[index]) != len(rows) or not all(
+        sizes[index] = len(rows)
+        if _part_fingerprint(settings_fp, rows) == fp and all(
                 _content_unchanged(r["source_uri"], r["size"], r["mtime_ns"], r["content_hash"], r.get("stored"))
                 and _storage_unchanged(r, cfg) for r in rows):
-            plan.redo[index] = listed[index]
-        else:
+            clean.add(index)
+        for r in rows:
+            _add_place(where, r["source_uri"], index)
+    listed = dict.fromkeys(sizes, 0)
+    redo: dict[int, list[str]] = {i: [] for i in sizes if i not in clean}
+    for uri in listing:
+        index = _take_place(where, uri)
+        if index is None:
+            new_uris.append(uri)
+            continue
+        listed[index] += 1
+        if index in redo:
+            redo[index].append(uri)
+    for index in sorted(clean):
+        if listed[index] == sizes[index]:
             plan.kept_parts += 1
-    for index in [i for i, uris in plan.redo.items() if not uris]:  # every file of the part is gone
-        del plan.redo[index]
-        parts.part_path(stage_dir, index).unlink(missing_ok=True)
-        plan.removed.append(index)
+        else:  # unchanged, but some of its files are no longer listed: redone with the ones that are
+            redo[index] = _still_listed(stage_dir, index, where)
+    for index, uris in sorted(redo.items()):
+        if uris:
+            plan.redo[index] = uris
+        else:  # every file of the part is gone
+            parts.part_path(stage_dir, index).unlink(missing_ok=True)
+            plan.removed.append(index)
     return plan
+
+
+def _add_place(where: dict[str, int | list[int]], uri: str, index: int) -> None:
+    """Record one occurrence of `uri` in part `index` (a URI listed twice has several)."""
+    prev = where.get(uri)
+    if prev is None:
+        where[uri] = index
+    elif isinstance(prev, list):
+        prev.append(index)
+    else:
+        where[uri] = [prev, index]
+
+
+def _take_place(where: dict[str, int | list[int]], uri: str) -> int | None:
+    """The part of the next unlisted occurrence of `uri` (removed from `where`), or None for a new URI."""
+    place = where.get(uri)
+    if place is None:
+        return None
+    if isinstance(place, list):
+        index = place.pop(0)
+        if not place:
+            del where[uri]
+        return index
+    del where[uri]
+    return place
+
+
+def _still_listed(stage_dir: Path, index: int, unlisted: dict[str, int | list[int]]) -> list[str]:
+    """The URIs of part `index` that the listing named (its occurrences left in `unlisted` were not), in part order."""
+    left: Counter = Counter()
+    for uri, place in unlisted.items():
+        for i in (place if isinstance(place, list) else [place]):
+            if i == index:
+                left[uri] += 1
+    out = []
+    for r in parts.read_part(stage_dir, index, ["source_uri"]):
+        if left[r["source_uri"]] > 0:
+            left[r["source_uri"]] -= 1
+        else:
+            out.append(r["source_uri"])
+    return out
 
 
 def find_duplicates(stage_dir: str | Path, cfg: IngestConfig) -> list[list]:
@@ -293,6 +348,9 @@ def find_duplicates(stage_dir: str | Path, cfg: IngestConfig) -> list[list]:
     stage_dir = Path(stage_dir)
     indices = parts.part_indices(stage_dir)
     fps = {i: parts.part_fingerprint(stage_dir, i) for i in indices}
+    saved = DuplicateIndex.saved_decisions(stage_dir, cfg.phash_max_distance, cfg.near_duplicates, fps)
+    if saved is not None and (stage_dir / INDEX_FILE).exists():
+        return saved  # the same parts as last time: nothing to decide, the index stays on disk
     index = DuplicateIndex.load(stage_dir, cfg.phash_max_distance, cfg.near_duplicates)
     if index is not None:
         last = max(index.covered, default=-1)
@@ -319,6 +377,7 @@ def find_duplicates(stage_dir: str | Path, cfg: IngestConfig) -> list[list]:
         return find_duplicates_fresh(stage_dir, cfg)
     if added or not (stage_dir / INDEX_FILE).exists():
         index.save(stage_dir)
+    index.save_summary(stage_dir)
     return list(index.duplicates)
 
 

@@ -143,3 +143,25 @@ def test_rerun_resumes_and_changed_settings_restart(tmp_path: Path) -> None:
     cfg.min_side = 1
     s = run_ingest(tmp_path / "ingest", cfg, progress=False)
     assert first.stat().st_mtime_ns != mtime and "too small" not in s.dropped
+
+
+def test_rerun_with_files_no_longer_listed_redoes_only_their_parts(tmp_path: Path) -> None:
+    """A file still on disk but no longer listed (a list source edited) leaves its part; a URI listed twice keeps
+    both rows; untouched parts are reused."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    files = [str(_save(_photo(i), raw / f"{i}.jpg", quality=90)) for i in range(5)]
+    listing = tmp_path / "list.txt"
+    listing.write_text("\n".join(files + [files[0]]) + "\n")  # the first file twice: the second is a duplicate row
+    cfg = IngestConfig(sources=[str(listing)], part_size=2, near_duplicates=False)
+    run_ingest(tmp_path / "ingest", cfg, progress=False)
+    assert [len(parts.read_part(tmp_path / "ingest", i)) for i in parts.part_indices(tmp_path / "ingest")] == [2, 2, 2]
+    kept_part = parts.part_path(tmp_path / "ingest", 0)
+    mtime = kept_part.stat().st_mtime_ns
+
+    listing.write_text("\n".join(files[:3] + files[4:] + [files[0]]) + "\n")  # 3.jpg is no longer listed
+    s = run_ingest(tmp_path / "ingest", cfg, progress=False)
+    rows = _rows(tmp_path / "ingest")
+    assert kept_part.stat().st_mtime_ns == mtime and parts.run_counts["ingest"] == 1  # only part 1 is redone
+    assert [r["source_uri"] for r in rows] == files[:3] + [files[4], files[0]]
+    assert s.inputs == 5 and s.dropped == {"duplicate": 1}

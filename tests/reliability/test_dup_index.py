@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -56,3 +58,41 @@ def test_saved_index_grows_with_new_rows(tmp_path) -> None:
     for i, h in enumerate(hashes[600:], start=600):
         b.add([1, i, f"u{i}"], f"sha{i}", h)
     assert {x[1] for x in b.duplicates} == _brute(hashes, 4)
+
+
+def test_noop_rerun_reads_only_the_small_summary_and_new_parts_use_the_index(tmp_path) -> None:
+    """Ingest reruns over the same parts take the saved decisions (dup_index.json) without loading the index:
+    even an unreadable dup_index.pkl is not touched; once a part is added the index is needed again, and an
+    unreadable one is rebuilt from the parts, with the same decisions as a fresh run."""
+    from PIL import Image
+
+    from shoemodel.curation.config import IngestConfig
+    from shoemodel.curation.dup_index import INDEX_FILE, SUMMARY_FILE
+    from shoemodel.curation.ingest import DUPLICATES, run_ingest
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 255, (8, 12, 3), dtype=np.uint8)).resize((96, 64)).save(raw / f"{i}.png")
+    (raw / "6.png").write_bytes((raw / "1.png").read_bytes())  # an exact copy
+    cfg = IngestConfig(sources=[str(raw)], part_size=2)
+    work = tmp_path / "ingest"
+    run_ingest(work, cfg, progress=False)
+    first = (work / DUPLICATES).read_text()
+    assert (work / SUMMARY_FILE).exists() and "6.png" in first
+    (work / INDEX_FILE).write_bytes(b"not a pickle")
+    run_ingest(work, cfg, progress=False)
+    assert (work / INDEX_FILE).read_bytes() == b"not a pickle" and (work / DUPLICATES).read_text() == first
+
+    (raw / "7.png").write_bytes((raw / "2.png").read_bytes())  # a new part, with a copy of an old photo
+    run_ingest(work, cfg, progress=False)
+    assert (work / INDEX_FILE).read_bytes() != b"not a pickle"
+    fresh = tmp_path / "fresh"
+    run_ingest(fresh, cfg, progress=False)
+
+    def pairs(folder):  # (duplicate, copy kept) by URI: part positions differ (appended files get a new part)
+        return sorted((d[2], d[3][2]) for d in json.loads((folder / DUPLICATES).read_text()))
+
+    assert pairs(work) == pairs(fresh) == sorted([(str(raw / "6.png"), str(raw / "1.png")),
+                                                  (str(raw / "7.png"), str(raw / "2.png"))])
