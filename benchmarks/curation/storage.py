@@ -32,6 +32,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from shoemodel.curation.dup_index import INDEX_FILE  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 FILES_PER_DIR = 1000
 LIST_PART_SIZE = 256
@@ -214,15 +216,15 @@ def run_rows(tmp: Path, sizes: list[int]) -> list[dict]:
         make_list_parts(folder, work, n)
         made = time.perf_counter() - t
         listing = _child("listing", str(folder), str(n))
-        cold = _child("noop", str(folder), str(work), str(n))  # no dup_index.pkl yet: the index is built
-        warm = _child("noop", str(folder), str(work), str(n))  # the index is loaded
+        cold = _child("noop", str(folder), str(work), str(n))  # no duplicate index yet: it is built (on disk)
+        warm = _child("noop", str(folder), str(work), str(n))  # the same parts: the saved decisions (dup_index.json) only
         assert cold["parts_made"] == warm["parts_made"] == 0 and cold["inputs"] == n, (cold, warm)
         rows.append({"rows": n, "parts": -(-n // LIST_PART_SIZE), "make_parts_s": round(made, 1),
                      "listing_s": round(listing["seconds"], 2), "listing_peak_rss_mb": listing["peak_rss_mb"],
                      "noop_cold_index_s": round(cold["seconds"], 2), "noop_cold_peak_rss_mb": cold["peak_rss_mb"],
                      "noop_warm_index_s": round(warm["seconds"], 2), "noop_warm_peak_rss_mb": warm["peak_rss_mb"],
                      "us_per_row_cold": round(1e6 * cold["seconds"] / n, 1), "us_per_row_warm": round(1e6 * warm["seconds"] / n, 1),
-                     "duplicates": cold["duplicates"], "dup_index_MB": round((work / "ingest" / "dup_index.pkl").stat().st_size / 1e6, 1),
+                     "duplicates": cold["duplicates"], "dup_index_MB": round((work / "ingest" / INDEX_FILE).stat().st_size / 1e6, 1),
                      "ingest_parts_MB": round(_tree_bytes(work / "ingest" / "parts") / 1e6, 1)})
         print(rows[-1], flush=True)
         shutil.rmtree(work)
@@ -236,7 +238,7 @@ def markdown(res: dict) -> str:
     md += [f"| {r['photos']} | {r['mode']} | {r['photo_MB']} | {r['part_MB']} | {r['parts_vs_photos']} | {r['part_bytes_per_photo']} | "
            f"{r['ingest_ms_per_image']} | {r['ingest_peak_rss_mb']} | {r['read_ms_per_image']} |" for r in res["photos"]]
     md += ["", f"List-only rows (empty files in folders of {FILES_PER_DIR}, parts of {LIST_PART_SIZE}), a no-op `run_ingest` rerun:", "",
-           "| rows | listing s | no-op rerun s (index built) | µs / row | peak RSS MB | no-op rerun s (index loaded) | µs / row | peak RSS MB | dup_index.pkl MB |",
+           "| rows | listing s | no-op rerun s (index built) | µs / row | peak RSS MB | no-op rerun s (same parts: summary only) | µs / row | peak RSS MB | dup_index.sqlite MB |",
            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     md += [f"| {r['rows']} | {r['listing_s']} | {r['noop_cold_index_s']} | {r['us_per_row_cold']} | {r['noop_cold_peak_rss_mb']} | "
            f"{r['noop_warm_index_s']} | {r['us_per_row_warm']} | {r['noop_warm_peak_rss_mb']} | {r['dup_index_MB']} |" for r in res["rows"]]

@@ -1,28 +1,28 @@
 """Duplicate index of ingest: exact (SHA-256) and near (64-bit pHash within a Hamming distance), sub-quadratic,
-kept between runs.
+on disk and kept between runs.
 
 Near duplicates use multi-index hashing: the 64 bits are cut into m bands; two hashes within distance d
 differ in some band by at most r = d // m bits (pigeonhole), so a query looks up, in each band, every
-value within r bits of its own (1 + w + w(w-1)/2 ... values for a w-bit band) in a dict. With m = 3
-bands of ~21 bits a bucket holds about N / 2^21 entries, so a query costs a few dozen lookups whatever
-N is (the earlier 12-bit bands gave buckets of N / 4096: quadratic). The first copy in part order wins.
+value within r bits of its own (1 + w + w(w-1)/2 ... values for a w-bit band). With m = 3 bands of ~21 bits
+a bucket holds about N / 2^21 entries, so a query costs a few dozen lookups whatever N is (the earlier 12-bit
+bands gave buckets of N / 4096: quadratic). The first copy in part order wins.
 
-The index and its decisions are saved beside the parts (`dup_index.pkl`) with the parts they cover; a
-rerun that only appended parts loads it and adds the new ones; a rerun that redid an old part rebuilds it
-(an earlier copy may have changed, and "first wins" must hold over the whole listing). The decisions and
-the covered parts are also written small (`dup_index.json`): a rerun whose parts are exactly those reads
-only that, so a no-op rerun over millions of photos never loads the index itself.
+The tables live in SQLite beside the parts (`dup_index.sqlite`: exact hashes, band values, the decisions and
+the parts covered, with their fingerprints), so the driver's memory does not grow with the number of photos.
+A rerun that only appended parts opens it and adds the new ones; a rerun that redid an old part rebuilds it
+(an earlier copy may have changed, and "first wins" must hold over the whole listing). The decisions and the
+covered parts are also written small (`dup_index.json`): a rerun whose parts are exactly those reads only that.
+A part's rows go in one transaction with its `covered` entry, so a crash leaves whole parts only.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import pickle
-from dataclasses import dataclass, field
+import sqlite3
 from pathlib import Path
 
-INDEX_FILE = "dup_index.pkl"
+INDEX_FILE = "dup_index.sqlite"
 SUMMARY_FILE = "dup_index.json"  # settings, covered parts and decisions only: a no-op rerun reads just this
 
 
@@ -47,56 +47,92 @@ def _masks(width: int, radius: int) -> list[int]:
     return out
 
 
-@dataclass
+def _signed(h: int) -> int:
+    """A 64-bit unsigned value (a hash, or a whole-hash band when d = 0) as SQLite's signed INTEGER."""
+    return h - (1 << 64) if h >= 1 << 63 else h
+
+
 class DuplicateIndex:
-    """Exact and near-duplicate lookup over the kept rows seen so far, in order."""
+    """Exact and near-duplicate lookup over the kept rows seen so far, in order, in SQLite (`path`, or memory)."""
 
-    max_distance: int
-    near: bool = True
-    exact: dict[str, list] = field(default_factory=dict)
-    buckets: list[dict[int, list[tuple[int, list]]]] = field(default_factory=list)
-    duplicates: list[list] = field(default_factory=list)
-    covered: dict[int, str] = field(default_factory=dict)  # part index -> its fingerprint, for reuse next run
-
-    def __post_init__(self) -> None:
+    def __init__(self, max_distance: int, near: bool = True, path: str | Path | None = None):
+        self.max_distance, self.near = int(max_distance), bool(near)
         self.m, self.radius = band_layout(self.max_distance)
         self.slices = _band_slices(self.m)
         self._masks = [_masks(w, self.radius) for _s, w in self.slices]
-        if not self.buckets:
-            self.buckets = [{} for _ in range(self.m)]
+        self.path = None if path is None else Path(path)
+        self.db = sqlite3.connect(":memory:" if path is None else str(path), isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL" if path is not None else "PRAGMA journal_mode=MEMORY")
+        self.db.execute("PRAGMA synchronous=OFF")  # a cache of the parts: rebuilt whenever it does not match them
+        self.db.executescript(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
+            "CREATE TABLE IF NOT EXISTS exact (sha TEXT PRIMARY KEY, ref TEXT);"
+            "CREATE TABLE IF NOT EXISTS near (band INTEGER, value INTEGER, hash INTEGER, ref TEXT);"
+            "CREATE INDEX IF NOT EXISTS near_lookup ON near (band, value);"
+            "CREATE TABLE IF NOT EXISTS decisions (n INTEGER PRIMARY KEY, row TEXT);"
+            "CREATE TABLE IF NOT EXISTS covered (part INTEGER PRIMARY KEY, fingerprint TEXT);")
+        self.duplicates: list[list] = [json.loads(r) for (r,) in self.db.execute("SELECT row FROM decisions ORDER BY n")]
+        self.covered: dict[int, str] = dict(self.db.execute("SELECT part, fingerprint FROM covered"))
+        self._queries = [self._near_query(len(m)) for m in self._masks]
+
+    def _near_query(self, n_values: int) -> str:
+        marks = ",".join("?" * n_values)
+        return f"SELECT hash, ref FROM near WHERE band = ? AND value IN ({marks}) ORDER BY rowid"
+
+    def settings_match(self) -> bool:
+        """True when the stored index was made with these settings (a new, empty one takes them)."""
+        got = dict(self.db.execute("SELECT key, value FROM meta"))
+        want = {"max_distance": str(self.max_distance), "near": str(int(self.near))}
+        if not got:
+            self.db.executemany("INSERT INTO meta VALUES (?, ?)", list(want.items()))
+            return True
+        return got == want
 
     def add(self, here: list, content_hash: str, phash: str | None) -> list | None:
         """Register one kept row ([part, pos, uri]); returns the row it duplicates (and records it), else None."""
-        first = self.exact.setdefault(content_hash, here)
-        if first is not here:
-            self.duplicates.append(here + [first])
-            return first
+        ref = json.dumps(here)
+        if self.db.execute("INSERT OR IGNORE INTO exact VALUES (?, ?)", (content_hash, ref)).rowcount == 0:
+            (first,), = self.db.execute("SELECT ref FROM exact WHERE sha = ?", (content_hash,))
+            return self._record(here, json.loads(first))
         if not (self.near and phash):
             return None
         h = int(phash, 16)
         bands = [(h >> s) & ((1 << w) - 1) for s, w in self.slices]
         d = self.max_distance
-        for masks, band, table in zip(self._masks, bands, self.buckets):
-            get = table.get
-            for mask in masks:
-                mates = get(band ^ mask)
-                if mates:
-                    for other, ref in mates:
-                        if (h ^ other).bit_count() <= d:
-                            self.duplicates.append(here + [ref])
-                            return ref
-        for band, table in zip(bands, self.buckets):
-            table.setdefault(band, []).append((h, here))
+        for b, (masks, band, query) in enumerate(zip(self._masks, bands, self._queries)):
+            for other, other_ref in self.db.execute(query, (b, *[_signed(band ^ mask) for mask in masks])):
+                if (h ^ (other & ((1 << 64) - 1))).bit_count() <= d:
+                    return self._record(here, json.loads(other_ref))
+        self.db.executemany("INSERT INTO near VALUES (?, ?, ?, ?)", [(b, _signed(band), _signed(h), ref) for b, band in enumerate(bands)])
         return None
 
-    def save(self, folder: str | Path) -> None:
-        from shoemodel.store.atomic import atomic_path
+    def _record(self, here: list, first: list) -> list:
+        row = here + [first]
+        self.db.execute("INSERT INTO decisions (row) VALUES (?)", (json.dumps(row),))
+        self.duplicates.append(row)
+        return first
 
-        with atomic_path(Path(folder) / INDEX_FILE) as tmp:
-            with open(tmp, "wb") as fh:
-                pickle.dump({"max_distance": self.max_distance, "near": self.near, "exact": self.exact,
-                             "buckets": self.buckets, "duplicates": self.duplicates, "covered": self.covered}, fh,
-                            protocol=pickle.HIGHEST_PROTOCOL)
+    def add_part(self, index: int, fingerprint: str, rows: list[tuple[int, str, str, str | None]]) -> None:
+        """Every kept row (pos, uri, content hash, phash) of one part and its `covered` entry, in one transaction."""
+        self.db.execute("BEGIN")
+        try:
+            for pos, uri, content_hash, phash in rows:
+                self.add([index, pos, uri], content_hash, phash)
+            self.db.execute("INSERT OR REPLACE INTO covered VALUES (?, ?)", (index, fingerprint))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.covered[index] = fingerprint
+
+    def close(self) -> None:
+        self.db.close()
+
+    def save(self, folder: str | Path) -> None:
+        """Settle the on-disk tables (the WAL folded in) and write the small summary."""
+        if self.path is not None:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.save_summary(folder)
 
     def save_summary(self, folder: str | Path) -> None:
         """The decisions and covered parts alone (after `save`: a crash between the two leaves an older summary,
@@ -121,14 +157,30 @@ class DuplicateIndex:
         return d["duplicates"]
 
     @classmethod
-    def load(cls, folder: str | Path, max_distance: int, near: bool) -> DuplicateIndex | None:
-        """The saved index if it was made with these settings (else None: rebuild)."""
+    def open(cls, folder: str | Path, max_distance: int, near: bool) -> DuplicateIndex | None:
+        """The saved index of `folder` if it was made with these settings and reads back (else None: rebuild)."""
         p = Path(folder) / INDEX_FILE
+        if not p.exists():
+            return None
         try:
-            with open(p, "rb") as fh:
-                d = pickle.load(fh)
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ValueError):
-            return None
-        if d.get("max_distance") != max_distance or d.get("near") != near:
-            return None
-        return cls(max_distance, near, d["exact"], d["buckets"], d["duplicates"], d["covered"])
+            index = cls(max_distance, near, p)
+            if index.settings_match():
+                return index
+            index.close()
+        except sqlite3.DatabaseError:
+            pass
+        return None
+
+    @classmethod
+    def create(cls, folder: str | Path, max_distance: int, near: bool) -> DuplicateIndex:
+        """A new, empty index file in `folder` (any older one removed)."""
+        remove(folder)
+        index = cls(max_distance, near, Path(folder) / INDEX_FILE)
+        index.settings_match()
+        return index
+
+
+def remove(folder: str | Path) -> None:
+    """Delete the index file of `folder` and SQLite's side files."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        (Path(folder) / (INDEX_FILE + suffix)).unlink(missing_ok=True)

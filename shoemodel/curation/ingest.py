@@ -9,7 +9,6 @@ near duplicates are marked in a second, cheap pass in input order: the first cop
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import io
 import itertools
@@ -342,8 +341,9 @@ def _still_listed(stage_dir: Path, index: int, unlisted: dict[str, int | list[in
 def find_duplicates(stage_dir: str | Path, cfg: IngestConfig) -> list[list]:
     """[part index, row in part, source_uri, index/row/uri of the copy kept] per duplicate, in input order.
 
-    Rows are named by position, since one URI may be listed twice. The index (`dup_index`) is sub-quadratic
-    and kept between runs: when the parts it covers are all still there, unchanged, only newer parts are added.
+    Rows are named by position, since one URI may be listed twice. The index (`dup_index`) is sub-quadratic,
+    on disk and kept between runs: when the parts it covers are all still there, unchanged, only newer parts
+    are added; when they are exactly the parts there are, only its small summary is read.
     """
     stage_dir = Path(stage_dir)
     indices = parts.part_indices(stage_dir)
@@ -351,40 +351,27 @@ def find_duplicates(stage_dir: str | Path, cfg: IngestConfig) -> list[list]:
     saved = DuplicateIndex.saved_decisions(stage_dir, cfg.phash_max_distance, cfg.near_duplicates, fps)
     if saved is not None and (stage_dir / INDEX_FILE).exists():
         return saved  # the same parts as last time: nothing to decide, the index stays on disk
-    index = DuplicateIndex.load(stage_dir, cfg.phash_max_distance, cfg.near_duplicates)
+    index = DuplicateIndex.open(stage_dir, cfg.phash_max_distance, cfg.near_duplicates)
     if index is not None:
         last = max(index.covered, default=-1)
-        if any(fps.get(i) != fp for i, fp in index.covered.items()) or any(i < last and i not in index.covered for i in indices):
-            index = None  # an old part changed or appeared: first-wins must be decided again over everything
+        stale = any(fps.get(i) != fp for i, fp in index.covered.items()) or any(
+            i < last and i not in index.covered for i in indices)
+        if stale:  # an old part changed, appeared or went: first-wins must be decided again over everything
+            index.close()
+            index = None
     if index is None:
-        index = DuplicateIndex(cfg.phash_max_distance, cfg.near_duplicates)
-    added = 0
-    collecting = gc.isenabled()
-    gc.disable()  # the index is millions of small, acyclic objects: the cyclic collector would rescan them all
+        index = DuplicateIndex.create(stage_dir, cfg.phash_max_distance, cfg.near_duplicates)
     try:
         for i in indices:
             if i in index.covered:
                 continue
-            added += 1
-            for pos, r in enumerate(parts.read_part(stage_dir, i, ["source_uri", "content_hash", "status", "phash"])):
-                if r["status"] == parts.KEPT:
-                    index.add([i, pos, r["source_uri"]], r["content_hash"], r["phash"])
-            index.covered[i] = fps[i]
-    finally:
-        if collecting:
-            gc.enable()
-    if set(index.covered) != set(indices):  # parts were removed: their rows must not stay as "first copies"
-        return find_duplicates_fresh(stage_dir, cfg)
-    if added or not (stage_dir / INDEX_FILE).exists():
+            rows = parts.read_part(stage_dir, i, ["source_uri", "content_hash", "status", "phash"])
+            index.add_part(i, fps[i], [(pos, r["source_uri"], r["content_hash"], r["phash"])
+                                       for pos, r in enumerate(rows) if r["status"] == parts.KEPT])
         index.save(stage_dir)
-    index.save_summary(stage_dir)
-    return list(index.duplicates)
-
-
-def find_duplicates_fresh(stage_dir: Path, cfg: IngestConfig) -> list[list]:
-    """Rebuild the index from every part (after parts were removed)."""
-    (stage_dir / INDEX_FILE).unlink(missing_ok=True)
-    return find_duplicates(stage_dir, cfg)
+        return list(index.duplicates)
+    finally:
+        index.close()
 
 
 def load_duplicates(stage_dir: str | Path) -> dict[int, frozenset[int]]:

@@ -48,16 +48,31 @@ def test_same_duplicates_as_brute_force(d: int) -> None:
 
 def test_saved_index_grows_with_new_rows(tmp_path) -> None:
     hashes = _hashes(800, 1)
-    a = DuplicateIndex(4)
-    for i, h in enumerate(hashes[:600]):
-        a.add([0, i, f"u{i}"], f"sha{i}", h)
-    a.covered[0] = "fp"
+    a = DuplicateIndex.create(tmp_path, 4, True)
+    a.add_part(0, "fp", [(i, f"u{i}", f"sha{i}", h) for i, h in enumerate(hashes[:600])])
     a.save(tmp_path)
-    b = DuplicateIndex.load(tmp_path, 4, True)
-    assert b is not None and DuplicateIndex.load(tmp_path, 3, True) is None  # other settings: rebuilt
-    for i, h in enumerate(hashes[600:], start=600):
-        b.add([1, i, f"u{i}"], f"sha{i}", h)
+    a.close()
+    assert DuplicateIndex.open(tmp_path, 3, True) is None  # other settings: rebuilt
+    b = DuplicateIndex.open(tmp_path, 4, True)
+    assert b is not None and b.covered == {0: "fp"}
+    b.add_part(1, "fp1", [(i, f"u{i}", f"sha{i}", h) for i, h in enumerate(hashes[600:], start=600)])
     assert {x[1] for x in b.duplicates} == _brute(hashes, 4)
+    b.close()
+
+
+def test_a_crash_inside_a_part_leaves_whole_parts_only(tmp_path) -> None:
+    """A part's rows and its covered entry commit together: an error midway adds nothing of that part."""
+    hashes = _hashes(40, 2)
+    idx = DuplicateIndex.create(tmp_path, 4, True)
+    idx.add_part(0, "fp0", [(i, f"u{i}", f"sha{i}", h) for i, h in enumerate(hashes[:20])])
+    with pytest.raises(ValueError):
+        idx.add_part(1, "fp1", [(i, f"u{i}", f"sha{i}", h) for i, h in enumerate(hashes[20:30], start=20)]
+                     + [(99, "bad", "sha99", "not hex")])
+    idx.close()
+    again = DuplicateIndex.open(tmp_path, 4, True)
+    assert again.covered == {0: "fp0"}
+    assert again.db.execute("SELECT COUNT(*) FROM exact").fetchone()[0] == 20
+    again.close()
 
 
 def test_noop_rerun_reads_only_the_small_summary_and_new_parts_use_the_index(tmp_path) -> None:
