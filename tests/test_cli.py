@@ -251,7 +251,7 @@ def test_every_path_field_is_marked() -> None:
     from shoemodel.training.wd.config import WDConfig
 
     expected = {
-        SampleConfig: {"out"}, CurationConfig: {"work_dir", "out"}, IngestConfig: {"sources", "optional_sources"},
+        SampleConfig: {"out"}, CurationConfig: {"work_dir", "out"}, IngestConfig: {"sources", "optional_sources", "copy_sources"},
         DetectConfig: {"weights"}, PoseConfig: {"weights", "config"}, SegmentConfig: {"weights"},
         AnnotationConfig: {"pool", "workdir", "output", "document_root", "snapshot"}, BrowseConfig: {"media_dir"},
         MLBackendConfig: {"checkpoint", "sam_checkpoint", "pool"}, MergeSpec: {"inputs", "out"},

@@ -7,8 +7,8 @@ driver-side work of ingest (listing, rerun plan, duplicate index) at a million f
    file read and SHA-256-checked).
 2. List-only rows at up to 1M: that many empty files in 1000 folders, with ingest parts made for them directly
    (kept rows with random content hashes and pHashes, every fifth a near copy), then `run_ingest` as a no-op
-   rerun: it walks the folders, plans (footer + stat per file), builds the duplicate index (first time) or
-   loads it (second), and sums the footers. No photo is decoded: this is the part of ingest that grows with N.
+   rerun: it walks the folders, plans (footer + stat per file), builds the duplicate index on disk (first time)
+   or, the parts being the same, reads only its saved decisions (second), and sums the footers. No photo is decoded: this is the part of ingest that grows with N.
 CPU only; every figure is from this machine (2 cores shared with other jobs: noisy).
 Run:  python benchmarks/curation/storage.py --photos 250,1000 --rows 125000,250000,500000,1000000
       (writes storage.json / storage.md beside this file)
