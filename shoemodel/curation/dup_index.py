@@ -64,10 +64,11 @@ class DuplicateIndex:
         self.db = sqlite3.connect(":memory:" if path is None else str(path), isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL" if path is not None else "PRAGMA journal_mode=MEMORY")
         self.db.execute("PRAGMA synchronous=OFF")  # a cache of the parts: rebuilt whenever it does not match them
+        self.db.execute("PRAGMA cache_size=-65536")  # 64 MB of pages: the band index's hot levels stay in memory
         self.db.executescript(
             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
             "CREATE TABLE IF NOT EXISTS exact (sha TEXT PRIMARY KEY, ref TEXT);"
-            "CREATE TABLE IF NOT EXISTS near (band INTEGER, value INTEGER, hash INTEGER, ref TEXT);"
+            "CREATE TABLE IF NOT EXISTS near (band INTEGER, value INTEGER, hash INTEGER, first INTEGER);"
             "CREATE INDEX IF NOT EXISTS near_lookup ON near (band, value);"
             "CREATE TABLE IF NOT EXISTS decisions (n INTEGER PRIMARY KEY, row TEXT);"
             "CREATE TABLE IF NOT EXISTS covered (part INTEGER PRIMARY KEY, fingerprint TEXT);")
@@ -77,7 +78,7 @@ class DuplicateIndex:
 
     def _near_query(self, n_values: int) -> str:
         marks = ",".join("?" * n_values)
-        return f"SELECT hash, ref FROM near WHERE band = ? AND value IN ({marks}) ORDER BY rowid"
+        return f"SELECT hash, first FROM near WHERE band = ? AND value IN ({marks}) ORDER BY rowid"
 
     def settings_match(self) -> bool:
         """True when the stored index was made with these settings (a new, empty one takes them)."""
@@ -90,20 +91,22 @@ class DuplicateIndex:
 
     def add(self, here: list, content_hash: str, phash: str | None) -> list | None:
         """Register one kept row ([part, pos, uri]); returns the row it duplicates (and records it), else None."""
-        ref = json.dumps(here)
-        if self.db.execute("INSERT OR IGNORE INTO exact VALUES (?, ?)", (content_hash, ref)).rowcount == 0:
+        cur = self.db.execute("INSERT OR IGNORE INTO exact (sha, ref) VALUES (?, ?)", (content_hash, json.dumps(here)))
+        if cur.rowcount == 0:
             (first,), = self.db.execute("SELECT ref FROM exact WHERE sha = ?", (content_hash,))
             return self._record(here, json.loads(first))
+        row_id = cur.lastrowid  # the near table points at it: each row's reference is stored once
         if not (self.near and phash):
             return None
         h = int(phash, 16)
         bands = [(h >> s) & ((1 << w) - 1) for s, w in self.slices]
         d = self.max_distance
         for b, (masks, band, query) in enumerate(zip(self._masks, bands, self._queries)):
-            for other, other_ref in self.db.execute(query, (b, *[_signed(band ^ mask) for mask in masks])):
+            for other, first_id in self.db.execute(query, (b, *[_signed(band ^ mask) for mask in masks])):
                 if (h ^ (other & ((1 << 64) - 1))).bit_count() <= d:
-                    return self._record(here, json.loads(other_ref))
-        self.db.executemany("INSERT INTO near VALUES (?, ?, ?, ?)", [(b, _signed(band), _signed(h), ref) for b, band in enumerate(bands)])
+                    (first,), = self.db.execute("SELECT ref FROM exact WHERE rowid = ?", (first_id,))
+                    return self._record(here, json.loads(first))
+        self.db.executemany("INSERT INTO near VALUES (?, ?, ?, ?)", [(b, _signed(band), _signed(h), row_id) for b, band in enumerate(bands)])
         return None
 
     def _record(self, here: list, first: list) -> list:
