@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,8 @@ from shoemodel.curation.config import CurationConfig
 from shoemodel.curation.parts import StageSummary
 from shoemodel.curation.runner import run_model_stage
 from shoemodel.curation.stages import stage, stage_names
+
+log = logging.getLogger(__name__)
 
 
 def run_stage(name: str, cfg: CurationConfig, out_root: str | Path, executor: Any = None) -> StageSummary | Any:
@@ -55,6 +59,24 @@ def check_resources(executor: Any, resources: dict[str, float] | None) -> None:
                            f"`dask worker ADDRESS --resources GPU=1`, or set curation.gpu_resources: {{}} to run anywhere")
 
 
+def relative_sources(cfg: CurationConfig) -> list[str]:
+    """Local sources given as relative paths: every worker reads them from its own working directory (and in
+    reference mode every later stage too), so on a cluster of other machines they must be absolute or URIs."""
+    from shoemodel.curation.sources import is_uri
+
+    return [str(s) for s in [*cfg.ingest.sources, *cfg.ingest.optional_sources]
+            if not is_uri(str(s)) and not os.path.isabs(str(s).removeprefix("file://"))]
+
+
+def warn_relative_sources(cfg: CurationConfig) -> None:
+    """One warning when an existing cluster (`executor.kind: address`) gets relative source paths."""
+    rel = relative_sources(cfg) if cfg.executor.kind == "address" else []
+    if rel:
+        log.warning("curation sources given as relative paths (%s): workers of an existing Dask cluster read them "
+                    "from their own working directory; give absolute paths or URIs when they run elsewhere",
+                    ", ".join(rel[:3]) + (" ..." if len(rel) > 3 else ""))
+
+
 def check_models(cfg: CurationConfig, stages: tuple[str, ...] = stage_names()) -> dict[str, dict[str, Any]]:
     """Every model stage's provenance, read before any stage runs: a missing weights file or an unknown backend
     is one error naming it now, not after ingest and detect have run."""
@@ -69,6 +91,8 @@ def run_all(cfg: CurationConfig, out_root: str | Path, executor: Any = None, sta
     from shoemodel.curation.fused import FUSED, run_fused
 
     check_models(cfg, stages)
+    if "ingest" in stages or cfg.ingest.bytes == "reference":
+        warn_relative_sources(cfg)
     out: dict[str, Any] = {}
     if any(stage(name).gpu for name in stages):
         check_resources(executor, cfg.gpu_resources)

@@ -134,3 +134,21 @@ def test_dask_without_gpu_workers_fails_fast_naming_the_resource() -> None:
             check_resources(ex, {"GPU": 1})
     cfg = CurationConfig(executor=ExecutorConfig(kind="local"))
     assert executor_config(cfg).worker_resources == {"GPU": 1}
+
+
+def test_relative_sources_on_an_existing_cluster_are_warned(caplog) -> None:
+    """Workers of a cluster started elsewhere read relative paths from their own folder: say so once."""
+    import logging
+
+    from shoemodel.curation.config import CurationConfig
+    from shoemodel.curation.pipeline import relative_sources, warn_relative_sources
+
+    cfg = CurationConfig()
+    cfg.ingest.sources = ["photos/raw", "/abs/photos", "s3://bucket/photos"]
+    assert relative_sources(cfg) == ["photos/raw"]
+    with caplog.at_level(logging.WARNING, logger="shoemodel.curation.pipeline"):
+        warn_relative_sources(cfg)  # inline: the driver reads them itself, nothing to say
+        assert not caplog.records
+        cfg.executor.kind = "address"
+        warn_relative_sources(cfg)
+    assert len(caplog.records) == 1 and "photos/raw" in caplog.records[0].getMessage()
