@@ -283,11 +283,12 @@ def plan_ingest(stage_dir: Path, listing: Iterable[str], settings_fp: str, new_u
         listed[index] += 1
         if index in redo:
             redo[index].append(uri)
+    unlisted = _by_part(where) if any(listed[i] != sizes[i] for i in clean) else {}
     for index in sorted(clean):
         if listed[index] == sizes[index]:
             plan.kept_parts += 1
         else:  # unchanged, but some of its files are no longer listed: redone with the ones that are
-            redo[index] = _still_listed(stage_dir, index, where)
+            redo[index] = _still_listed(stage_dir, index, unlisted[index])
     for index, uris in sorted(redo.items()):
         if uris:
             plan.redo[index] = uris
@@ -322,13 +323,18 @@ def _take_place(where: dict[str, int | list[int]], uri: str) -> int | None:
     return place
 
 
-def _still_listed(stage_dir: Path, index: int, unlisted: dict[str, int | list[int]]) -> list[str]:
-    """The URIs of part `index` that the listing named (its occurrences left in `unlisted` were not), in part order."""
-    left: Counter = Counter()
+def _by_part(unlisted: dict[str, int | list[int]]) -> dict[int, Counter]:
+    """The occurrences left in `unlisted` (files the listing no longer names), counted per URI, grouped by part."""
+    out: dict[int, Counter] = {}
     for uri, place in unlisted.items():
         for i in (place if isinstance(place, list) else [place]):
-            if i == index:
-                left[uri] += 1
+            out.setdefault(i, Counter())[uri] += 1
+    return out
+
+
+def _still_listed(stage_dir: Path, index: int, unlisted: Counter) -> list[str]:
+    """The URIs of part `index` that the listing named (`unlisted` counts its occurrences it did not), in part order."""
+    left = Counter(unlisted)
     out = []
     for r in parts.read_part(stage_dir, index, ["source_uri"]):
         if left[r["source_uri"]] > 0:
