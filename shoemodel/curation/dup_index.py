@@ -80,14 +80,12 @@ class DuplicateIndex:
         marks = ",".join("?" * n_values)
         return f"SELECT hash, first FROM near WHERE band = ? AND value IN ({marks}) ORDER BY rowid"
 
+    def _settings(self) -> dict[str, str]:
+        return {"max_distance": str(self.max_distance), "near": str(int(self.near))}
+
     def settings_match(self) -> bool:
-        """True when the stored index was made with these settings (a new, empty one takes them)."""
-        got = dict(self.db.execute("SELECT key, value FROM meta"))
-        want = {"max_distance": str(self.max_distance), "near": str(int(self.near))}
-        if not got:
-            self.db.executemany("INSERT INTO meta VALUES (?, ?)", list(want.items()))
-            return True
-        return got == want
+        """True when the stored index was made with these settings."""
+        return dict(self.db.execute("SELECT key, value FROM meta")) == self._settings()
 
     def add(self, here: list, content_hash: str, phash: str | None) -> list | None:
         """Register one kept row ([part, pos, uri]); returns the row it duplicates (and records it), else None."""
@@ -179,7 +177,7 @@ class DuplicateIndex:
         """A new, empty index file in `folder` (any older one removed)."""
         remove(folder)
         index = cls(max_distance, near, Path(folder) / INDEX_FILE)
-        index.settings_match()
+        index.db.executemany("INSERT INTO meta VALUES (?, ?)", list(index._settings().items()))
         return index
 
 
