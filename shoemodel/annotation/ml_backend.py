@@ -47,15 +47,6 @@ log = logging.getLogger(__name__)
 MODEL_CLASS = "shoemodel.WD"
 
 
-@dataclass
-class TaskImages:
-    """One task's pixels: the photo shown in Label Studio, and the image (+ shoe pixels) WD reads."""
-
-    photo: np.ndarray
-    wd_image: np.ndarray
-    content: np.ndarray | None
-
-
 class BackendModel:
     """The models behind the server: the WD (reloaded when its checkpoint changes) and an optional SAM."""
 
@@ -92,23 +83,25 @@ class BackendModel:
         return self._sam
 
     # ---- images ----
-    def task_images(self, tasks: list[dict[str, Any]], predictor: Any = None) -> dict[int, TaskImages]:
-        """Each task's photo (what the annotator sees and SAM prompts point at) and the (image, content) WD
-        reads (`predictor.record_input`): from the pool by record id, else from the task's photo fetched from
-        Label Studio (`photo_input`)."""
+    def task_images(self, tasks: list[dict[str, Any]], predictor: Any = None,
+                    photo_only: bool = False) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
+        """(image, content) per task: what WD reads (`predictor.record_input`), or with `photo_only` the photo
+        the annotator sees, which SAM prompts point at. From the pool by record id, else from the task's photo
+        fetched from Label Studio (`photo_input`)."""
         from shoemodel.annotation.pool import iter_pool
         from shoemodel.schemas.records import decode_image
 
         want = {t["data"].get("record_id"): t["id"] for t in tasks if t.get("data", {}).get("record_id")}
-        images: dict[int, TaskImages] = {}
+        images: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
         if want and self.cfg.pool and Path(self.cfg.pool).exists():
-            for rec in iter_pool(self.cfg.pool, set(want), columns=["id", "image", "shoe_image"]):
-                images[want[rec["id"]]] = TaskImages(decode_image(rec["image"], "RGB", "image", rec["id"]),
-                                                     *record_input(predictor, rec))
+            columns = ["id", "image"] if photo_only else ["id", "image", "shoe_image"]
+            for rec in iter_pool(self.cfg.pool, set(want), columns=columns):
+                images[want[rec["id"]]] = ((decode_image(rec["image"], "RGB", "image", rec["id"]), None) if photo_only
+                                           else record_input(predictor, rec))
         for t in tasks:
             if t["id"] not in images:
                 photo = self.fetch_image(t["data"].get("image", ""))
-                images[t["id"]] = TaskImages(photo, *photo_input(predictor, photo))
+                images[t["id"]] = (photo, None) if photo_only else photo_input(predictor, photo)
         return images
 
     def fetch_image(self, url: str) -> np.ndarray:
@@ -127,15 +120,16 @@ class BackendModel:
         """One prediction per task, in order: a SAM mask when the context holds a prompt and SAM is loaded, else WD."""
         with self._lock:
             wd, version = self._wd, self._version
-        images = self.task_images(tasks, wd)
         prompts = prompt_of(context)
+        use_sam = prompts is not None and self.sam() is not None
+        images = self.task_images(tasks, wd, photo_only=use_sam)
         out = []
         for task in tasks:
-            im = images[task["id"]]
-            if prompts and self.sam() is not None:
-                out.append(self.sam_prediction(im.photo, *prompts))
+            image, content = images[task["id"]]
+            if use_sam:
+                out.append(self.sam_prediction(image, *prompts))
                 continue
-            mask, probs = predict(wd, im.wd_image, im.content)
+            mask, probs = predict(wd, image, content)
             score = 1.0 - uncertainty(probs, mask > 0) if probs is not None else None
             out.append({"result": mask_to_results(mask), "score": score, "model_version": version})
         return out
