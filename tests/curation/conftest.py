@@ -26,6 +26,16 @@ def coco_dir(fixtures_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def people_photos(fixtures_dir: Path) -> list[Path]:
+    """The fixture photos of people with their feet in view: the COCO walkers, bus.jpg and zidane.jpg (6)."""
+    imgs = fixtures_dir / "images"
+    files = sorted((imgs / "mmpose" / "coco").glob("*.jpg")) + sorted((imgs / "ultralytics_samples").glob("*.jpg"))
+    if len(files) < 6:
+        pytest.skip("fixture photos missing")
+    return files
+
+
+@pytest.fixture(scope="session")
 def yolox_weights(fixtures_dir: Path) -> Path:
     p = fixtures_dir / "weights" / "yolox_nano" / "yolox_nano.onnx"
     if not p.exists():

@@ -23,14 +23,6 @@ from shoemodel.schemas.records import decode_image
 MASK_TOLERANCE = 1e-4  # fraction of a mask's pixels that may flip between the batched and per-image SAM paths
 
 
-def _photos(fixtures_dir: Path) -> list[Path]:
-    imgs = fixtures_dir / "images"
-    files = sorted((imgs / "mmpose" / "coco").glob("*.jpg")) + sorted((imgs / "ultralytics_samples").glob("*.jpg"))
-    if len(files) < 6:
-        pytest.skip("fixture photos missing")
-    return files
-
-
 def _feet(image: np.ndarray) -> np.ndarray:
     """Two plausible feet near the bottom of the image (prompts for SAM; the model is random, so any place will do)."""
     h, w = image.shape[:2]
@@ -45,8 +37,8 @@ def _close_masks(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and (a != b).sum() <= MASK_TOLERANCE * max(int(a.sum()), int(b.sum()), 1)
 
 
-def test_prefetch_keeps_order_and_reports_decode_errors_in_place(fixtures_dir: Path) -> None:
-    files = _photos(fixtures_dir)[:5]
+def test_prefetch_keeps_order_and_reports_decode_errors_in_place(people_photos: list[Path]) -> None:
+    files = people_photos[:5]
     rows = [{"image": f.read_bytes(), "i": i} for i, f in enumerate(files)]
     rows.insert(2, {"image": b"not an image", "i": -1})
     for threads in (0, 2):
@@ -59,7 +51,7 @@ def test_prefetch_keeps_order_and_reports_decode_errors_in_place(fixtures_dir: P
 
 @pytest.mark.fixtures
 @pytest.mark.parametrize("backend", ["sam", "hf_sam"])
-def test_sam_encoder_on_a_stacked_batch_equals_one_image_at_a_time(fixtures_dir: Path, backend: str) -> None:
+def test_sam_encoder_on_a_stacked_batch_equals_one_image_at_a_time(people_photos: list[Path], backend: str) -> None:
     import torch
 
     from shoemodel.curation.prompts import foot_prompts
@@ -69,7 +61,7 @@ def test_sam_encoder_on_a_stacked_batch_equals_one_image_at_a_time(fixtures_dir:
 
     torch.manual_seed(0)
     seg = SamSegmenter(tiny_sam() if backend == "sam" else tiny_hf_sam(), device="cpu")
-    images = [decode_image(f.read_bytes(), "RGB") for f in _photos(fixtures_dir)]  # sizes differ: 333x500 .. 1080x810
+    images = [decode_image(f.read_bytes(), "RGB") for f in people_photos]  # sizes differ: 333x500 .. 1080x810
     prompts = [foot_prompts(_feet(im), im.shape[1], im.shape[0]) for im in images]
     batched = seg.segment_batch(images, prompts, seg.prepare(images))
     compared = 0
@@ -112,7 +104,7 @@ def _same_rows(a: dict[str, dict], b: dict[str, dict]) -> None:
 
 
 @pytest.fixture(scope="module")
-def three_paths(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path, yolox_weights: Path, photo_config,
+def three_paths(tmp_path_factory: pytest.TempPathFactory, people_photos: list[Path], yolox_weights: Path, photo_config,
                 mediapipe_installed) -> dict[str, tuple[Path, dict]]:
     """The same photos through (a) one image at a time, in line, (b) batched with prefetching, (c) fused; real YOLOX-Nano
     and MediaPipe, a tiny random SAM saved as a segment-anything .pth (its QC opened up: a random model's masks are not
@@ -124,7 +116,7 @@ def three_paths(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path, yo
     root = tmp_path_factory.mktemp("paths")
     torch.manual_seed(0)
     torch.save(tiny_sam().state_dict(), root / "sam_tiny.pth")
-    files = [str(f) for f in _photos(fixtures_dir)]
+    files = [str(f) for f in people_photos]
     out = {}
     for name, batch, threads, fused in (("per_image", 1, 0, False), ("batched", 4, 2, False), ("fused", 4, 2, True)):
         cfg = photo_config(root / name / "work", files, yolox_weights)
@@ -207,7 +199,7 @@ def test_speed_settings_redo_no_part_on_either_path(three_paths: dict, tmp_path:
 
 
 @pytest.mark.fixtures
-def test_vectorised_heatmap_decoding_equals_transformers_post_processing(fixtures_dir: Path) -> None:
+def test_vectorised_heatmap_decoding_equals_transformers_post_processing(people_photos: list[Path]) -> None:
     """All crops' 133 heatmaps decoded in one go give transformers' own `post_process_pose_estimation` numbers."""
     import torch
 
@@ -217,7 +209,7 @@ def test_vectorised_heatmap_decoding_equals_transformers_post_processing(fixture
 
     torch.manual_seed(0)
     est = VitPoseWholeBody(model=tiny_vitpose(), device="cpu")
-    images = [decode_image(f.read_bytes(), "RGB") for f in _photos(fixtures_dir)[:3]]
+    images = [decode_image(f.read_bytes(), "RGB") for f in people_photos[:3]]
     boxes = [[[10.0, 20.0, 200.0, 300.0], [50.0, 40.0, 120.0, 250.0]], [[0.0, 0.0, 300.0, 320.0]], [[5.0, 5.0, 90.0, 180.0]]]
     inputs = est.processor(images, boxes=boxes, return_tensors="pt")
     with torch.inference_mode():

@@ -19,12 +19,8 @@ from shoemodel.schemas.records import validate_record
 from shoemodel.store import iter_records, read_manifest
 
 
-def _photos(fixtures_dir: Path) -> list[str]:
-    imgs = fixtures_dir / "images"
-    files = sorted((imgs / "mmpose" / "coco").glob("*.jpg")) + sorted((imgs / "ultralytics_samples").glob("*.jpg"))
-    if len(files) < 6:
-        pytest.skip("fixture photos missing")
-    return [str(f) for f in files] + [str(files[0])]  # one exact duplicate on purpose
+def _photos(people_photos: list[Path]) -> list[str]:
+    return [str(f) for f in people_photos] + [str(people_photos[0])]  # one exact duplicate on purpose
 
 
 def _records(root: Path) -> list[dict]:
@@ -32,10 +28,10 @@ def _records(root: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path, yolox_weights: Path, photo_config, mediapipe_installed) -> dict:
+def reference(tmp_path_factory: pytest.TempPathFactory, people_photos: list[Path], yolox_weights: Path, photo_config, mediapipe_installed) -> dict:
     """One uninterrupted in-process run over the fixture photos (the comparison baseline)."""
     d = tmp_path_factory.mktemp("ref")
-    cfg = photo_config(d / "work", _photos(fixtures_dir), yolox_weights)
+    cfg = photo_config(d / "work", _photos(people_photos), yolox_weights)
     summary = run_all(cfg, d / "set")
     return {"cfg": cfg, "summary": summary, "set": d / "set", "records": _records(d / "set")}
 

@@ -24,6 +24,16 @@ def shoe_leg_set(tmp_path_factory) -> Path:
     return write_synthetic_set(tmp_path_factory.mktemp("sets") / "shoe_leg", "shoe_leg", 32, 64)
 
 
+@pytest.fixture
+def fresh_accelerator_state():
+    """accelerate keeps one mixed-precision setting per process; other tests may have set another."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(True)
+    yield
+    AcceleratorState._reset_state(True)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _one_torch_thread():
     """Tiny models run far faster on one thread than on two contended ones."""

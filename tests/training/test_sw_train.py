@@ -17,14 +17,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
 
-@pytest.fixture(autouse=True)
-def fresh_accelerator_state():
-    """accelerate keeps one mixed-precision setting per process; other tests may have set another."""
-    from accelerate.state import AcceleratorState
-
-    AcceleratorState._reset_state(True)
-    yield
-    AcceleratorState._reset_state(True)
+pytestmark = pytest.mark.usefixtures("fresh_accelerator_state")  # tests/training/conftest.py
 
 
 @pytest.fixture(autouse=True, scope="module")
