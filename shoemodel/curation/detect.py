@@ -128,12 +128,9 @@ def feet_occlusion(det: np.ndarray, foot_frac: float = 0.15) -> np.ndarray:
 
 def detect_rows(rows: list[dict[str, Any]], detector: PersonDetector, cfg: DetectConfig) -> list[dict[str, Any]]:
     """Run the detector in batches over ingest rows (decoded ahead in threads); one output row per input row."""
-    from shoemodel.curation.prefetch import batches
+    from shoemodel.curation.prefetch import map_batches
 
-    out: list[dict[str, Any]] = []
-    for b in batches(rows, cfg.batch_size, cfg.loader_threads):
-        out += detect_decoded(b.rows, b.images, detector, cfg)
-    return out
+    return map_batches(rows, cfg.batch_size, cfg.loader_threads, lambda b: detect_decoded(b.rows, b.images, detector, cfg))
 
 
 def detect_decoded(batch: list[dict[str, Any]], decoded: list[Any], detector: PersonDetector,

@@ -149,12 +149,9 @@ def quality_reason(k: np.ndarray, box: np.ndarray, cfg: PoseConfig) -> str | Non
 
 def pose_rows(rows: list[dict[str, Any]], estimator: WholeBodyPose, cfg: PoseConfig) -> list[dict[str, Any]]:
     """One output row per detect-kept image (decoded ahead in threads); errors per image are captured as failed rows."""
-    from shoemodel.curation.prefetch import batches
+    from shoemodel.curation.prefetch import map_batches
 
-    out: list[dict[str, Any]] = []
-    for b in batches(rows, cfg.batch_size, cfg.loader_threads):
-        out += pose_decoded(b.rows, b.images, estimator, cfg)
-    return out
+    return map_batches(rows, cfg.batch_size, cfg.loader_threads, lambda b: pose_decoded(b.rows, b.images, estimator, cfg))
 
 
 def pose_decoded(batch: list[dict[str, Any]], images: list[Any], estimator: WholeBodyPose,

@@ -77,6 +77,15 @@ def batches(rows: Sequence[dict[str, Any]], batch_size: int, threads: int = 2, d
             yield batch
 
 
+def map_batches(rows: Sequence[dict[str, Any]], batch_size: int, threads: int, run: Callable[[Batch], list[Any]],
+                prepare: Callable[[list[Any]], Any] | None = None) -> list[Any]:
+    """`run` on each prefetched batch of `rows`, its outputs joined in order: a stage's row function."""
+    out: list[Any] = []
+    for b in batches(rows, batch_size, threads, prepare=prepare):
+        out += run(b)
+    return out
+
+
 def ok_indices(images: list[Any]) -> list[int]:
     """Positions of the images that decoded."""
     return [i for i, im in enumerate(images) if isinstance(im, np.ndarray)]

@@ -80,13 +80,12 @@ def masks_to_result(shape: tuple[int, int], prompts: list[FootPrompt], masks: li
 
 def segment_rows(rows: list[dict[str, Any]], segmenter: ShoeSegmenter, cfg: SegmentConfig) -> list[dict[str, Any]]:
     """One output row per pose-kept image, in batches decoded (and SAM-preprocessed) ahead in threads."""
-    from shoemodel.curation.prefetch import batches
+    from shoemodel.curation.prefetch import map_batches
 
     prepare = getattr(segmenter, "prepare", None)
-    out: list[dict[str, Any]] = []
-    for b in batches(rows, cfg.batch_size, cfg.loader_threads, prepare=_prepare_with(prepare) if prepare else None):
-        out += segment_decoded(b.rows, b.images, segmenter, cfg, b.prepared)
-    return out
+    return map_batches(rows, cfg.batch_size, cfg.loader_threads,
+                       lambda b: segment_decoded(b.rows, b.images, segmenter, cfg, b.prepared),
+                       prepare=_prepare_with(prepare) if prepare else None)
 
 
 def _prepare_with(prepare: Any) -> Any:
