@@ -57,7 +57,7 @@ def _ingest(cfg: CurationConfig, out_root: Path, executor: Any) -> Any:
 
 def _build(cfg: CurationConfig, out_root: Path, executor: Any) -> Any:
     return run_build(cfg.work_dir, out_root, cfg.build, thresholds(cfg), lineage(stage("build").upstream), executor,
-                     cfg.progress, cfg.ingest.part_size)
+                     cfg.progress, cfg.ingest.part_size, cfg.review.corrections)
 
 
 STAGES: tuple[Stage, ...] = (

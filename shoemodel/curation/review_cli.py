@@ -1,0 +1,83 @@
+"""`shoemodel curate review` (send a review round of the shoe-leg set to Label Studio) and `curate review import`
+(read the submitted reviews into the corrections table that `curate build` applies). Params: curation.review;
+server URL and token from LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY as for `shoemodel annotate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from shoemodel.cli_options import PARAMS, SET, command_config, fail, group_callback
+
+app = typer.Typer(help="Review rounds of the shoe-leg set in Label Studio (params: curation.review).")
+
+URL = typer.Option(None, "--url", help="Label Studio URL (default: $LABEL_STUDIO_URL or http://127.0.0.1:8080).")
+TOKEN = typer.Option(None, "--token", help="API token (default: $LABEL_STUDIO_API_KEY).", show_default=False)
+WORK = typer.Option(None, "--work-dir", help="Folder of the curation stage tables (params: curation.work_dir).")
+
+
+def _setup(params: Path | None, sets: list[str] | None, url: str | None, token: str | None, work_dir: Path | None):
+    from shoemodel.annotation.config import server_from_env
+    from shoemodel.curation.config import CurationConfig
+
+    cfg = command_config(params, sets, "curation").load(CurationConfig, "curation", {"work_dir": work_dir})
+    try:
+        url, token = server_from_env(url, token)
+    except RuntimeError as exc:
+        fail(str(exc), 1)
+    return cfg, url, token
+
+
+def _guard(fn, *args, **kwargs):
+    from shoemodel.annotation.client import LabelStudioError
+    from shoemodel.curation.corrections import CorrectionsError
+
+    try:
+        return fn(*args, **kwargs)
+    except (LabelStudioError, CorrectionsError, FileNotFoundError) as exc:
+        fail(str(exc), 1)
+
+
+@app.callback(invoke_without_command=True)
+def review(ctx: typer.Context,
+           n: int | None = typer.Option(None, "--n", help="Kept records to send, lowest review priority first (params: curation.review.n)."),
+           dropped: str | None = typer.Option(None, "--dropped", help="Also send persons the segment stage dropped with a reason starting with this, e.g. 'mask qc' (params: curation.review.dropped_reason)."),
+           n_dropped: int | None = typer.Option(None, "--n-dropped", help="How many dropped persons (default: --n; params: curation.review.n_dropped)."),
+           new: bool = typer.Option(False, "--new", help="Start a new round even while the last one has pending tasks."),
+           work_dir: Path | None = WORK, url: str = URL, token: str = TOKEN,
+           params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
+    """Send the next review round (or, while one is open, repair its served photos). Safe to re-run."""
+    if ctx.invoked_subcommand is not None:  # `curate review --set k=v import`: the options apply to the subcommand
+        group_callback(params, set_)
+        return
+    from shoemodel.curation.review import send_round
+
+    cfg, url, token = _setup(params, set_, url, token, work_dir)
+    rep = _guard(send_round, cfg, url, token, n, dropped, n_dropped, new)
+    if rep.resumed:
+        typer.echo(f"review round {rep.round} is open: {rep.pending} tasks pending, {rep.photos_written} photos "
+                   "re-written (`--new` starts another round)")
+    elif not rep.created:
+        typer.echo("nothing to review: every candidate was already sent or corrected")
+    else:
+        typer.echo(f"review round {rep.round}: {rep.created} tasks created ({rep.kept} kept, {rep.dropped} dropped "
+                   f"persons), {rep.photos_written} photos written")
+
+
+@app.command("import")
+def import_cmd(url: str = URL, token: str = TOKEN, work_dir: Path | None = WORK,
+               keep_going: bool = typer.Option(False, "--keep-going", help="Exit 0 even when some tasks failed."),
+               params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
+    """Read every finished review task into the corrections table (curation.review.corrections; commit it)."""
+    from shoemodel.curation.review import import_round
+
+    cfg, url, token = _setup(params, set_, url, token, work_dir)
+    rep = _guard(import_round, cfg, url, token)
+    typer.echo(f"{cfg.review.corrections}: {rep.entries} corrections ({rep.kept} kept, {rep.rejected} rejected read "
+               f"now); {rep.pending} tasks pending, {rep.skipped} skipped")
+    for line in rep.failed:
+        typer.secho(f"failed: {line}", fg="red", err=True)
+    if rep.failed and not keep_going:
+        fail(f"{len(rep.failed)} task(s) failed (the others are in the table); fix them in Label Studio and re-run "
+             "`shoemodel curate review import`", 2)
