@@ -129,6 +129,22 @@ def build_task(person: Mapping[str, Any], url: str, round_no: int, width: int, h
     return {"data": data, "predictions": [{"model_version": MODEL_VERSION, "result": result}]}
 
 
+def is_review_task(task: Mapping[str, Any]) -> bool:
+    """A shoe-leg review task (its data name a person), not a wearable-area round's."""
+    data = task.get("data") or {}
+    return "person" in data and "content_hash" in data and "record_id" not in data
+
+
+def prompt_side(context: Mapping[str, Any] | None) -> str | None:
+    """The shoe ("left shoe" / "right shoe") an interactive SAM prompt from the review tools is for, else None."""
+    for r in (context or {}).get("result") or []:
+        value = r.get("value") or {}
+        names = value.get("keypointlabels") or value.get("rectanglelabels") or []
+        if r.get("from_name") in (PROMPT_POINT, PROMPT_BOX) and names and names[0] in SIDES:
+            return names[0]
+    return None
+
+
 def _pixels(value: Mapping[str, Any], w: int, h: int) -> tuple[float, float]:
     # percent back to pixels; a point on the far edge (100 %) is moved just inside (the schema wants x < width)
     x = min(float(value["x"]) * w / 100.0, w - UNMOVED_PX)
