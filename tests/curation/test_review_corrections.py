@@ -185,3 +185,27 @@ def test_a_broken_table_stops_the_build_with_one_line(tmp_path: Path) -> None:
                                    "--set", f"curation.review.corrections={cfg.review.corrections}"])
     assert res.exit_code != 0 and "corrections.jsonl:1" in res.output and "Traceback" not in res.output
     assert not Path(cfg.out, "manifest.json").exists()
+
+
+def test_dropped_persons_of_a_reason_can_be_reviewed_and_a_kept_one_comes_back(tmp_path: Path) -> None:
+    cfg = curated_config(tmp_path, n=4)
+    cfg.segment.max_box_fill = 0.01  # every mask "fills its prompt box": curation drops every person
+    run_all(cfg, cfg.out, stages=("segment", "build"))
+    assert _records(cfg.out) == {}
+    assert select(cfg.work_dir, 5, set(), "speck", 5) == []  # another reason: none
+    chosen = select(cfg.work_dir, 5, set(), "mask qc: mask fills", 2)
+    assert len(chosen) == 2 and all(c.kind == "dropped" and c.shoe_mask is None for c in chosen)
+    assert all(c.reason.startswith("mask qc: mask fills its prompt box") for c in chosen)
+    assert [c.set_id for c in chosen] == sorted(c.set_id for c in chosen)
+    c = chosen[0]
+    k = np.asarray(c.keypoints, np.float32).reshape(12, 3)
+    assert (k[:, 2] > 0).sum() >= 6  # pose's points, for the reviewer to check
+    assert select(cfg.work_dir, 5, {c.key}, "mask qc", 5)[0].key != c.key  # a person already sent is not sent again
+    save_corrections(cfg.review.corrections, {c.key: Correction(
+        c.content_hash, c.person, KEEP, SIZE, SIZE, c.source_uri, c.keypoints, encode_mask(_mask(30, 100)), None,
+        c.person_box, {"round": 2})})
+    run_all(cfg, cfg.out, stages=("build",))
+    recs = _records(cfg.out)
+    assert list(recs) == [c.set_id]
+    np.testing.assert_array_equal(decode_image(recs[c.set_id]["shoe_mask"], "L") > 127, _mask(30, 100))
+    np.testing.assert_array_equal(keypoints_array(recs[c.set_id]), k)
