@@ -100,9 +100,19 @@ class BackendModel:
                                            else record_input(predictor, rec))
         for t in tasks:
             if t["id"] not in images:
-                photo = self.fetch_image(t["data"].get("image", ""))
+                photo = self.task_photo(t)
                 images[t["id"]] = (photo, None) if photo_only else photo_input(predictor, photo)
         return images
+
+    def task_photo(self, task: dict[str, Any]) -> np.ndarray:
+        """The photo of a task without a pool record: the file named by `data.photo_path` when it is on this machine
+        (shoe-leg review tasks; the backend runs beside Label Studio), else fetched by its URL."""
+        from shoemodel.schemas.records import decode_image
+
+        path = task.get("data", {}).get("photo_path")
+        if path and Path(path).is_file():
+            return decode_image(Path(path).read_bytes(), "RGB", "image", path)
+        return self.fetch_image(task.get("data", {}).get("image", ""))
 
     def fetch_image(self, url: str) -> np.ndarray:
         """A task image by its URL (relative URLs are Label Studio's: the host and token come from /setup)."""

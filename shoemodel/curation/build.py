@@ -112,10 +112,11 @@ def run_build(work_dir: str | Path, out_root: str | Path, cfg: BuildConfig, thre
         part_fps[i] = parts.fingerprint_of([part_fps[i], "review", digest(found)])
     # a part without a readable fingerprint was never finished: its shard is redone (and fails loudly if unreadable)
     chunk_fp = lambda _k, chunk: parts.fingerprint_of([record_fp, [(i, part_fps[i]) for i in chunk]])  # noqa: E731
-    if table:
-        prov_set = {"review": {"corrections": str(corrections), "entries": len(table), "sha256": digest(table.values())}}
-    else:
-        prov_set = {}
+    prov_set = {}
+    if table:  # corrections of photos no longer among curation's (removed from the sources) are counted, not applied
+        matched = sum(len(found) for found in by_part.values())
+        prov_set = {"review": {"corrections": str(corrections), "entries": len(table), "sha256": digest(table.values()),
+                               "photo_not_found": len(table) - matched}}
     fp = {"build": parts.settings_of(cfg), "set": "shoe_leg", "keyed": "per-shard"}
     return write_set(out_root, "shoe_leg", indices, fn, records_per_shard=cfg.records_per_shard,
                      provenance={**prov, "sources": sources, **prov_set}, executor=executor, item_key=_key, fingerprint=fp,

@@ -245,7 +245,9 @@ def send_round(cfg: CurationConfig, url: str, token: str, n: int | None = None, 
         person = {"content_hash": c.content_hash, "person": c.person, "source_uri": c.source_uri, "set_id": c.set_id,
                   "kind": c.kind, "reason": c.reason, "priority": round(c.priority, 6), "keypoints": c.keypoints,
                   "person_box": c.person_box}
-        batch.append(build_task(person, rc.image_url_prefix + rel, report.round, w, h, mask))
+        task = build_task(person, rc.image_url_prefix + rel, report.round, w, h, mask)
+        task["data"]["photo_path"] = str(root / rel)  # the ML backend (same machine as Label Studio) reads it there
+        batch.append(task)
         report.kept += c.kind == "kept"
         report.dropped += c.kind == "dropped"
         if len(batch) >= BATCH:

@@ -81,3 +81,20 @@ def import_cmd(url: str = URL, token: str = TOKEN, work_dir: Path | None = WORK,
     if rep.failed and not keep_going:
         fail(f"{len(rep.failed)} task(s) failed (the others are in the table); fix them in Label Studio and re-run "
              "`shoemodel curate review import`", 2)
+
+
+@app.command("connect")
+def connect_cmd(backend: str = typer.Option("http://127.0.0.1:9090", "--backend", help="URL of the running `shoemodel annotate ml-backend` (with --sam)."),
+                url: str = URL, token: str = TOKEN, params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
+    """Add the ML backend to the review project for interactive pre-annotation: its SAM answers the shoe prompts."""
+    from shoemodel.annotation.client import connect
+    from shoemodel.annotation.ml_backend import connect_backend
+    from shoemodel.curation.review import review_project
+
+    cfg, url, token = _setup(params, set_, url, token, None)
+    client = _guard(connect, url, token, cfg.review.timeout_s)
+    project = _guard(review_project, client, cfg.review.project_title)
+    found = _guard(connect_backend, client, project.id, backend, "shoemodel SAM (review)")
+    client.ml.update(id=found.id, url=backend, is_interactive=True)  # Label Studio 1.23 wants the url on every update
+    typer.echo(f"ML backend {backend} is on for interactive pre-annotation in project {project.id} "
+               f"({cfg.review.project_title})")

@@ -166,3 +166,74 @@ def test_review_round_fixes_reach_the_set_through_dvc_and_survive_recuration(rep
     check(same_others=True)
     _run(["shoemodel", "curate", "run", "--quiet", "--set", "curation.segment.box_padding=0.55"], proj, env)
     check(same_others=False)
+
+
+@pytest.mark.server
+def test_sam_answers_a_shoe_prompt_in_the_review_project(tmp_path, label_studio, monkeypatch):
+    """`curate review connect` adds the ML backend to the review project as interactive; a SAM prompt from the
+    review's prompt tool, sent through Label Studio, comes back as that shoe's brush on the task's photo."""
+    pytest.importorskip("transformers")
+    import threading
+
+    import torch
+    from typer.testing import CliRunner
+
+    from shoemodel.annotation.client import connect, iter_tasks
+    from shoemodel.annotation.config import MLBackendConfig
+    from shoemodel.annotation.ml_backend import make_server
+    from shoemodel.cli import app
+    from shoemodel.curation.review import review_project, send_round
+    from shoemodel.curation.review_tasks import PROMPT_POINT, RIGHT, SHOES, decode_brush
+    from tests.curation.review_helpers import SIZE, curated_config
+    from tests.helpers.tiny_models import tiny_sam
+    from tests.helpers.tiny_wd import save_tiny_wd
+
+    url, token, files_root, _ = label_studio
+    cfg = curated_config(tmp_path, n=2)
+    cfg.review.document_root, cfg.review.image_url_prefix = str(files_root / "samreview"), "/data/local-files/?d=samreview/"
+    cfg.review.project_title = "sam review"
+    rep = send_round(cfg, url, token, n=1)
+    assert rep.created == 1
+    torch.manual_seed(0)
+    torch.save(tiny_sam().state_dict(), tmp_path / "sam.pth")
+    server = make_server(MLBackendConfig(checkpoint=str(save_tiny_wd(tmp_path / "wd")), pool="", port=0,
+                                         sam_checkpoint=str(tmp_path / "sam.pth")))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        backend = f"http://127.0.0.1:{server.server_address[1]}"
+        monkeypatch.setenv("LABEL_STUDIO_URL", url)
+        monkeypatch.setenv("LABEL_STUDIO_API_KEY", token)
+        res = CliRunner().invoke(app, ["curate", "review", "connect", "--backend", backend,
+                                       "--set", "curation.review.project_title=sam review"])
+        assert res.exit_code == 0 and "interactive pre-annotation" in res.output, res.output
+        client = connect(url, token)
+        project = review_project(client, "sam review")
+        ml = [b for b in client.ml.list(project=project.id) if str(b.url).rstrip("/") == backend]
+        assert len(ml) == 1 and ml[0].is_interactive
+        task = next(iter_tasks(client, project.id))
+        assert model_task_photo_is_local(server, task)
+        ctx = {"result": [{"type": "keypointlabels", "from_name": PROMPT_POINT, "to_name": "image", "origin": "manual",
+                           "original_width": SIZE, "original_height": SIZE, "is_positive": True,
+                           "value": {"x": 40, "y": 85, "width": 1, "keypointlabels": [RIGHT]}}]}
+        req = urllib.request.Request(f"{url}/api/ml/{ml[0].id}/interactive-annotating", method="POST",
+                                     data=json.dumps({"task": task["id"], "context": ctx}).encode(),
+                                     headers={"Authorization": f"Token {token}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            body = json.loads(r.read())
+        assert "errors" not in body, body
+        got = body["data"]
+        assert got["model_version"].startswith("sam:")
+        direct = server.backend_model.predict_tasks([task], ctx)[0]
+        assert len(got["result"]) == len(direct["result"])
+        for a, b in zip(got["result"], direct["result"]):
+            assert a["from_name"] == SHOES and a["value"]["brushlabels"] == [RIGHT]
+            np.testing.assert_array_equal(decode_brush(a, SIZE, SIZE, "ls"), decode_brush(b, SIZE, SIZE, "direct"))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def model_task_photo_is_local(server, task) -> bool:
+    """The backend reads a review task's photo from the served file itself (no request back to Label Studio)."""
+    photo = server.backend_model.task_photo(task)
+    return photo.shape[:2] == (task["data"]["height"], task["data"]["width"])

@@ -134,6 +134,8 @@ def test_build_applies_the_table_and_a_recuration_keeps_it(tmp_path: Path) -> No
         # a second person in a photo where curation found one: the reviewer painted and kept it
         (fixed.content_hash, 2): Correction(fixed.content_hash, 2, KEEP, SIZE, SIZE, fixed.source_uri, _kp(),
                                             encode_mask(_mask(5, 5)), None, [0, 0, 60, 60, 0.5], {"round": 1}),
+        # a photo no longer among curation's: counted in the manifest, nothing built
+        ("e" * 64, 0): _keep("e" * 64),
     }
     save_corrections(cfg.review.corrections, table)
 
@@ -163,7 +165,8 @@ def test_build_applies_the_table_and_a_recuration_keeps_it(tmp_path: Path) -> No
     shards_after = {p.name: p.read_bytes() for p in Path(cfg.out, "shards").glob("*.parquet")}
     assert 0 < sum(shards_after.get(k) != v for k, v in shards_before.items()) < len(shards_before)
     manifest = json.loads(Path(cfg.out, "manifest.json").read_text())
-    assert manifest["provenance"]["review"]["entries"] == 3
+    assert manifest["provenance"]["review"]["entries"] == 4
+    assert manifest["provenance"]["review"]["photo_not_found"] == 1
 
     # a re-curation with other settings redoes segment and build: the fixes stay
     from shoemodel.curation import parts
