@@ -95,6 +95,7 @@ def connect_cmd(backend: str = typer.Option("http://127.0.0.1:9090", "--backend"
     client = _guard(connect, url, token, cfg.review.timeout_s)
     project = _guard(review_project, client, cfg.review.project_title)
     found = _guard(connect_backend, client, project.id, backend, "shoemodel SAM (review)")
-    client.ml.update(id=found.id, url=backend, is_interactive=True)  # Label Studio 1.23 wants the url on every update
+    # Label Studio 1.23 checks the backend again on every update: it needs the url and the project each time
+    client.ml.update(id=found.id, url=backend, project=project.id, is_interactive=True)
     typer.echo(f"ML backend {backend} is on for interactive pre-annotation in project {project.id} "
                f"({cfg.review.project_title})")
