@@ -121,6 +121,8 @@ def load_corrections(path: str | Path | None) -> dict[Key, Correction]:
                 data = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise CorrectionsError(f"{where}: not JSON ({exc.msg})") from exc
+            if not isinstance(data, dict):
+                raise CorrectionsError(f"{where}: not a JSON object")
             unknown = sorted(set(data) - names)
             if unknown:
                 raise CorrectionsError(f"{where}: unknown field(s) {unknown}")

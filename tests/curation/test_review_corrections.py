@@ -212,3 +212,26 @@ def test_dropped_persons_of_a_reason_can_be_reviewed_and_a_kept_one_comes_back(t
     assert list(recs) == [c.set_id]
     np.testing.assert_array_equal(decode_image(recs[c.set_id]["shoe_mask"], "L") > 127, _mask(30, 100))
     np.testing.assert_array_equal(keypoints_array(recs[c.set_id]), k)
+
+
+def test_review_commands_fail_with_one_line(tmp_path: Path, elsewhere: Path) -> None:
+    import socket
+
+    from typer.testing import CliRunner
+
+    from shoemodel.cli import app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    runner = CliRunner()
+    res = runner.invoke(app, ["curate", "review", "--n", "2", "--url", f"http://127.0.0.1:{port}", "--token", "t"])
+    assert res.exit_code == 1 and "cannot reach Label Studio" in res.output and "Traceback" not in res.output
+    bad = tmp_path / "c.jsonl"
+    bad.write_text("[]\n")
+    res = runner.invoke(app, ["curate", "review", "import", "--token", "t", "--url", f"http://127.0.0.1:{port}",
+                              "--set", f"curation.review.corrections={bad}"])
+    assert res.exit_code == 1 and f"{bad}:1: not a JSON object" in " ".join(res.output.split()), res.output
+    res = runner.invoke(app, ["curate", "review", "import", "--url", f"http://127.0.0.1:{port}"],
+                        env={"LABEL_STUDIO_API_KEY": "", "LABEL_STUDIO_USER_TOKEN": ""})
+    assert res.exit_code == 1 and "no Label Studio API token" in res.output
