@@ -317,26 +317,36 @@ def pipeline_deps(pipeline: str) -> list[StageDeps]:
 
 
 def write(pipeline: str) -> int:
-    """Rewrite `pipeline`'s code deps in place (other deps keep their order, before the code deps); lines changed."""
-    y = _yaml()
+    """Rewrite `pipeline`'s code deps in place, as text: only their lines change (the generated list takes the
+    place of the first code dep; every other line, comment and data dep stays). Returns the dep lines changed."""
     path = ROOT / pipeline
-    doc = y.load(path.read_text())
+    lines = path.read_text().splitlines(keepends=True)
+    doc = _yaml().load("".join(lines))
     by_stage = {s.stage: s for s in pipeline_deps(pipeline)}
+    edits: list[tuple[int, int, list[str]]] = []  # (first line, lines to drop, lines to insert), 0-based
     changed = 0
     for name, body in _stage_bodies(doc.get("stages", {})):
         want = by_stage[name].wanted
-        if not want and "deps" not in body:
+        deps = body.get("deps")
+        if not deps:
+            if want:
+                raise ValueError(f"{pipeline}: stage {name} has no deps list to write its code deps into")
             continue
-        deps = body.setdefault("deps", [])
         old = [d for d in deps if _is_code(d)]
         changed += len(set(old) ^ set(want))
         if old == want:
             continue
-        keep = [d for d in deps if not _is_code(d)]
-        deps[:] = keep + want
+        rows = [deps.lc.item(i) for i in range(len(deps))]
+        code_rows = [row for (row, _), d in zip(rows, deps) if _is_code(d)]
+        col = rows[0][1]
+        at = code_rows[0] if code_rows else max(row for row, _ in rows) + 1
+        for row in code_rows:
+            edits.append((row, 1, []))
+        edits.append((at, 0, [f"{' ' * (col - 2)}- {d}\n" for d in want]))
+    for row, drop, new in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):  # drop before insert
+        lines[row:row + drop] = new
     if changed:
-        with path.open("w") as fh:
-            y.dump(doc, fh)
+        path.write_text("".join(lines))
     return changed
 
 
