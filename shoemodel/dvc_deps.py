@@ -229,17 +229,22 @@ def _cli_tree() -> dict[tuple[str, ...], list[Any]]:
     return table
 
 
-def command_modules(cmd: str, table: dict[tuple[str, ...], list[Any]]) -> set[Path]:
-    """The project module files a stage's `cmd` (a `shoemodel ...` line) imports."""
-    words = cmd.split()
-    if not words or words[0] != PACKAGE:
-        return set()
-    match = max((path for path in table if tuple(words[1:1 + len(path)]) == path), key=len, default=None)
-    if match is None:
-        raise LookupError(f"no `shoemodel` command matches: {cmd}")
+def command_modules(cmd: str | list[str], table: dict[tuple[str, ...], list[Any]]) -> set[Path]:
+    """The project module files a stage's `cmd` imports: `shoemodel ...` lines (or `python -m shoemodel.x ...`); any
+    other command is an error, since its imports cannot be told (its deps would silently miss them)."""
     graph = _Graph()
-    for fn in table[match]:
-        graph.function(fn.__module__, fn.__code__.co_firstlineno)
+    for line in [cmd] if isinstance(cmd, str) else cmd:
+        words = str(line).split()
+        if words[:2] == ["python", "-m"] and len(words) > 2 and module_file(words[2]):
+            graph.whole(words[2])
+            continue
+        if not words or words[0] != PACKAGE:
+            raise LookupError(f"cannot tell which project modules this command imports: {line}")
+        match = max((path for path in table if tuple(words[1:1 + len(path)]) == path), key=len, default=None)
+        if match is None:
+            raise LookupError(f"no `shoemodel` command matches: {line}")
+        for fn in table[match]:
+            graph.function(fn.__module__, fn.__code__.co_firstlineno)
     return graph.files
 
 
@@ -310,7 +315,7 @@ def pipeline_deps(pipeline: str) -> list[StageDeps]:
     doc = _yaml().load((ROOT / pipeline).read_text())
     out = []
     for name, body in _stage_bodies(doc.get("stages", {})):
-        files = command_modules(str(body.get("cmd", "")), table)
+        files = command_modules(body.get("cmd", ""), table)
         listed = [d for d in body.get("deps", []) or [] if _is_code(d)]
         out.append(StageDeps(pipeline, name, listed, collapse(files), {_rel(f) for f in files}))
     return out

@@ -65,9 +65,11 @@ def test_check_names_a_stage_that_misses_a_module(tmp_path, capsys):
     assert text.index("data/sets/x") < text.index("shoemodel/")  # data deps stay first
 
 
-def test_unknown_command_is_an_error():
+def test_a_command_whose_imports_cannot_be_told_is_an_error():
     with pytest.raises(LookupError, match="no `shoemodel` command"):
         dvc_deps.command_modules("shoemodel no-such-command", dvc_deps._cli_tree())
+    with pytest.raises(LookupError, match="cannot tell"):
+        dvc_deps.command_modules("python scripts/something.py", dvc_deps._cli_tree())
 
 
 @pytest.mark.slow
