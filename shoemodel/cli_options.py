@@ -27,6 +27,7 @@ from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
 from shoemodel.config import ConfigTypeError, load_section, params_path, parse_set
+from shoemodel.config_registry import config_class
 
 T = TypeVar("T")
 
@@ -173,12 +174,12 @@ class CommandConfig:
         named = [s for s in self.sections if key.startswith(s + ".")]
         return max(named, key=len) if named else self.sections[0]
 
-    def load(self, cls: type[T], section: str, flags: dict[str, Any] | None = None,
-             implied: dict[str, Any] | None = None) -> T:
-        """Dataclass `cls` from `section`: file, `implied`, --set, then `flags` (None: not given)."""
+    def load(self, section: str, flags: dict[str, Any] | None = None, implied: dict[str, Any] | None = None) -> Any:
+        """The config of `section` (its class from the registry): file, `implied`, --set, then `flags` (None: not
+        given)."""
         sets = [s for s in self.sets if self.section_of(parse_set(s)[0]) == section]
         try:
-            return load_section(cls, section, self.params, flags, sets, implied)
+            return load_section(config_class(section), section, self.params, flags, sets, implied)
         except ConfigTypeError as exc:
             fail(str(exc))
         except (ValueError, FileNotFoundError) as exc:

@@ -241,6 +241,22 @@ def load_section(cls: type[T], section: str, path: str | Path | None = None, ove
     return from_dict(cls, values, section, base)
 
 
+def defaults_of(cls: type[T], section: str, base: str | Path | None = None) -> T:
+    """`cls` with every field at its default (path defaults read against `base`, as a params file there would)."""
+    return from_dict(cls, {}, section, base)
+
+
+def changed_leaves(default: Any, value: Any, prefix: str) -> list[tuple[str, Any, Any]]:
+    """(dotted key, default, value) of every leaf where two plain config trees (dicts of nested configs) differ.
+
+    Nested configs are dicts on both sides with the same keys; any other value (a list, a free-form mapping
+    such as `layout: {}`, whose keys differ) is one leaf.
+    """
+    if isinstance(default, dict) and isinstance(value, dict) and default.keys() == value.keys() and default:
+        return [c for k in default for c in changed_leaves(default[k], value[k], f"{prefix}.{k}")]
+    return [] if default == value else [(prefix, default, value)]
+
+
 def to_dict(obj: Any) -> dict[str, Any]:
     """A dataclass as a plain dict (for provenance and logs)."""
     return dataclasses.asdict(obj)

@@ -11,7 +11,7 @@ from shoemodel.training.common import LoopConfig
 
 @dataclass
 class WDConfig(LoopConfig):
-    train_set: ParamPath = "data/sets/wearable_area"
+    train_set: ParamPath = "data/sets/train/wearable_area"  # the merged set (merge.wearable_area.out)
     output_dir: ParamPath = "models/wd"
     metrics_dir: ParamPath = "metrics/wd"
     steps: int = 160_000
