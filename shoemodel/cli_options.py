@@ -26,7 +26,7 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
-from shoemodel.config import ConfigTypeError, load_section, params_path, parse_set
+from shoemodel.config import ConfigTypeError, check_params_file, load_section, params_path, parse_set
 from shoemodel.config_registry import config_class
 
 T = TypeVar("T")
@@ -196,6 +196,7 @@ def command_config(params: Path | None, sets: list[str] | None, *sections: str) 
     items = [*root.sets, *(sets or [])]
     try:
         path = params_path(params if params is not None else root.params)
+        check_params_file(path)  # a YAML syntax error or an unknown section is this command's error too
         for item in items:
             parse_set(item)
     except (ValueError, FileNotFoundError) as exc:
