@@ -100,6 +100,7 @@ def test_every_params_change_is_commented(repo_root: Path) -> None:
 
 def test_gpu_params_train_on_the_merged_sets(repo_root: Path) -> None:
     gpu = repo_root / "benchmarks" / "training" / "params.gpu.yaml"
+    assert repeated_defaults(gpu)[0] == []  # the paper's values are the defaults: the file holds paths and cadence
     for model, kind in (("wd", "wearable_area"), ("lps_keypoints", "shoe_leg"), ("lps_diffusion", "shoe_leg")):
         cfg = load_section(config_class(f"train.{model}"), f"train.{model}", gpu)
         assert Path(cfg.train_set).resolve() == (repo_root / "data/sets/train" / kind).resolve()
