@@ -7,7 +7,9 @@
   `dvc exp run -S` takes) or relative to the command's section (`steps=3`); VALUE is YAML.
 - Order: the file, then --set (the root's, then the command's), then the command's own flags.
 - Relative paths in the file are read against the file's folder; those on the command line against the
-  current folder. A bad file, key or value is one line on stderr and exit code 2.
+  current folder. A bad file, key or value is one line on stderr and exit code 2; a mistake in the params file
+  (YAML syntax, an unknown section or key, with "did you mean") names the file and the line (`p.yaml:4: ...`).
+- Which config class reads which section: `shoemodel.config_registry.SECTIONS`, the one table.
 - Any other error is one line too (exit 1; a full disk, read-only folder or denied permission names the
   path); `--debug` or SHOEMODEL_DEBUG=1 shows the traceback instead.
 """
