@@ -97,16 +97,11 @@ def _metrics(b: Any, g: Any) -> list[Needed]:
 
 def needed_weights(params: Path | None = None, sets: list[str] | None = None) -> list[Needed]:
     """Every checkpoint the params (file + --set) name, in pipeline order: curation, training, metrics."""
-    from shoemodel.curation.config import CurationConfig
-    from shoemodel.pipelines.benchmark import BenchmarkConfig
-    from shoemodel.pipelines.run_generate import GenerateConfig
-    from shoemodel.training.sw.config import SWConfig
-    from shoemodel.training.wd.config import WDConfig
 
     cc = command_config(params, sets, *SECTIONS)
-    return (_curation(cc.load(CurationConfig, "curation"))
-            + _training(cc.load(WDConfig, "train.wd"), cc.load(SWConfig, "train.sw"))
-            + _metrics(cc.load(BenchmarkConfig, "benchmark"), cc.load(GenerateConfig, "generate")))
+    return (_curation(cc.load("curation"))
+            + _training(cc.load("train.wd"), cc.load("train.sw"))
+            + _metrics(cc.load("benchmark"), cc.load("generate")))
 
 
 def sha256_of(path: Path) -> str:

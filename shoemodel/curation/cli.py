@@ -34,7 +34,6 @@ def register(root: typer.Typer) -> None:
 
 def _config(params: Path | None, sets: list[str] | None, executor: str | None, address: str | None, workers: int | None,
             work_dir: Path | None, out: Path | None, quiet: bool, sources: list[str] | None = None):
-    from shoemodel.curation.config import CurationConfig
 
     flags = {"executor.kind": executor, "executor.address": address, "executor.n_workers": workers,
              "work_dir": work_dir, "out": out, "progress": False if quiet else None}
@@ -43,7 +42,7 @@ def _config(params: Path | None, sets: list[str] | None, executor: str | None, a
     implied = {"executor.kind": "address"} if address else {}
     if out is not None:
         implied["work_dir"] = f"{out}{WORK_SUFFIX}"
-    return command_config(params, sets, "curation").load(CurationConfig, "curation", flags, implied)
+    return command_config(params, sets, "curation").load("curation", flags, implied)
 
 
 def _check_sources(sources: list[str], optional: list[str]) -> None:
