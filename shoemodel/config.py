@@ -28,10 +28,12 @@ from shoemodel.config_fields import (
     dataclass_of,
     field_types,
     fits,
+    literal_choices,
     parse_text,
     resolve_field,
     resolve_mapping,
     type_name,
+    unknown_value,
 )
 
 __all__ = ["DEFAULT_PARAMS", "ConfigTypeError", "PARAMS_ENV", "ParamPath", "ParamsFileError", "PathParam", "changed_leaves",
@@ -51,6 +53,9 @@ class ConfigTypeError(ValueError):
 def _check(here: str, value: Any, tp: Any, shown: str | None = None) -> Any:
     """`value` if it fits field type `tp`; else a ConfigTypeError naming `here` (`shown`: the text given, if any)."""
     if not fits(value, tp):
+        choices = literal_choices(tp)
+        if choices is not None and isinstance(value, str):  # a name out of a list (e.g. a backend): did you mean
+            raise ConfigTypeError(unknown_value(here, value, choices))
         raise ConfigTypeError(f"{here}: expected {type_name(tp)}, got {repr(value) if shown is None else shown}")
     return value
 

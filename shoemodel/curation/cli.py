@@ -13,9 +13,11 @@ from pathlib import Path
 import typer
 
 from shoemodel.cli_options import PARAMS, SET, command_config, fail, group_callback
+from shoemodel.curation.backends import STAGES as BACKEND_STAGES
+from shoemodel.curation.backends import help_list
 from shoemodel.curation.stages import STAGES, stage_names
 
-app = typer.Typer(no_args_is_help=True, callback=group_callback, help="Raw photos -> shoe-leg set: ingest, person filter, pose, SAM shoe masks, build.")
+app = typer.Typer(no_args_is_help=True, callback=group_callback, help="Raw photos -> shoe-leg set: " + ", ".join(s.name for s in STAGES) + ".\n\nBackends: " + "; ".join(f"{s}: {help_list(s)}" for s in BACKEND_STAGES) + " (curation.<stage>.backend).")
 
 WORK_SUFFIX = ".work"
 _EXEC = typer.Option(None, "--executor", help="inline | local (a LocalCluster) | address (an existing Dask scheduler) (params: curation.executor.kind).")

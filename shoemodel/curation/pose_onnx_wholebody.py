@@ -14,16 +14,16 @@ and pins opencv-contrib; the decoding itself is thirty lines.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from shoemodel.curation import simcc
+from shoemodel.curation.backends import get
 from shoemodel.models.onnx_session import make_session
 from shoemodel.models.weights import require_weights
 
-HINT = ("Whole-body ONNX files: RTMW-x 384x288 (rtmw-x_simcc-cocktail14_pt-ucoco_270e-384x288, the best foot AP), "
-        "RTMW-l, or DWPose-l (dw-ll_ucoco_384.onnx) from the mmpose RTMPose / DWPose releases (an .onnx inside the "
-        "released zip); set curation.pose.weights to the .onnx file.")
+HINT = get("pose", "onnx_wholebody").hint
 WHAT = "whole-body pose ONNX (RTMW / DWPose)"
 MAX_BATCH = 64  # crops per session call when the file takes any batch size
 
@@ -96,3 +96,8 @@ class OnnxWholeBodyPose:
 
     def estimate(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         return self.estimate_batch([image], [boxes])[0]
+
+
+def from_config(cfg: Any) -> OnnxWholeBodyPose:
+    """The `onnx_wholebody` backend of curation.pose."""
+    return OnnxWholeBodyPose(cfg.weights, cfg.box_padding, device=cfg.device)

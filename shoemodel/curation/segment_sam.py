@@ -12,11 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from shoemodel.curation.backends import all_backends
 from shoemodel.curation.prompts import FootPrompt
 from shoemodel.models.sam import SamPredictor, as_predictor, checkpoint_source, load_sam, pad_points
 
-#: curation.segment.backend -> the SAM implementation its weights must be (provenance names that library)
-SOURCES = {"sam": "segment-anything", "hf_sam": "transformers"}
+#: curation.segment.backend -> the SAM implementation its weights must be: the library the registry names for it
+SOURCES = {b.name: b.library[0] for b in all_backends() if b.builder == f"{__name__}:from_config"}
 
 
 class SamSegmenter:
@@ -81,3 +82,8 @@ class SamSegmenter:
             points, labels = pad_points([p.points for p in ps], [p.labels for p in ps])
             out[i] = list(sam_batch.predict_best(self.sam, np.stack([p.box for p in ps]), points, labels))
         return out
+
+
+def from_config(cfg: Any) -> SamSegmenter:
+    """The `sam` and `hf_sam` backends of curation.segment (the backend must match what the weights path holds)."""
+    return SamSegmenter.from_weights(cfg.backend, cfg.weights, cfg.model_type, cfg.device, cfg.dtype)

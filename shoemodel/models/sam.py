@@ -177,8 +177,9 @@ def family_of(folder: str | Path) -> str:
         raise ValueError(f"'{config}' is not valid JSON: {exc}") from exc
     kind = c.get("model_type") or next((_ARCHITECTURES[a] for a in c.get("architectures") or [] if a in _ARCHITECTURES), "")
     if kind not in FAMILIES:
-        raise ValueError(f"'{folder}' holds a '{kind or 'unknown'}' model, not a SAM family one "
-                         f"(model_type one of {sorted(FAMILIES)})")
+        from shoemodel.config_fields import unknown_value
+
+        raise ValueError(unknown_value(f"{config} model_type", kind or "unknown", FAMILIES) + " (not a SAM family model)")
     return kind
 
 

@@ -65,7 +65,7 @@ def test_one_image_embedding_per_image_for_all_feet(tmp_path: Path) -> None:
 def test_a_folder_of_another_model_is_named(tmp_path: Path) -> None:
     (tmp_path / "vit").mkdir()
     (tmp_path / "vit" / "config.json").write_text(json.dumps({"model_type": "vit", "architectures": ["ViTModel"]}))
-    with pytest.raises(ValueError, match="holds a 'vit' model, not a SAM family one"):
+    with pytest.raises(ValueError, match="model_type: 'vit' unknown; known: sam, sam_hq, sam2, sam2_video.*not a SAM family model"):
         load_sam(tmp_path / "vit")
     (tmp_path / "arch").mkdir()
     (tmp_path / "arch" / "config.json").write_text(json.dumps({"architectures": ["Sam2VideoModel"]}))
