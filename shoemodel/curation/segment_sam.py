@@ -2,7 +2,8 @@
 
 Loading (segment-anything .pth or a transformers SAM / HQ-SAM / SAM 2 folder, by path) is `shoemodel.models.sam`'s job; this
 module only turns the foot prompts of an image into SAM's box + point prompts, so the image embedding
-is computed once and all feet go through the mask decoder together.
+is computed once and the feet go through the mask decoder together (one call per point count: SAM has no
+neutral padding, so a foot with fewer points is never padded to another's length).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from shoemodel.curation.prompts import FootPrompt
-from shoemodel.models.sam import SamPredictor, as_predictor, checkpoint_source, load_sam, pad_points
+from shoemodel.models.sam import SamPredictor, as_predictor, checkpoint_source, load_sam, predict_by_count
 
 #: curation.segment.backend -> the SAM implementation its weights must be (provenance names that library)
 SOURCES = {"sam": "segment-anything", "hf_sam": "transformers"}
@@ -78,6 +79,6 @@ class SamSegmenter:
             else:
                 self.sam.set_image(images[i])
             ps = prompts[i]
-            points, labels = pad_points([p.points for p in ps], [p.labels for p in ps])
-            out[i] = list(sam_batch.predict_best(self.sam, np.stack([p.box for p in ps]), points, labels))
+            out[i] = predict_by_count(lambda b, pc, lab: sam_batch.predict_best(self.sam, b, pc, lab),
+                                      np.stack([p.box for p in ps]), [p.points for p in ps], [p.labels for p in ps])
         return out
