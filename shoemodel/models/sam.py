@@ -11,10 +11,10 @@ from its config.json; the prompts (box + foot points + calf negatives) are the s
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -196,11 +196,11 @@ def _torch_dtype(dtype: Any) -> Any:
 
 
 def _load_segment_anything(path: Path, model_type: str | None, device: str, dtype: Any = None) -> SamPredictor:
-    import torch
+    from shoemodel.models.checkpoint import load_torch_file
 
     if model_type and model_type not in MODEL_TYPES:
         raise ValueError(f"SAM model_type '{model_type}' unknown; use one of {sorted(MODEL_TYPES)} or leave it empty")
-    sd = torch.load(path, map_location="cpu", weights_only=True)
+    sd = load_torch_file(path)
     try:
         inferred = shape_from_state_dict(sd)
     except (KeyError, AttributeError, IndexError) as exc:
