@@ -4,7 +4,8 @@ decoder sizes; here a 2-block encoder so the test stays fast, built by segment-a
 
 The feet of a photo have different numbers of points (a toe not seen); padding the shorter prompt with SAM's
 not-a-point token changes its mask, so the stage runs one decoder call per point count. The test also shows the
-padded path would have failed it, so it can fail.
+padded path would have failed it, so it can fail. Measured on bus.jpg (IoU with SamPredictor, shorter foot): the
+stage 1.0 for both sizes; padded 0.979 with this small encoder, 0.910 with the full vit_b (the slow test).
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ def _bus(fixtures_dir: Path) -> Path:
     return bus
 
 
+@pytest.mark.fixtures
 def test_feet_with_different_point_counts_get_sams_own_per_prompt_masks(tmp_path: Path, fixtures_dir: Path) -> None:
     stage, padded = _compare(_save_random_sam(tmp_path), _bus(fixtures_dir))
     assert stage == [1.0, 1.0], stage  # identical masks for both feet
@@ -116,6 +118,7 @@ def test_feet_with_different_point_counts_get_sams_own_per_prompt_masks(tmp_path
 
 
 @pytest.mark.slow
+@pytest.mark.fixtures
 def test_vit_b_with_random_weights_matches_sam_predictor(tmp_path: Path, fixtures_dir: Path) -> None:
     """The full published vit_b size (random weights, a ~375 MB state dict written to tmp) on bus.jpg."""
     stage, padded = _compare(_save_random_sam(tmp_path, "vit_b"), _bus(fixtures_dir), "vit_b")
