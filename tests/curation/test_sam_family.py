@@ -12,7 +12,7 @@ import pytest
 from shoemodel.curation.config import SegmentConfig
 from shoemodel.curation.prompts import foot_prompts
 from shoemodel.curation.segment import build_segmenter
-from shoemodel.models.sam import as_predictor, family_of, load_sam, pad_points
+from shoemodel.models.sam import as_predictor, family_of, load_sam
 from shoemodel.schemas.keypoints import KEYPOINT_NAMES
 from tests.helpers import tiny_models
 
@@ -36,7 +36,7 @@ def test_each_family_loads_by_path_and_predicts_what_the_saved_model_predicts(tm
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (90, 120, 3), dtype=np.uint8)  # not square: masks come back at the image's size
     boxes = np.array([[10, 20, 60, 80], [50, 5, 115, 60]], np.float32)
-    points, labels = pad_points([np.array([[30, 50]]), np.array([[80, 30], [100, 20]])], [np.array([1]), np.array([1, 0])])
+    points, labels = np.array([[[30, 50], [40, 60]], [[80, 30], [100, 20]]], np.float32), np.array([[1, 1], [1, 0]])
     sam.set_image(image)
     masks, scores = sam.predict(boxes=boxes, points=points, labels=labels)
     assert masks.shape == (2, 90, 120) and masks.dtype == bool and scores.shape == (2,) and np.isfinite(scores).all()
