@@ -43,11 +43,11 @@ def build_set(
 ) -> None:
     """Build (or resume, or extend) a shard set from a labelled folder; bad lines are recorded and skipped. Params: sets, executor."""
     from shoemodel.parallel import ExecutorConfig, executor_from_config
-    from shoemodel.sets.from_labels import BuildConfig, build_set_from_labels
+    from shoemodel.sets.from_labels import SetsConfig, build_set_from_labels
     from shoemodel.store.writer import iter_failures
 
     cc = command_config(params, set_, "sets", "executor")
-    cfg = cc.load(BuildConfig, "sets", {"allow_outside": True if allow_outside else None})
+    cfg = cc.load(SetsConfig, "sets", {"allow_outside": True if allow_outside else None})
     ex_cfg = cc.load(ExecutorConfig, "executor", {"kind": executor, "n_workers": workers, "address": address},
                      implied={"kind": "address"} if address else None)
     need_path(labels, "labelled folder (--labels)")
@@ -154,7 +154,7 @@ def push_set(
 #: params section -> "module:ConfigClass": what `shoemodel config` prints (each area's dataclass, imported on use).
 CONFIG_SECTIONS = {
     "sample": "shoemodel.synthetic.sample:SampleConfig",
-    "sets": "shoemodel.sets.from_labels:BuildConfig",
+    "sets": "shoemodel.sets.from_labels:SetsConfig",
     "executor": "shoemodel.parallel:ExecutorConfig",
     "annotation": "shoemodel.annotation.config:AnnotationConfig",
     "browse": "shoemodel.annotation.config:BrowseConfig",
