@@ -12,7 +12,7 @@ from importlib import import_module
 #: params section (dotted for nesting) -> "module:ConfigClass". Order = the order `shoemodel config` prints.
 SECTIONS: dict[str, str] = {
     "sample": "shoemodel.synthetic.sample:SampleConfig",
-    "sets": "shoemodel.sets.from_labels:BuildConfig",
+    "sets": "shoemodel.sets.from_labels:SetsConfig",
     "executor": "shoemodel.parallel:ExecutorConfig",
     "annotation": "shoemodel.annotation.config:AnnotationConfig",
     "merge": "shoemodel.sets.merge:MergeConfig",

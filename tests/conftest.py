@@ -42,12 +42,12 @@ def small_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def small_sets(small_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Shard sets built from `small_sample`: {'shoe_leg': path, 'wearable_area': path}."""
-    from shoemodel.sets.from_labels import BuildConfig, build_set_from_labels
+    from shoemodel.sets.from_labels import SetsConfig, build_set_from_labels
 
     root = tmp_path_factory.mktemp("sets")
     out = {}
     for name in ("shoe_leg", "wearable_area"):
-        build_set_from_labels(small_sample / name, root / name, name, BuildConfig(records_per_shard=16), progress=False)
+        build_set_from_labels(small_sample / name, root / name, name, SetsConfig(records_per_shard=16), progress=False)
         out[name] = root / name
     return out
 

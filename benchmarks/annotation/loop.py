@@ -126,7 +126,7 @@ def run_loop(url: str, token: str, work: Path, files_root: Path, s: LoopSettings
     predictor, version = None, ""
     for r, size in enumerate(s.round_sizes, start=1):
         t0 = time.perf_counter()
-        rnd, rep = run_round(cfg, url, token, size, predictor, version, new=True)
+        rnd, rep = run_round(cfg, url, token, n=size, predictor=predictor, model_version=version, new=True)
         session = open_session(cfg, url, token)
         submitted = submit_ground_truth(session.client, session.project.id, pool, rnd.ids)
         imp = run_import(cfg, url, token)

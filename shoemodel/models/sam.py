@@ -185,15 +185,9 @@ def family_of(folder: str | Path) -> str:
 
 
 def _torch_dtype(dtype: Any) -> Any:
-    import torch
+    from shoemodel.models.device import torch_dtype
 
-    if dtype is None or isinstance(dtype, torch.dtype):
-        return dtype
-    name = str(dtype).removeprefix("torch.")
-    value = getattr(torch, name, None)
-    if not isinstance(value, torch.dtype):
-        raise ValueError(f"SAM dtype '{dtype}' unknown; use float32, float16 or bfloat16")
-    return value
+    return torch_dtype(dtype, "SAM dtype")
 
 
 def _load_segment_anything(path: Path, model_type: str | None, device: str, dtype: Any = None) -> SamPredictor:

@@ -114,7 +114,8 @@ def prepare_inputs(shoe: str | Path, cfg: GenerateConfig, mask: str | Path | Non
                           + (" (give --mask)" if source == "studio background removal" else ""))
     if classes is not None and not (classes == VISIBLE).any():
         raise NoShoeError(f"no visible shoe area in {area_mask} (class 1)")
-    return Inputs(photo, out_size, work, fg, source, classes, notes)
+    return Inputs(photo=photo, out_size=out_size, work=work, foreground=fg, foreground_from=source, classes=classes,
+                  notes=notes)
 
 
 def load_lps(foot: str | Path, legs: str | Path) -> tuple[Any, Any]:

@@ -37,7 +37,7 @@ from shoemodel.store.writer import write_set
 
 
 @dataclass
-class BuildConfig:
+class SetsConfig:
     """params.yaml `sets`: shard size, decode-checks, the pixel limit, and whether files may lie outside the folder."""
 
     records_per_shard: int = 128
@@ -171,9 +171,9 @@ def load_mask(data: bytes, path: str, field: str, set_name: str) -> np.ndarray:
     return arr
 
 
-def record_from_label(line: LabelLine, set_name: str, config: BuildConfig | None = None) -> dict[str, Any]:
+def record_from_label(line: LabelLine, set_name: str, config: SetsConfig | None = None) -> dict[str, Any]:
     """Turn one labels.jsonl line into a schema record (raises RecordError naming the field)."""
-    config = config or BuildConfig()
+    config = config or SetsConfig()
     source = str(line)
     if line.first_line is not None:
         raise RecordError("id", f"repeats the id of line {line.first_line} (the first line wins)", source)
@@ -241,7 +241,7 @@ def _chunk_key(folder: Path, cache: ContentCache, settings: str, _index: int, ch
     return h.hexdigest()[:16]
 
 
-def build_set_from_labels(folder: str | Path, out: str | Path, set_name: str, config: BuildConfig = BuildConfig(),
+def build_set_from_labels(folder: str | Path, out: str | Path, set_name: str, config: SetsConfig = SetsConfig(),
                           executor: Any = None, progress: bool = True) -> Manifest:
     """Build (or resume, or extend) the shard set at `out` from the labelled `folder`.
 
