@@ -110,7 +110,8 @@ def run_loop(url: str, token: str, work: Path, files_root: Path, s: LoopSettings
     from shoemodel.annotation.predictor import wd_checkpoint
     from shoemodel.annotation.rounds import open_session, run_import, run_round
     from shoemodel.models.wd.predictor import WDPredictor
-    from shoemodel.sets.merge import MergeConfig, MergeSpec, merge_sets
+    from shoemodel.sets.config import MergeConfig, MergeSpec
+    from shoemodel.sets.merge import merge_sets
     from shoemodel.training.wd.evaluate import evaluate_predictor
 
     pool = _synthetic_set(work / "pool", range(s.pool_size), "train", s.image_px)

@@ -15,7 +15,7 @@ from dataclasses import KW_ONLY, dataclass
 from typing import Any, Literal
 
 from shoemodel.config_fields import unknown_value
-from shoemodel.models.sam import SAM_HINT
+from shoemodel.models.weights import SAM_HINT
 
 STAGES = ("detect", "pose", "segment")
 #: values of curation.<stage>.backend that pick a backend at run time (detect.py's resolve_backend)
@@ -164,3 +164,7 @@ register(Backend(
 DetectBackend = Literal[choices("detect")]  # type: ignore[valid-type]
 PoseBackend = Literal[choices("pose")]  # type: ignore[valid-type]
 SegmentBackend = Literal[choices("segment")]  # type: ignore[valid-type]
+
+#: For shoemodel.dvc_deps: the builder modules named above are imported only through these functions, so a command
+#: that reads the names or types here (every config class does) does not depend on every backend's module.
+IMPORTS_BUILDERS_THROUGH = ("build",)

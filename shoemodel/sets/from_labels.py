@@ -26,25 +26,14 @@ from typing import Any
 import numpy as np
 
 from shoemodel import __version__
-from shoemodel.curation.config import IngestConfig
 from shoemodel.schemas.builder import MASK_FIELDS, build_record
 from shoemodel.schemas.classes import NUM_CLASSES
 from shoemodel.schemas.keypoints import NUM_KEYPOINTS
 from shoemodel.schemas.records import RecordError, encode_png
+from shoemodel.sets.config import SetsConfig
 from shoemodel.store.content_cache import ContentCache
 from shoemodel.store.manifest import Manifest
 from shoemodel.store.writer import write_set
-
-
-@dataclass
-class SetsConfig:
-    """params.yaml `sets`: shard size, decode-checks, the pixel limit, and whether files may lie outside the folder."""
-
-    records_per_shard: int = 128
-    decode_check: bool = True
-    max_pixels: int = IngestConfig().max_pixels  # the same limit as curation (decompression bombs)
-    allow_outside: bool = False  # image/mask paths may leave the labelled folder (`..`, absolute paths)
-
 
 #: Mask values each set accepts (shoe_leg: binary as 0/255 or 0/1; wearable_area: the class ids).
 MASK_VALUES = {"shoe_leg": (frozenset({0, 255}), frozenset({0, 1})), "wearable_area": (frozenset(range(NUM_CLASSES)),)}

@@ -10,7 +10,8 @@ import sys
 import numpy as np
 
 from shoemodel.schemas.records import decode_image, keypoints_array, validate_record
-from shoemodel.sets.from_labels import SetsConfig, build_set_from_labels
+from shoemodel.sets.config import SetsConfig
+from shoemodel.sets.from_labels import build_set_from_labels
 from shoemodel.store import iter_failures, iter_records
 
 

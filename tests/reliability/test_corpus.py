@@ -17,7 +17,8 @@ from shoemodel.curation import parts
 from shoemodel.curation.config import IngestConfig
 from shoemodel.curation.ingest import run_ingest
 from shoemodel.schemas.records import decode_image
-from shoemodel.sets.from_labels import SetsConfig, build_set_from_labels
+from shoemodel.sets.config import SetsConfig
+from shoemodel.sets.from_labels import build_set_from_labels
 from shoemodel.store import iter_failures, iter_records, read_manifest
 from shoemodel.store.names import id_file_name
 from tests.reliability.corpus import ingest_corpus, labelled_corpus

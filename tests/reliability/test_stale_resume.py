@@ -10,7 +10,8 @@ from PIL import Image
 
 from shoemodel.curation import parts
 from shoemodel.schemas.records import decode_image
-from shoemodel.sets.from_labels import SetsConfig, build_set_from_labels
+from shoemodel.sets.config import SetsConfig
+from shoemodel.sets.from_labels import build_set_from_labels
 from shoemodel.store import iter_records, writer
 from tests.reliability.corpus import labelled_corpus, photo
 
