@@ -19,9 +19,8 @@ WORK = typer.Option(None, "--work-dir", help="Folder of the curation stage table
 
 def _setup(params: Path | None, sets: list[str] | None, url: str | None, token: str | None, work_dir: Path | None):
     from shoemodel.annotation.config import server_from_env
-    from shoemodel.curation.config import CurationConfig
 
-    cfg = command_config(params, sets, "curation").load(CurationConfig, "curation", {"work_dir": work_dir})
+    cfg = command_config(params, sets, "curation").load("curation", {"work_dir": work_dir})
     try:
         url, token = server_from_env(url, token)
     except RuntimeError as exc:
