@@ -161,7 +161,6 @@ class BackendModel:
         mask = np.where(masks[0], label, BACKGROUND).astype(np.uint8)
         return {"result": mask_to_results(mask), "score": float(scores[0]), "model_version": f"sam:{sam.version}"}
 
-
     def sam_review_prediction(self, image: np.ndarray, side: str, points: np.ndarray | None,
                               point_labels: np.ndarray | None, box: np.ndarray | None) -> dict[str, Any]:
         """SAM's mask for a shoe-leg review prompt, as that shoe's brush (`curation.review_tasks`)."""

@@ -139,7 +139,7 @@ def dropped_candidates(work_dir: str | Path, reason: str) -> Iterator[Candidate]
                                 ks[j].tolist(), boxes[j].tolist() if j < len(boxes) else [], None, why)
 
 
-def select(work_dir: str | Path, n: int, exclude: set[Key], dropped_reason: str = "",
+def select(work_dir: str | Path, n: int, exclude: set[Key], *, dropped_reason: str = "",
            n_dropped: int = 0) -> list[Candidate]:
     """The `n` kept persons of lowest priority (ties by record id) not in `exclude`, then up to `n_dropped`
     dropped persons of `dropped_reason` (by record id)."""
@@ -198,7 +198,7 @@ def _photo_png(work_dir: str | Path, part: int, content_hash: str, cache: dict[i
     return encode_png(decode_image(row_image_bytes(row), "RGB", "image", row["source_uri"]))
 
 
-def send_round(cfg: CurationConfig, url: str, token: str, n: int | None = None, dropped_reason: str | None = None,
+def send_round(cfg: CurationConfig, url: str, token: str, *, n: int | None = None, dropped_reason: str | None = None,
                n_dropped: int | None = None, new: bool = False) -> SendReport:
     """Resume the open review round (repair its photos) or send the next one; see the module docstring."""
     from shoemodel.annotation.client import connect, ensure_local_storage, iter_tasks
@@ -230,8 +230,8 @@ def send_round(cfg: CurationConfig, url: str, token: str, n: int | None = None, 
     exclude = sent | set(load_corrections(rc.corrections))
     reason = rc.dropped_reason if dropped_reason is None else dropped_reason
     n_drop = (rc.n_dropped or (n or rc.n)) if n_dropped is None else n_dropped
-    chosen = sorted(select(cfg.work_dir, rc.n if n is None else n, exclude, reason, n_drop if reason else 0),
-                    key=lambda c: c.part)
+    chosen = sorted(select(cfg.work_dir, rc.n if n is None else n, exclude, dropped_reason=reason,
+                           n_dropped=n_drop if reason else 0), key=lambda c: c.part)
     if not chosen:
         return report
     report.round += 1

@@ -53,7 +53,7 @@ def review(ctx: typer.Context,
     from shoemodel.curation.review import send_round
 
     cfg, url, token = _setup(params, set_, url, token, work_dir)
-    rep = _guard(send_round, cfg, url, token, n, dropped, n_dropped, new)
+    rep = _guard(send_round, cfg, url, token, n=n, dropped_reason=dropped, n_dropped=n_dropped, new=new)
     if rep.resumed:
         typer.echo(f"review round {rep.round} is open: {rep.pending} tasks pending, {rep.photos_written} photos "
                    "re-written (`--new` starts another round)")

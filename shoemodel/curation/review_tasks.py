@@ -87,7 +87,7 @@ def split_sides(mask: np.ndarray, keypoints: np.ndarray) -> dict[str, np.ndarray
     return out
 
 
-def brush_result(mask: np.ndarray, side: str, from_name: str = SHOES) -> dict[str, Any]:
+def brush_result(mask: np.ndarray, side: str, *, from_name: str = SHOES) -> dict[str, Any]:
     """One brushlabels result painting `mask` (bool) as `side`, in label-studio-sdk's RLE."""
     from label_studio_sdk.converter.brush import mask2rle
 

@@ -195,15 +195,16 @@ def test_dropped_persons_of_a_reason_can_be_reviewed_and_a_kept_one_comes_back(t
     cfg.segment.max_box_fill = 0.01  # every mask "fills its prompt box": curation drops every person
     run_all(cfg, cfg.out, stages=("segment", "build"))
     assert _records(cfg.out) == {}
-    assert select(cfg.work_dir, 5, set(), "speck", 5) == []  # another reason: none
-    chosen = select(cfg.work_dir, 5, set(), "mask qc: mask fills", 2)
+    assert select(cfg.work_dir, 5, set(), dropped_reason="speck", n_dropped=5) == []  # another reason: none
+    chosen = select(cfg.work_dir, 5, set(), dropped_reason="mask qc: mask fills", n_dropped=2)
     assert len(chosen) == 2 and all(c.kind == "dropped" and c.shoe_mask is None for c in chosen)
     assert all(c.reason.startswith("mask qc: mask fills its prompt box") for c in chosen)
     assert [c.set_id for c in chosen] == sorted(c.set_id for c in chosen)
     c = chosen[0]
     k = np.asarray(c.keypoints, np.float32).reshape(12, 3)
     assert (k[:, 2] > 0).sum() >= 6  # pose's points, for the reviewer to check
-    assert select(cfg.work_dir, 5, {c.key}, "mask qc", 5)[0].key != c.key  # a person already sent is not sent again
+    again = select(cfg.work_dir, 5, {c.key}, dropped_reason="mask qc", n_dropped=5)
+    assert again[0].key != c.key  # a person already sent is not sent again
     save_corrections(cfg.review.corrections, {c.key: Correction(
         c.content_hash, c.person, KEEP, SIZE, SIZE, c.source_uri, c.keypoints, encode_mask(_mask(30, 100)), None,
         c.person_box, {"round": 2})})
