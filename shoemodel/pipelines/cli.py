@@ -35,6 +35,7 @@ def generate(
     from shoemodel.pipelines.run_generate import GenerateConfig, InputError, NoShoeError, run_generate
 
     cfg = command_config(params, set_, "generate").load(GenerateConfig, "generate", {"n": n, "out": out, "size": size})
+    check_ranges(cfg)
     try:
         record = run_generate(shoe, prompt, cfg.out, cfg, mask=mask, area_mask=area_mask)
     except (FileNotFoundError, InputError, NoShoeError) as exc:  # a bad input or missing checkpoint: one line
@@ -54,6 +55,19 @@ def generate(
                     "model(s): these images test the plumbing, they say nothing about ShoeModel's quality",
                     fg=typer.colors.YELLOW, bold=True)
     typer.echo(f"wrote {len(record['files']['images'])} images and {Path(cfg.out) / record['files']['sheet']}")
+
+
+#: generate's numbers that have a least sensible value: (field, flag, minimum).
+_MINIMUM = (("n", "-n", 1), ("steps", None, 1), ("guidance", None, 0), ("size", "--size", 1), ("max_side", None, 1),
+            ("max_pixels", None, 1), ("work_side", None, 1))
+
+
+def check_ranges(cfg: object) -> None:
+    """One line, exit 2, for a value no run can use (`-n 0` would write 0 images and succeed)."""
+    for name, flag, least in _MINIMUM:
+        value = getattr(cfg, name, None)
+        if value is not None and value < least:
+            fail(f"generate.{name}{f' ({flag})' if flag else ''} must be >= {least}, got {value}")
 
 
 def benchmark(

@@ -143,3 +143,21 @@ def test_huge_jpeg_is_decoded_reduced_with_bounded_memory(tmp_path, product):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[:4] == ["(1024,", "1024)", "(6000,", "6000)"] and out[4] == "True"
     assert int(out[5]) < 50, f"peak memory grew by {out[5]} MB"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-n", "0"], "generate.n (-n) must be >= 1, got 0"),
+    (["--size", "0"], "generate.size (--size) must be >= 1, got 0"),
+    (["--set", "generate.steps=0"], "generate.steps must be >= 1, got 0"),
+])
+def test_out_of_range_numbers_are_one_line_errors(tmp_path, args, message):
+    from typer.testing import CliRunner
+
+    from shoemodel.cli import app
+
+    photo = tmp_path / "shoe.png"
+    Image.new("RGB", (16, 16)).save(photo)
+    r = CliRunner().invoke(app, ["generate", "--shoe", str(photo), "--prompt", "p", "--out", str(tmp_path / "o"), *args])
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert r.exit_code == 2 and lines == [f"error: {message}"], r.output
+    assert not (tmp_path / "o").exists()
