@@ -154,6 +154,9 @@ def ml_backend_cmd(checkpoint: Path | None = typer.Option(None, "--checkpoint", 
     import threading
 
     backend_url = f"http://{mb.host}:{server.server_address[1]}"
+    from shoemodel.children import stop_children_on_sigterm
+
+    stop_children_on_sigterm()
     thread = threading.Thread(target=server.serve_forever, name="ml-backend", daemon=True)
     thread.start()  # serving before connecting: Label Studio calls /health and /setup when the backend is added
     typer.echo(f"ML backend {backend_url} serving {server.backend_model.model_version} (Ctrl-C to stop)")
@@ -218,6 +221,9 @@ def browse(set_root: Path = typer.Argument(..., help="A set folder (shoe_leg or 
         _fail(str(exc), 1)
     typer.echo(f"dataset {ds.name}: {len(ds)} samples; saved views: {', '.join(ds.list_saved_views()) or 'none'}")
     if launch:
+        from shoemodel.children import stop_children_on_sigterm
+
+        stop_children_on_sigterm()  # the App server and MongoDB go with us
         typer.echo(f"App: http://{cfg.address}:{cfg.port} (Ctrl-C to stop; from a laptop: ssh -L {cfg.port}:localhost:{cfg.port} SERVER)")
         fob.launch(ds.name, cfg.address, cfg.port, remote=True)
 
