@@ -55,17 +55,6 @@ def log_path() -> Path:
     return cache / "shoemodel" / "third_party.log"
 
 
-def compat_protobuf() -> None:
-    """MediaPipe's bindings call `MessageFactory.GetPrototype`, which protobuf 5 removed (GetMessageClass replaced
-    it), and print the AttributeError on import. Give the old name the new function, only where it is missing."""
-    try:
-        from google.protobuf import message_factory
-    except ImportError:
-        return
-    if not hasattr(message_factory.MessageFactory, "GetPrototype"):
-        message_factory.MessageFactory.GetPrototype = lambda self, descriptor: message_factory.GetMessageClass(descriptor)
-
-
 def _hf_quiet() -> None:
     """No "Loading weights" / download bars or load notices from the Hugging Face libraries (if imported later too)."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -85,7 +74,6 @@ def _hf_quiet() -> None:
 def third_party_to_log() -> Iterator[Path | None]:
     """For the `with` block: library noise to the log file (see the module note); yields the log path, or None when
     nothing was redirected (verbose, or stderr is not descriptor 2)."""
-    compat_protobuf()
     if verbose() or not _is_fd2(sys.stderr):
         yield None
         return

@@ -29,7 +29,7 @@ def _project(repo_root: Path, folder: Path) -> Path:
     """A small copy of the project's params (tiny sample, small shards) and annotation snapshot in `folder`."""
     folder.mkdir(parents=True)
     params = yaml.safe_load((repo_root / "params.yaml").read_text())
-    params["sample"].update(n_shoe_leg=12, n_wearable_area=10, size=96)
+    params["sample"].update(n_shoe_leg=8, n_wearable_area=6, size=64)
     params["sets"]["records_per_shard"] = 4
     params["merge"]["records_per_shard"] = 4
     params["annotation"]["records_per_shard"] = 4
@@ -69,7 +69,6 @@ def _hashes(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.slow
 def test_data_stages_are_byte_identical_in_another_folder(repo_root: Path, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     first = _project(repo_root, tmp_path / "clone")
