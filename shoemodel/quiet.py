@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
 VERBOSE_ENV = "SHOEMODEL_VERBOSE"
 LOG_ENV = "SHOEMODEL_LOG_FILE"
@@ -35,6 +36,7 @@ NOISY_LOGGERS = ("absl", "mediapipe", "fiftyone", "motor", "pymongo", "transform
                  "accelerate", "urllib3", "PIL", "matplotlib", "gradio", "httpx", "uvicorn", "label_studio_sdk")
 
 _VERBOSE: ContextVar[bool] = ContextVar("shoemodel_verbose", default=False)
+_ACTIVE: list[tuple[logging.Handler, dict[str, tuple[list[logging.Handler], bool]]]] = []  # while redirected
 
 
 def set_verbose(value: bool) -> None:
@@ -95,15 +97,13 @@ def third_party_to_log() -> Iterator[Path | None]:
     sys.stderr = terminal
     handler = logging.StreamHandler(log)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
-    saved = {}
-    for name in NOISY_LOGGERS:
-        lg = logging.getLogger(name)
-        saved[name] = (lg.handlers[:], lg.propagate)
-        lg.handlers[:] = [handler]
-        lg.propagate = False
+    saved: dict[str, tuple[list[logging.Handler], bool]] = {}
+    _ACTIVE.append((handler, saved))
+    adopt_loggers(*NOISY_LOGGERS)
     try:
         yield path
     finally:
+        _ACTIVE.remove((handler, saved))
         for name, (handlers, propagate) in saved.items():
             lg = logging.getLogger(name)
             lg.handlers[:] = handlers
@@ -115,6 +115,58 @@ def third_party_to_log() -> Iterator[Path | None]:
         with contextlib.suppress(Exception):
             terminal.close()
         log.close()
+
+
+def adopt_loggers(*names: str) -> None:
+    """Send these loggers to the log file while library noise is redirected (no-op otherwise). For a library that
+    installs its own console handler when imported (FiftyOne prints to stdout): call it after the import."""
+    if not _ACTIVE:
+        return
+    handler, saved = _ACTIVE[-1]
+    for name in names:
+        lg = logging.getLogger(name)
+        saved.setdefault(name, (lg.handlers[:], lg.propagate))
+        lg.handlers[:] = [handler]
+        lg.propagate = False
+
+
+class _Diverting(io.TextIOBase):
+    """stdout that sends a library's print() holding one of `markers` to the log (with the bare newline print adds)."""
+
+    def __init__(self, out: Any, log: Any, markers: tuple[str, ...]):
+        self._out, self._log, self._markers, self._eol = out, log, markers, False
+
+    def write(self, text: str) -> int:
+        if any(m in text for m in self._markers) or (self._eol and text == "\n"):
+            self._eol = text != "\n"
+            self._log.write(text.strip() + "\n")
+            return len(text)
+        self._eol = False
+        return self._out.write(text)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def fileno(self) -> int:
+        return self._out.fileno()
+
+    def isatty(self) -> bool:
+        return self._out.isatty()
+
+
+@contextlib.contextmanager
+def divert_prints(*markers: str) -> Iterator[None]:
+    """While library noise is redirected, lines a library print()s to stdout (no logger to turn down, e.g. FiftyOne's
+    "Could not connect session" while its App starts) go to the log when they hold one of `markers`."""
+    if not _ACTIVE:
+        yield
+        return
+    old = sys.stdout
+    sys.stdout = _Diverting(old, _ACTIVE[-1][0].stream, markers)
+    try:
+        yield
+    finally:
+        sys.stdout = old
 
 
 def _is_fd2(stream: object) -> bool:

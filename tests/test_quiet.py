@@ -56,3 +56,15 @@ def test_mediapipe_imports_without_the_protobuf_attribute_error(tmp_path: Path) 
     script = "from shoemodel.compat.mediapipe import import_mediapipe; import_mediapipe()"
     proc = _run(tmp_path, "-c", script, env={"SHOEMODEL_VERBOSE": "1"})
     assert proc.returncode == 0 and "GetPrototype" not in proc.stderr, proc.stderr
+
+
+def test_a_library_print_is_diverted_and_other_lines_are_not(tmp_path: Path) -> None:
+    script = textwrap.dedent("""
+        from shoemodel import quiet
+        with quiet.third_party_to_log(), quiet.divert_prints("Could not connect session"):
+            print("\\r\\nCould not connect session, trying again in 10 seconds\\r\\n")
+            print("App: http://127.0.0.1:5151")
+    """)
+    proc = _run(tmp_path, "-c", script)
+    assert proc.stdout == "App: http://127.0.0.1:5151\n" and proc.stderr == ""
+    assert "Could not connect session" in (tmp_path / "third_party.log").read_text()
