@@ -57,9 +57,9 @@ def generate(
     typer.echo(f"wrote {len(record['files']['images'])} images and {Path(cfg.out) / record['files']['sheet']}")
 
 
-#: generate's numbers that have a least sensible value: (field, flag, minimum).
-_MINIMUM = (("n", "-n", 1), ("steps", None, 1), ("guidance", None, 0), ("size", "--size", 1), ("max_side", None, 1),
-            ("max_pixels", None, 1), ("work_side", None, 1))
+#: generate's numbers that have a least sensible value: (field, flag, minimum); the sizes are checked with the
+#: photo (run_generate.prepare_inputs).
+_MINIMUM = (("n", "-n", 1), ("steps", None, 1), ("guidance", None, 0))
 
 
 def check_ranges(cfg: object) -> None:

@@ -147,7 +147,7 @@ def test_huge_jpeg_is_decoded_reduced_with_bounded_memory(tmp_path, product):
 
 @pytest.mark.parametrize("args, message", [
     (["-n", "0"], "generate.n (-n) must be >= 1, got 0"),
-    (["--size", "0"], "generate.size (--size) must be >= 1, got 0"),
+    (["--size", "0"], "generate.size must be at least 8 px, got 0"),
     (["--set", "generate.steps=0"], "generate.steps must be >= 1, got 0"),
 ])
 def test_out_of_range_numbers_are_one_line_errors(tmp_path, args, message):
