@@ -191,6 +191,27 @@ def _write_stamps(stage_dir: str | Path, index: int, rows: list[dict[str, Any]])
     atomic_write_text(path, json.dumps(stamps))
 
 
+def _refresh_stamps(stage_dir: str | Path, index: int, rows: list[dict[str, Any]], stamps: dict[str, list]) -> None:
+    """After a kept part's local files were confirmed (by hash where their stamps were missing, as in a fresh clone,
+    or stale), note their present mtimes, so the next run trusts them on size + mtime instead of hashing again."""
+    from shoemodel.store.atomic import atomic_write_text
+
+    now = dict(stamps)
+    for r in rows:
+        path = local_path(r["source_uri"])
+        if path is None or r["content_hash"] is None:
+            continue
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        now[r["source_uri"]] = [st.st_size, st.st_mtime_ns, r["content_hash"]]
+    if now != stamps:
+        path = _stamps_path(stage_dir, index)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(now))
+
+
 def _read_stamps(stage_dir: str | Path, index: int) -> dict[str, list]:
     try:
         return json.loads(_stamps_path(stage_dir, index).read_text())
@@ -310,6 +331,7 @@ def plan_ingest(stage_dir: Path, listing: Iterable[str], settings_fp: str, new_u
                 _content_unchanged(r["source_uri"], r["size"], _mtime(r, stamps), r["content_hash"], r.get("stored"))
                 and _storage_unchanged(r, cfg) for r in rows):
             clean.add(index)
+            _refresh_stamps(stage_dir, index, rows, stamps)
         for r in rows:
             _add_place(where, r["source_uri"], index)
     listed = dict.fromkeys(sizes, 0)
