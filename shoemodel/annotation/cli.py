@@ -21,9 +21,8 @@ PREDICTOR = typer.Option(None, "--predictor", help="WD predictor 'module:factory
 
 
 def _config(params: Path | None, sets: list[str] | None, **flags):
-    from shoemodel.annotation.config import AnnotationConfig
 
-    return command_config(params, sets, "annotation").load(AnnotationConfig, "annotation", flags)
+    return command_config(params, sets, "annotation").load("annotation", flags)
 
 
 def _setup(params: Path | None, sets: list[str] | None, url: str | None, token: str | None, **flags):
@@ -72,7 +71,7 @@ def round_cmd(n: int = typer.Option(None, "--n", help="Images in a new round (de
 
     cfg, url, token = _setup(params, set_, url, token, predictor=predictor)
     pred, spec = _predictor(cfg)
-    rnd, rep = _guard(run_round, cfg, url, token, n, pred, spec or "", new)
+    rnd, rep = _guard(run_round, cfg, url, token, n=n, predictor=pred, model_version=spec or "", new=new)
     typer.echo(f"round {rnd.round} ({rnd.selection}, {len(rnd.ids)} images): {rep.created} tasks created, "
                f"{rep.existing} already there, {rep.images_written} images written")
     if rep.missing:
@@ -90,7 +89,7 @@ def export_cmd(url: str = URL, token: str = TOKEN, predictor: str | None = PREDI
     if load_ledger(cfg.workdir).current() is None:
         _fail("no open round: start one with `shoemodel annotate round --n 200`", 1)
     pred, spec = _predictor(cfg)
-    rnd, rep = _guard(run_round, cfg, url, token, None, pred, spec or "")
+    rnd, rep = _guard(run_round, cfg, url, token, predictor=pred, model_version=spec or "")
     typer.echo(f"round {rnd.round}: {rep.created} tasks created, {rep.existing} already there")
 
 
@@ -202,10 +201,9 @@ def browse(set_root: Path = typer.Argument(..., help="A set folder (shoe_leg or 
            params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
     """Load a set into a persistent FiftyOne dataset and serve the App (remote mode: open the printed URL). Params: browse."""
     from shoemodel.annotation import browse as fob
-    from shoemodel.annotation.config import BrowseConfig
     from shoemodel.annotation.predictor import load_predictor
 
-    cfg = command_config(params, set_, "browse").load(BrowseConfig, "browse",
+    cfg = command_config(params, set_, "browse").load("browse",
                                                        {"media_dir": media_dir, "address": address, "port": port})
     need_path(set_root, "set folder")
     if wd is not None:

@@ -1,9 +1,9 @@
 """Merge several sets of one kind into the set a trainer reads (curated + labelled, annotated + labelled).
 
-The training sets are built from what the pipeline made: `params.yaml merge.<set>.inputs` lists the
-sets in priority order (what curation or annotation made first, then the labelled folders' sets).
-A photo is one record however many inputs hold it: records are de-duplicated by content hash and the
-first input that has it gives its labels (a human correction wins over the sample's label).
+The training sets are built from what the pipeline made: `merge.<set>.inputs` (MergeConfig) lists the
+sets in priority order, human labels first: the labelled shoe-leg set before curation's detected keypoints,
+the annotated wearable-area set before the labels it corrects. A photo is one record however many inputs
+hold it: records are de-duplicated by content hash and the first input that has it gives its labels.
 
 Splits never leak: a record keeps the split its input gave it (a hash of its content when it has
 none), and when inputs disagree the held-out split wins (test over val over train), so a record in
@@ -17,13 +17,13 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from shoemodel import __version__
-from shoemodel.config import ParamPath
 from shoemodel.schemas.records import ValidationOptions
+from shoemodel.sets.config import MergeConfig, MergeSpec
 from shoemodel.sets.splits import split_for
 from shoemodel.store.atomic import atomic_write_text
 from shoemodel.store.manifest import MANIFEST_NAME, Manifest, read_manifest
@@ -32,27 +32,6 @@ from shoemodel.store.writer import write_set
 
 #: Held-out splits win a disagreement: a record any input holds out is never trained on.
 SPLIT_RANK = {"test": 0, "val": 1, "train": 2}
-
-
-@dataclass
-class MergeSpec:
-    """One merged set: its inputs (priority order) and where it is written."""
-
-    inputs: list[ParamPath] = field(default_factory=list)
-    out: ParamPath = ""
-
-
-@dataclass
-class MergeConfig:
-    """params.yaml `merge`: the two training sets and how records without a split are assigned one."""
-
-    shoe_leg: MergeSpec = field(default_factory=lambda: MergeSpec(
-        ["data/curation/shoe_leg", "data/sets/shoe_leg"], "data/sets/train/shoe_leg"))
-    wearable_area: MergeSpec = field(default_factory=lambda: MergeSpec(
-        ["data/sets/wearable_area_annotated", "data/sets/wearable_area"], "data/sets/train/wearable_area"))
-    records_per_shard: int = 128
-    val_fraction: float = 0.05  # only for records whose input gave no split
-    test_fraction: float = 0.05
 
 
 @dataclass
