@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
 from typer.testing import CliRunner
@@ -66,6 +67,7 @@ def test_torchvision_fallback_nms_matches_greedy_nms():
     assert _nms(boxes, scores, 0.5).tolist() == [3, 2]
 
 
+@pytest.mark.slow  # 15-45 s: two `shoemodel train` processes (torch imports)
 def test_the_same_config_trains_the_same_files_in_another_folder(shoe_leg_set, tmp_path, monkeypatch):
     """What dvc.lock hashes (the model folder with its training state, train.json) is byte-identical when a fresh
     clone trains again: torch is deterministic on this CPU, and times go to timing.json, which DVC does not track."""
