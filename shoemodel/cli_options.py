@@ -165,6 +165,19 @@ class OneLineErrors(TyperGroup):
             quiet.set_verbose(False)
 
 
+def param_help(text: str, key: str) -> str:
+    """`text [params.yaml: KEY, default VALUE]`, VALUE read from the section's config dataclass (where the default
+    lives), so a help text never names a stale default."""
+    from shoemodel.config_registry import section_for
+
+    section = section_for(key)
+    value: Any = config_class(section)() if section else None
+    for part in key[len(section) + 1:].split(".") if section else []:
+        value = getattr(value, part)
+    shown = "none" if value in (None, "") else value
+    return f"{text} [params.yaml: {key}, default {shown}]"
+
+
 def need_path(path: str | Path, what: str, kind: str = "dir") -> Path:
     """`path` if it exists as a `kind` ("dir", "file" or "any"); else a one-line error naming `what`."""
     p = Path(path)

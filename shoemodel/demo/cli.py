@@ -6,13 +6,13 @@ from pathlib import Path
 
 import typer
 
-from shoemodel.cli_options import PARAMS, SET, command_config, fail
+from shoemodel.cli_options import PARAMS, SET, command_config, fail, param_help
 
 
 def demo(
     address: str | None = typer.Option(None, "--address", help="Address to serve on [params.yaml: demo.address, "
                                        "default 127.0.0.1: this machine only]."),
-    port: int | None = typer.Option(None, "--port", help="Port [params.yaml: demo.port]."),
+    port: int | None = typer.Option(None, "--port", help=param_help("Port.", "demo.port")),
     params: Path | None = PARAMS,
     set_: list[str] | None = SET,
 ) -> None:

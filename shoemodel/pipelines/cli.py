@@ -10,14 +10,14 @@ from pathlib import Path
 
 import typer
 
-from shoemodel.cli_options import PARAMS, SET, command_config, fail
+from shoemodel.cli_options import PARAMS, SET, command_config, fail, param_help
 
 
 def generate(
     shoe: Path = typer.Option(..., "--shoe", help="Product photo of one shoe."),
     prompt: str = typer.Option(..., "--prompt", help="Text prompt describing the wanted image."),
-    n: int | None = typer.Option(None, "-n", "--n", help="Number of images (diverse leg poses) (params: generate.n)."),
-    out: Path | None = typer.Option(None, "--out", help="Output folder (params: generate.out)."),
+    n: int | None = typer.Option(None, "-n", "--n", help=param_help("Number of images (diverse leg poses), at least 1.", "generate.n")),
+    out: Path | None = typer.Option(None, "--out", help=param_help("Output folder.", "generate.out")),
     size: int | None = typer.Option(None, "--size", help="Output long side in px; default the photo's own size, up to "
                                     "generate.max_side (params: generate.size)."),
     mask: Path | None = typer.Option(None, "--mask", help="Foreground mask of the photo (non-zero = shoe)."),
