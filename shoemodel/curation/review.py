@@ -229,7 +229,7 @@ def send_round(cfg: CurationConfig, url: str, token: str, *, n: int | None = Non
     sent = {(t["data"]["content_hash"], int(t["data"]["person"])) for t in tasks if "content_hash" in t.get("data", {})}
     exclude = sent | set(load_corrections(rc.corrections))
     reason = rc.dropped_reason if dropped_reason is None else dropped_reason
-    n_drop = (rc.n_dropped or (n or rc.n)) if n_dropped is None else n_dropped
+    n_drop = (rc.n_dropped if n_dropped is None else n_dropped) or (rc.n if n is None else n)  # 0: as many as n
     chosen = sorted(select(cfg.work_dir, rc.n if n is None else n, exclude, dropped_reason=reason,
                            n_dropped=n_drop if reason else 0), key=lambda c: c.part)
     if not chosen:

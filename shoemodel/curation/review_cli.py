@@ -8,13 +8,13 @@ from pathlib import Path
 
 import typer
 
-from shoemodel.cli_options import PARAMS, SET, command_config, fail, group_callback
+from shoemodel.cli_options import PARAMS, SET, command_config, fail, group_callback, param_help
 
 app = typer.Typer(help="Review rounds of the shoe-leg set in Label Studio (params: curation.review).")
 
 URL = typer.Option(None, "--url", help="Label Studio URL (default: $LABEL_STUDIO_URL or http://127.0.0.1:8080).")
 TOKEN = typer.Option(None, "--token", help="API token (default: $LABEL_STUDIO_API_KEY).", show_default=False)
-WORK = typer.Option(None, "--work-dir", help="Folder of the curation stage tables (params: curation.work_dir).")
+WORK = typer.Option(None, "--work-dir", help=param_help("Folder of the curation stage tables.", "curation.work_dir"))
 
 
 def _setup(params: Path | None, sets: list[str] | None, url: str | None, token: str | None, work_dir: Path | None):
@@ -40,9 +40,13 @@ def _guard(fn, *args, **kwargs):
 
 @app.callback(invoke_without_command=True)
 def review(ctx: typer.Context,
-           n: int | None = typer.Option(None, "--n", help="Kept records to send, lowest review priority first (params: curation.review.n)."),
-           dropped: str | None = typer.Option(None, "--dropped", help="Also send persons the segment stage dropped with a reason starting with this, e.g. 'mask qc' (params: curation.review.dropped_reason)."),
-           n_dropped: int | None = typer.Option(None, "--n-dropped", help="How many dropped persons (default: --n; params: curation.review.n_dropped)."),
+           n: int | None = typer.Option(None, "--n", help=param_help("Kept records to send, lowest review priority first.",
+                                                                      "curation.review.n")),
+           dropped: str | None = typer.Option(None, "--dropped", help=param_help(
+               "Also send persons the segment stage dropped with a reason starting with this, e.g. 'mask qc'.",
+               "curation.review.dropped_reason")),
+           n_dropped: int | None = typer.Option(None, "--n-dropped", help=param_help(
+               "How many dropped persons (0: as many as --n).", "curation.review.n_dropped")),
            new: bool = typer.Option(False, "--new", help="Start a new round even while the last one has pending tasks."),
            work_dir: Path | None = WORK, url: str = URL, token: str = TOKEN,
            params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
