@@ -184,7 +184,18 @@ class SendReport:
     task_ids: list[int] = field(default_factory=list)
 
 
-def _photo_png(work_dir: str | Path, part: int, content_hash: str, cache: dict[int, dict[str, Any]]) -> bytes:
+#: Formats a browser shows as they are; any other photo is served as PNG.
+SERVED_AS_IS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp"}
+
+
+def _photo(work_dir: str | Path, part: int, content_hash: str,
+           cache: dict[int, dict[str, Any]]) -> tuple[bytes, str, tuple[int, int]]:
+    """The photo a review task shows: its upright encoded bytes as curation reads them (a JPEG stays a JPEG, so a
+    12 MP photo is not served as a 30 MB PNG), the file suffix, and its (width, height), which the keypoints use."""
+    import io
+
+    from PIL import Image
+
     from shoemodel.curation.stage_io import INGEST, kept_rows
     from shoemodel.curation.storage import row_image_bytes
     from shoemodel.schemas.records import decode_image, encode_png
@@ -195,7 +206,12 @@ def _photo_png(work_dir: str | Path, part: int, content_hash: str, cache: dict[i
     row = cache[part].get(content_hash)
     if row is None:
         raise FileNotFoundError(f"photo {content_hash[:12]} is no longer in curation's ingest part {part}")
-    return encode_png(decode_image(row_image_bytes(row), "RGB", "image", row["source_uri"]))
+    data = row_image_bytes(row)
+    with Image.open(io.BytesIO(data)) as im:
+        fmt, size = im.format, im.size
+    if fmt in SERVED_AS_IS:
+        return data, SERVED_AS_IS[fmt], size
+    return encode_png(decode_image(data, "RGB", "image", row["source_uri"])), ".png", size
 
 
 def send_round(cfg: CurationConfig, url: str, token: str, *, n: int | None = None, dropped_reason: str | None = None,
@@ -220,11 +236,12 @@ def send_round(cfg: CurationConfig, url: str, token: str, *, n: int | None = Non
     if pending and not new:  # the open round: only make sure its photos are still served
         report.resumed = True
         by_key = {(t["data"]["content_hash"], int(t["data"]["person"])): t for t in pending}
-        for key in sorted(by_key):
-            path = root / image_relpath(key[0])
-            if not path.exists():
-                part = _find_part(cfg.work_dir, key[0])
-                report.photos_written += write_bytes_if_changed(path, _photo_png(cfg.work_dir, part, key[0], cache))
+        for key, task in sorted(by_key.items()):
+            recorded = task["data"].get("photo_path")
+            if recorded and Path(recorded).is_file():
+                continue
+            data, suffix, _ = _photo(cfg.work_dir, _find_part(cfg.work_dir, key[0]), key[0], cache)
+            report.photos_written += write_bytes_if_changed(Path(recorded or root / image_relpath(key[0], suffix)), data)
         return report
     sent = {(t["data"]["content_hash"], int(t["data"]["person"])) for t in tasks if "content_hash" in t.get("data", {})}
     exclude = sent | set(load_corrections(rc.corrections))
@@ -237,10 +254,9 @@ def send_round(cfg: CurationConfig, url: str, token: str, *, n: int | None = Non
     report.round += 1
     batch: list[dict[str, Any]] = []
     for c in chosen:
-        png = _photo_png(cfg.work_dir, c.part, c.content_hash, cache)
-        rel = image_relpath(c.content_hash)
-        report.photos_written += write_bytes_if_changed(root / rel, png)
-        h, w = decode_image(png, "L").shape  # the size of the served photo: percent coordinates are of it
+        data, suffix, (w, h) = _photo(cfg.work_dir, c.part, c.content_hash, cache)  # percent coordinates are of it
+        rel = image_relpath(c.content_hash, suffix)
+        report.photos_written += write_bytes_if_changed(root / rel, data)
         mask = None if c.shoe_mask is None else decode_image(c.shoe_mask, "L", "shoe_mask", c.source_uri) > 127
         person = {"content_hash": c.content_hash, "person": c.person, "source_uri": c.source_uri, "set_id": c.set_id,
                   "kind": c.kind, "reason": c.reason, "priority": round(c.priority, 6), "keypoints": c.keypoints,

@@ -61,9 +61,9 @@ def label_config() -> str:
     )
 
 
-def image_relpath(content_hash: str) -> str:
+def image_relpath(content_hash: str, suffix: str = ".png") -> str:
     """Where a photo is served from, below the review document root (one file per photo, shared by its persons)."""
-    return f"images/{content_hash[:2]}/{content_hash}.png"
+    return f"images/{content_hash[:2]}/{content_hash}{suffix}"
 
 
 def split_sides(mask: np.ndarray, keypoints: np.ndarray) -> dict[str, np.ndarray]:

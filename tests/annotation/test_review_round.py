@@ -89,7 +89,8 @@ def test_review_round_fixes_reach_the_set_through_dvc_and_survive_recuration(rep
               "--set", "curation.review.project_title=shoe-leg review"]
     said = _run(["shoemodel", "curate", "review", "--n", "3", *review], proj, env)
     assert "review round 1: 3 tasks created (3 kept, 0 dropped persons)" in said, said
-    served = sorted((files_root / "shoereview" / "images").rglob("*.png"))
+    served = sorted(p for p in (files_root / "shoereview" / "images").rglob("*") if p.is_file())
+    assert {p.suffix for p in served} == {".jpg"}  # the JPEG photos are served as they are, not as PNG
     assert served
     served[0].unlink()  # re-running while the round is open sends nothing and repairs the served photos
     said = _run(["shoemodel", "curate", "review", "--n", "3", *review], proj, env)
@@ -101,9 +102,9 @@ def test_review_round_fixes_reach_the_set_through_dvc_and_survive_recuration(rep
     assert len(tasks) == 3 and {t["data"]["set_id"] for t in tasks} <= set(before)
     req = urllib.request.Request(url + tasks[0]["data"]["image"], headers={"Authorization": f"Token {token}"})
     with urllib.request.urlopen(req, timeout=10) as r:  # Label Studio serves the photo at its own size
-        png = r.read()
+        photo = r.read()
     d0 = tasks[0]["data"]
-    assert decode_image(png, "RGB").shape[:2] == (d0["height"], d0["width"])
+    assert decode_image(photo, "RGB").shape[:2] == (d0["height"], d0["width"])
 
     moved_task, painted_task, rejected_task = tasks
     # 1. move one keypoint (the first present one) and submit the rest as predicted
