@@ -115,7 +115,8 @@ def run_build(work_dir: str | Path, out_root: str | Path, cfg: BuildConfig, *, t
     prov_set = {}
     if table:  # corrections of photos no longer among curation's (removed from the sources) are counted, not applied
         matched = sum(len(found) for found in by_part.values())
-        prov_set = {"review": {"corrections": str(corrections), "entries": len(table), "sha256": digest(table.values()),
+        # (no path: a set built in another folder must hash the same)
+        prov_set = {"review": {"entries": len(table), "sha256": digest(table.values()),
                                "photo_not_found": len(table) - matched}}
     fp = {"build": parts.settings_of(cfg), "set": "shoe_leg", "keyed": "per-shard"}
     return write_set(out_root, "shoe_leg", indices, fn, records_per_shard=cfg.records_per_shard,
