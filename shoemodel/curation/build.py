@@ -9,7 +9,7 @@ reads no rows at all, new parts add shards, and a changed part redoes only its s
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -74,7 +74,8 @@ def stage_provenance(work_dir: str | Path, chain: Sequence[str]) -> dict[str, An
 
 
 def run_build(work_dir: str | Path, out_root: str | Path, cfg: BuildConfig, thresholds: dict[str, Any],
-              chain: Sequence[str], executor: Any = None, progress: bool = True, part_size: int = 64) -> Manifest:
+              chain: Sequence[str], executor: Any = None, progress: bool = True, part_size: int = 64,
+              amend: Callable[[Manifest], None] | None = None) -> Manifest:
     """Write the shoe-leg set to out_root from the rows every stage of `chain` kept (resumable shards, provenance).
 
     The sources in the set's provenance are those ingest actually read (its summary), not the params file's;
@@ -94,4 +95,4 @@ def run_build(work_dir: str | Path, out_root: str | Path, cfg: BuildConfig, thre
                      provenance={**prov, "sources": sources}, executor=executor, item_key=_key, fingerprint=fp,
                      progress=progress, desc="build", chunk_fingerprint=chunk_fp,
                      expand=partial(part_items, work_dir=str(work_dir), chain=tuple(chain)),
-                     chunk_size=parts_per_shard(cfg.records_per_shard, part_size))
+                     chunk_size=parts_per_shard(cfg.records_per_shard, part_size), amend=amend)

@@ -66,6 +66,7 @@ def _run(stages: tuple[str, ...], params: Path | None, sets: list[str] | None, e
     from shoemodel.parallel import executor_from_config
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from shoemodel.curation.ledger import LedgerMismatch
     from shoemodel.curation.sources import SourceNotFound
     from shoemodel.store.atomic import user_os_error
     from shoemodel.store.lock import FolderLocked, folder_locks
@@ -82,7 +83,7 @@ def _run(stages: tuple[str, ...], params: Path | None, sets: list[str] | None, e
         with folder_locks(*folders, command="shoemodel curate " + " ".join(stages)), \
                 executor_from_config(executor_config(cfg)) as ex:
             summary = run_all(cfg, cfg.out, ex, stages)
-    except (FolderLocked, SourceNotFound, OSError) as exc:
+    except (FolderLocked, SourceNotFound, LedgerMismatch, OSError) as exc:
         if isinstance(exc, OSError) and not isinstance(exc, SourceNotFound) and not user_os_error(exc):
             raise
         fail(str(exc))
