@@ -466,7 +466,7 @@ def iter_stage(work_dir: str | Path, stage: str, columns: list[str] | None = Non
     d = stage_dir(work_dir, stage)
     dups: dict[tuple[int, int], str] = {}
     if stage == "ingest":
-        dups = {(int(x[0]), int(x[1])): str(x[-1]) for x in _duplicates(d)}
+        dups = {(int(x[0]), int(x[1])): _kept_copy(x) for x in _duplicates(d)}
     for index in part_indices(d):
         path = ledger_path(d, index)
         if not path.exists():
@@ -477,6 +477,12 @@ def iter_stage(work_dir: str | Path, stage: str, columns: list[str] | None = Non
                 if (index, pos) in dups and r.get("outcome") == KEPT:
                     r.update(outcome=DROPPED, reason="duplicate", detail=f"duplicate: of {dups[(index, pos)]}")
         yield rows
+
+
+def _kept_copy(dup: list) -> str:
+    """The URI of the copy a duplicate entry names as kept (its last item, or that item's last)."""
+    last = dup[-1]
+    return str(last[-1] if isinstance(last, list) else last)
 
 
 def build_entries(work_dir: str | Path, out_root: str | Path) -> Iterator[list[dict[str, Any]]]:
