@@ -18,6 +18,7 @@ MIXED = {
     "notes.jpg": "a text file named .jpg",
     "dot.png": "a 1x1 image",
     "cut.jpg": "a truncated JPEG",
+    "gone.jpg": "a link to a deleted photo (fails: unreadable)",
 }
 
 
@@ -36,4 +37,5 @@ def make_mixed_folder(fixtures: Path, folder: Path) -> Path:
     Image.new("RGB", (1, 1), (10, 20, 30)).save(folder / "dot.png")
     data = (imgs / "ccp" / "photos" / "0002.jpg").read_bytes()
     (folder / "cut.jpg").write_bytes(data[: len(data) // 3])
+    (folder / "gone.jpg").symlink_to(folder / "deleted.jpg")
     return folder

@@ -48,6 +48,7 @@ def test_every_file_and_person_is_on_record_and_the_counts_add_up(mixed_run: Pat
     assert (ingest["notes.jpg"]["outcome"], ingest["notes.jpg"]["reason"]) == ("dropped", "not an image")
     assert (ingest["dot.png"]["reason"], ingest["dot.png"]["value"], ingest["dot.png"]["threshold"]) == ("too small", 1, 32)
     assert ingest["cut.jpg"]["reason"] == "truncated or corrupt" and ingest["cut.jpg"]["detail"]
+    assert (ingest["gone.jpg"]["outcome"], ingest["gone.jpg"]["reason"]) == ("failed", "broken link")
     dup = [n for n in ("walker.jpg", "copy.jpg") if ingest[n]["reason"] == "duplicate"]
     assert len(dup) == 1 and "of " in ingest[dup[0]]["detail"]
     photos = {s: {Path(r["source_uri"]).name: r for r in _rows(work, s) if r["person"] is None} for s in ("detect", "pose", "segment")}
@@ -93,6 +94,8 @@ def test_the_report_is_one_offline_page_with_every_reason_and_failed_file(mixed_
         if name not in ("walker.jpg", "copy.jpg", "ccp.jpg", "walker2.jpg", "bus.jpg"):  # kept ones need not be named
             assert name in page, name
     assert page.count("data:image/jpeg;base64,") >= 8 and "DOES NOT ADD UP" not in page
+    failed = page.split("<h2>Failed files</h2>")[1]
+    assert "gone.jpg" in failed and "broken link" in failed  # every failed file by name with its error
     if _chromium() is None:
         pytest.skip("needs headless Chromium (Debian package chromium) for the screenshot")
     shot = tmp_path / "report.png"
