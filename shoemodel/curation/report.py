@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,47 +107,53 @@ def _note(data: ReportData, r: dict[str, Any], per_reason: int, max_names: int, 
             data.failed.append(_example(r))
 
 
-def _quality(data: ReportData, work_dir: Path, worst: int) -> None:
-    """Histogram and worst kept persons (those segment kept, i.e. the set's records): their quality score, or
-    until stages score records, the mean score of their keypoints (pose's QC), said so on the page."""
-    heap: list[tuple[float, int, Example]] = []
-    n = 0
-    any_quality = False
+def kept_quality(work_dir: str | Path) -> Iterator[tuple[dict[str, Any], float | None, bool]]:
+    """Each person segment kept (the set's records), streamed part by part: (its segment ledger row, its quality,
+    whether that is a quality score). Until stages score records, the quality is the person's mean keypoint score
+    from pose's QC (False)."""
     for rows in ledger.iter_stage(work_dir, "segment"):
         if not rows:
             continue
-        pose_scores = _pose_part(work_dir, rows[0]["part"])  # one part of each at a time
+        pose_scores = _pose_part(Path(work_dir), rows[0]["part"])  # one part of each at a time
         for r in rows:
             if r["person"] is None or r["outcome"] != ledger.KEPT:
                 continue
-            q = r["quality"]
-            if q is not None:
-                any_quality = True
+            if r["quality"] is not None:
+                yield r, float(r["quality"]), True
             else:
-                q = pose_scores.get((r["source_uri"], r["person"]))
-            if q is None:
-                continue
-            data.kept_total += 1
-            data.hist[min(BINS - 1, max(0, int(float(q) * BINS)))] += 1
-            ex = _example(r)
-            ex.quality = float(q)
-            n += 1
-            item = (-float(q), n, ex)
-            if len(heap) < worst:
-                heapq.heappush(heap, item)
-            elif item > heap[0]:
-                heapq.heapreplace(heap, item)
+                yield r, pose_scores.get((r["source_uri"], r["person"])), False
+
+
+def _quality(data: ReportData, work_dir: Path, worst: int) -> None:
+    """Histogram and worst kept persons (those segment kept, i.e. the set's records), by `kept_quality`."""
+    heap: list[tuple[float, int, Example]] = []
+    n = 0
+    any_quality = False
+    for r, q, scored in kept_quality(work_dir):
+        any_quality |= scored
+        if q is None:
+            continue
+        data.kept_total += 1
+        data.hist[min(BINS - 1, max(0, int(q * BINS)))] += 1
+        ex = _example(r)
+        ex.quality = q
+        n += 1
+        item = (-q, n, ex)
+        if len(heap) < worst:
+            heapq.heappush(heap, item)
+        elif item > heap[0]:
+            heapq.heapreplace(heap, item)
     data.worst = [ex for _, _, ex in sorted(heap, key=lambda t: (-t[0], t[1]))]
     data.quality_label = "quality score" if any_quality else "mean keypoint score (no quality score in this run)"
 
 
 def _pose_part(work_dir: Path, index: int) -> dict[tuple[str, int], float]:
     """(uri, person) -> mean keypoint score, from pose's ledger part `index`."""
+    import pyarrow.parquet as pq
+
     path = ledger.ledger_path(stage_dir(work_dir, "pose"), index)
     if not path.exists():
         return {}
-    import pyarrow.parquet as pq
-
     out = {}
     for r in pq.read_table(path, columns=["source_uri", "person", "qc"]).to_pylist():
         if r["person"] is not None and r["qc"]:
