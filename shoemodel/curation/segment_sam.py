@@ -2,7 +2,8 @@
 
 Loading (segment-anything .pth or a transformers SAM / HQ-SAM / SAM 2 folder, by path) is `shoemodel.models.sam`'s job; this
 module only turns the foot prompts of an image into SAM's box + point prompts, so the image embedding
-is computed once and all feet go through the mask decoder together.
+is computed once and the feet go through the mask decoder together (one call per point count: SAM has no
+neutral padding, so a foot with fewer points is never padded to another's length).
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from shoemodel.curation.backends import all_backends
 from shoemodel.curation.prompts import FootPrompt
-from shoemodel.models.sam import SamPredictor, as_predictor, checkpoint_source, load_sam, pad_points
+from shoemodel.models.sam import SamPredictor, as_predictor, checkpoint_source, load_sam, predict_by_count
 
-#: curation.segment.backend -> the SAM implementation its weights must be (provenance names that library)
-SOURCES = {"sam": "segment-anything", "hf_sam": "transformers"}
+#: curation.segment.backend -> the SAM implementation its weights must be: the library the registry names for it
+SOURCES = {b.name: b.library[0] for b in all_backends() if b.builder == f"{__name__}:from_config"}
 
 
 class SamSegmenter:
@@ -78,6 +80,11 @@ class SamSegmenter:
             else:
                 self.sam.set_image(images[i])
             ps = prompts[i]
-            points, labels = pad_points([p.points for p in ps], [p.labels for p in ps])
-            out[i] = list(sam_batch.predict_best(self.sam, np.stack([p.box for p in ps]), points, labels))
+            out[i] = predict_by_count(lambda b, pc, lab: sam_batch.predict_best(self.sam, b, pc, lab),
+                                      np.stack([p.box for p in ps]), [p.points for p in ps], [p.labels for p in ps])
         return out
+
+
+def from_config(cfg: Any) -> SamSegmenter:
+    """The `sam` and `hf_sam` backends of curation.segment (the backend must match what the weights path holds)."""
+    return SamSegmenter.from_weights(cfg.backend, cfg.weights, cfg.model_type, cfg.device, cfg.dtype)
