@@ -443,8 +443,7 @@ def finish_run(work_dir: str | Path, ran: Sequence[str], upstream: dict[str, str
     order = list(upstream)
     wanted = set(ran) | {upstream[s] for s in ran if upstream.get(s)}
     counts = totals(work_dir, [s for s in order if s in wanted], manifest)
-    problems = check({k: v for k, v in counts.items() if k in ran},
-                     {k: v for k, v in upstream.items()}, counts)
+    problems = check({k: v for k, v in counts.items() if k in ran}, upstream, counts)
     if problems:
         raise LedgerMismatch("curation ledger does not add up: " + "; ".join(problems))
     if manifest is not None:
@@ -464,9 +463,7 @@ def iter_stage(work_dir: str | Path, stage: str, columns: list[str] | None = Non
     from shoemodel.curation.stage_io import stage_dir
 
     d = stage_dir(work_dir, stage)
-    dups: dict[tuple[int, int], str] = {}
-    if stage == "ingest":
-        dups = {(int(x[0]), int(x[1])): _kept_copy(x) for x in _duplicates(d)}
+    dups = duplicate_map(d) if stage == "ingest" else {}
     for index in part_indices(d):
         path = ledger_path(d, index)
         if not path.exists():
@@ -477,6 +474,11 @@ def iter_stage(work_dir: str | Path, stage: str, columns: list[str] | None = Non
                 if (index, pos) in dups and r.get("outcome") == KEPT:
                     r.update(outcome=DROPPED, reason="duplicate", detail=f"duplicate: of {dups[(index, pos)]}")
         yield rows
+
+
+def duplicate_map(ingest_dir: Path) -> dict[tuple[int, int], str]:
+    """(part, row in part) -> the URI of the copy kept, for each duplicate ingest's second pass marked."""
+    return {(int(x[0]), int(x[1])): _kept_copy(x) for x in _duplicates(Path(ingest_dir))}
 
 
 def _kept_copy(dup: list) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from shoemodel.curation import parts
+from shoemodel.curation.ledger import duplicate_map
 from shoemodel.curation.stage_io import decode_rgb, stage_dir
 from shoemodel.curation.storage import row_image_bytes
 from shoemodel.schemas.keypoints import SKELETON, SKELETON_COLORS
@@ -42,14 +43,17 @@ def collect(work_dir: str | Path) -> list[Tile]:
     ingest = stage_dir(work_dir, "ingest")
     if not parts.part_indices(ingest):
         raise FileNotFoundError(f"no curation stage tables in {work_dir} (run `shoemodel curate run` first)")
+    dups = duplicate_map(ingest)
     for index in parts.part_indices(ingest):
         rows = {s: {r["source_uri"]: r for r in _read(work_dir, s, index)} for s in MODEL_STAGES}
         dropped = _dropped_persons(work_dir, index)
-        for r in parts.read_part(ingest, index):
+        for pos, r in enumerate(parts.read_part(ingest, index)):
             if r["status"] != parts.KEPT:
                 continue
             tiles.append(_tile(r, rows))
             tiles[-1].dropped = dropped.get(r["source_uri"], [])
+            if (index, pos) in dups:  # ingest's duplicate pass: no later stage saw it
+                tiles[-1].reason = f"duplicate of {Path(dups[(index, pos)]).name}"
     return tiles
 
 

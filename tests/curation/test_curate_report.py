@@ -39,7 +39,6 @@ def mixed_run(tmp_path_factory, fixtures_dir: Path, yolox_weights: Path, mediapi
     return tmp
 
 
-@pytest.mark.slow
 @pytest.mark.fixtures
 def test_every_file_and_person_is_on_record_and_the_counts_add_up(mixed_run: Path) -> None:
     work = mixed_run / "set.work"
@@ -78,7 +77,6 @@ def test_every_file_and_person_is_on_record_and_the_counts_add_up(mixed_run: Pat
     assert not [p.name for p in mixed_run.iterdir() if p.name.endswith(".lock")]  # no lock file left beside the output
 
 
-@pytest.mark.slow
 @pytest.mark.fixtures
 def test_the_report_is_one_offline_page_with_every_reason_and_failed_file(mixed_run: Path, tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["curate", "report", str(mixed_run / "set"), "--html", str(tmp_path / "r.html")])
@@ -109,7 +107,6 @@ def test_the_report_is_one_offline_page_with_every_reason_and_failed_file(mixed_
     assert kept > 2000 and dropped > 500 and photo > 5000, (kept, dropped, photo)
 
 
-@pytest.mark.slow
 @pytest.mark.fixtures
 def test_a_set_whose_counts_do_not_add_up_is_refused(mixed_run: Path, tmp_path: Path) -> None:
     work = tmp_path / "set.work"
@@ -120,3 +117,15 @@ def test_a_set_whose_counts_do_not_add_up_is_refused(mixed_run: Path, tmp_path: 
                                    "--out", str(tmp_path / "set"), "--quiet"])
     assert res.exit_code != 0 and "ledger does not add up" in res.output and "segment photos" in res.output, res.output
     assert "Traceback" not in res.output and not (tmp_path / "set" / "manifest.json").exists()
+
+
+@pytest.mark.fixtures
+def test_the_fused_path_writes_the_same_ledger(mixed_run: Path, tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["curate", "run", str(mixed_run / "photos"), "--params", str(mixed_run / "params.yaml"),
+                                   "--out", str(tmp_path / "set"), "--quiet", "--set", "curation.fused=true"])
+    assert res.exit_code == 0, res.output
+    for stage in ("ingest", "detect", "pose", "segment"):
+        staged, fused = _rows(mixed_run / "set.work", stage), _rows(tmp_path / "set.work", stage)
+        assert fused == staged, stage
+    assert json.loads((tmp_path / "set.work" / ledger.TOTALS).read_text()) == json.loads(
+        (mixed_run / "set.work" / ledger.TOTALS).read_text())
