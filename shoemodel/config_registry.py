@@ -11,19 +11,19 @@ from importlib import import_module
 
 #: params section (dotted for nesting) -> "module:ConfigClass". Order = the order `shoemodel config` prints.
 SECTIONS: dict[str, str] = {
-    "sample": "shoemodel.synthetic.sample:SampleConfig",
-    "sets": "shoemodel.sets.from_labels:BuildConfig",
+    "sample": "shoemodel.synthetic.config:SampleConfig",
+    "sets": "shoemodel.sets.config:SetsConfig",
     "executor": "shoemodel.parallel:ExecutorConfig",
     "annotation": "shoemodel.annotation.config:AnnotationConfig",
-    "merge": "shoemodel.sets.merge:MergeConfig",
+    "merge": "shoemodel.sets.config:MergeConfig",
     "browse": "shoemodel.annotation.config:BrowseConfig",
     "curation": "shoemodel.curation.config:CurationConfig",
     "train.wd": "shoemodel.training.wd.config:WDConfig",
     "train.lps_keypoints": "shoemodel.training.lps_keypoints.config:FootKeypointsConfig",
     "train.lps_diffusion": "shoemodel.training.lps_diffusion.config:LegDiffusionConfig",
     "train.sw": "shoemodel.training.sw.config:SWConfig",
-    "generate": "shoemodel.pipelines.run_generate:GenerateConfig",
-    "benchmark": "shoemodel.pipelines.benchmark:BenchmarkConfig",
+    "generate": "shoemodel.pipelines.config:GenerateConfig",
+    "benchmark": "shoemodel.pipelines.config:BenchmarkConfig",
     "plots": "shoemodel.plots.config:PlotsConfig",
     "demo": "shoemodel.demo.config:DemoConfig",
 }

@@ -64,7 +64,7 @@ def fused_part(task: tuple[int, tuple[frozenset[int], dict[str, str]]], work_dir
     for s in stages:  # in chain order, so a crash never leaves a part without its upstream part
         if done[s.name] is None:
             parts.write_part(stage_dir(work_dir, s.name), index, out[s.name], s.schema, fingerprints[s.name],
-                             ledger.entries(s.name, ins[s.name], out[s.name], sections[s.name]))
+                             ledger_rows=ledger.entries(s.name, ins[s.name], out[s.name], sections[s.name]))
     final = out["segment"] if done["segment"] is None else list(done["segment"].values())
     return index, Counter(r["status"] for r in final)
 
@@ -128,6 +128,6 @@ def run_fused(cfg: CurationConfig, executor: Any = None, resources: dict[str, fl
         return all(parts.part_fingerprint(stage_dir(work_dir, n), i) == fp for n, fp in payload[1].items())
 
     fn = partial(fused_part, work_dir=work_dir, sections=sections, run_id=uuid.uuid4().hex)
-    parts.run_parts(tasks, fn, stage_dir(work_dir, "segment"), executor, resources, len(indices), "detect+pose+segment",
-                    cfg.progress, is_done=is_done)
+    parts.run_parts(tasks, fn, stage_dir(work_dir, "segment"), executor=executor, resources=resources,
+                    total=len(indices), desc="detect+pose+segment", progress=cfg.progress, is_done=is_done)
     return {name: finish_stage(stage(name), Path(stage_dir(work_dir, name)), infos[name]) for name in FUSED}

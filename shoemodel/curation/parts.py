@@ -81,7 +81,7 @@ def part_path(stage_dir: str | Path, index: int) -> Path:
 
 
 def write_part(stage_dir: str | Path, index: int, rows: list[dict[str, Any]], schema: pa.Schema,
-               fingerprint: str | None = None, ledger_rows: list[dict[str, Any]] | None = None) -> Path:
+               fingerprint: str | None = None, *, ledger_rows: list[dict[str, Any]] | None = None) -> Path:
     """Write one part atomically (a crash leaves either the whole part or nothing); its fingerprint goes in the footer.
 
     Its ledger part (`ledger_rows`, default: one row per photo from the rows' status and reason) is written
@@ -254,7 +254,7 @@ def write_summary(stage_dir: str | Path, summary: StageSummary) -> None:
 
 
 def run_parts(tasks: Iterable[tuple[int, Any]], fn: Callable[[tuple[int, Any]], tuple[int, Counter]], stage_dir: str | Path,
-              executor: Any, resources: dict[str, float] | None, total: int | None, desc: str, progress: bool = True,
+              *, executor: Any, resources: dict[str, float] | None, total: int | None, desc: str, progress: bool = True,
               is_done: Callable[[int, Any], bool] | None = None) -> int:
     """Run `fn` on every (index, payload) whose part is not done yet, with a progress bar; returns how many ran.
 

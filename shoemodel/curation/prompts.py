@@ -80,8 +80,8 @@ def foot_prompts(k: np.ndarray, width: int, height: int, box_padding: float = 0.
         points = np.array(positives + negatives, np.float32)
         labels = np.array([1] * len(positives) + [0] * len(negatives), np.int64)
         other = [p for n, p in _foot_parts(k, "right" if side == "left" else "left").items() if n != "knee"]
-        out.append(FootPrompt(side, box, points, labels, calf, _foot_parts(k, side),
-                              np.stack(other) if other else None, pb))
+        out.append(FootPrompt(side, box, points, labels, calf, parts=_foot_parts(k, side),
+                              other=np.stack(other) if other else None, person_box=pb))
     return out
 
 
