@@ -92,8 +92,9 @@ def write_part(stage_dir: str | Path, index: int, rows: list[dict[str, Any]], sc
     final = Path(stage_dir) / PART_DIR / part_name(index)
     if ledger_rows is None:
         ledger_rows = ledger.photo_entries(Path(stage_dir).name, rows)
-    ledger.write_ledger_part(stage_dir, index, ledger_rows, fingerprint)
-    meta = {**(schema.metadata or {}), COUNTS_KEY: json.dumps(_counts(rows), sort_keys=True).encode()}
+    written = ledger.write_ledger_part(stage_dir, index, ledger_rows, fingerprint)
+    meta = {**(schema.metadata or {}), COUNTS_KEY: json.dumps(_counts(rows), sort_keys=True).encode(),
+            ledger.STAT_KEY: ledger.stat_note(written).encode()}  # the fast check that the ledger part is this one
     if fingerprint is not None:
         meta[FP_KEY] = fingerprint.encode()
     schema = schema.with_metadata(meta)
@@ -111,14 +112,14 @@ def part_fingerprint(stage_dir: str | Path, index: int) -> str | None:
     or was made for another fingerprint (then it is redone).
 
     A sound part written without one (by an older version, or by hand) is keyed on its file's SHA-256."""
-    from shoemodel.curation.ledger import has_ledger, ledger_fingerprint
+    from shoemodel.curation.ledger import STAT_KEY, has_ledger, ledger_matches
 
     path = part_path(stage_dir, index)
     try:
         meta = pq.read_schema(path).metadata or {}
         fp = meta.get(FP_KEY)
         if fp:
-            return fp.decode() if ledger_fingerprint(stage_dir, index) == fp.decode() else None
+            return fp.decode() if ledger_matches(stage_dir, index, fp.decode(), meta.get(STAT_KEY)) else None
         if not has_ledger(stage_dir, index):
             return None
         from shoemodel.store.manifest import file_sha256

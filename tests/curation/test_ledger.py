@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,8 @@ def test_a_part_is_trusted_only_with_its_ledger_part(tmp_path: Path) -> None:
     got = next(ledger.iter_stage(tmp_path, "ingest"))
     assert [(r["source_uri"], r["outcome"], r["reason"], r["value"], r["threshold"]) for r in got] == [
         ("a", "kept", None, None, None), ("b", "dropped", "too small", 1.0, 32.0)]
+    os.utime(ledger.ledger_path(tmp_path / "ingest", 0), ns=(1, 1))  # e.g. a copied folder: the footer decides
+    assert parts.part_fingerprint(tmp_path / "ingest", 0) == "fp0"
     ledger.write_ledger_part(tmp_path / "ingest", 0, [], "another")  # a ledger part of another run of the part
     assert parts.part_fingerprint(tmp_path / "ingest", 0) is None
     ledger.ledger_path(tmp_path / "ingest", 0).unlink()  # a crash between the two writes
