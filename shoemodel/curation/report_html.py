@@ -137,13 +137,24 @@ def _failed(data: ReportData) -> str:
     return "<table><tr><th>stage</th><th>file</th><th>error</th></tr>" + rows + "</table>" + more
 
 
+def _headline(totals: dict[str, Any]) -> str:
+    """One sentence: files in, records out, and how many photos and persons were dropped or failed on the way."""
+    files = totals.get("ingest", {}).get(PHOTOS, {}).get("in", 0)
+    records = totals.get("build", {}).get(PERSONS, {}).get("kept")
+    lost = {k: {o: sum(sum(t.get(k, {}).get(o, {}).values()) for t in totals.values()) for o in (DROPPED, FAILED)}
+            for k in (PHOTOS, PERSONS)}
+    out = f"{files} files in" + (f", {records} records in the set" if records is not None else "")
+    return (f"<p><b>{out}.</b> Photos dropped {lost[PHOTOS][DROPPED]}, failed {lost[PHOTOS][FAILED]}; persons dropped "
+            f"{lost[PERSONS][DROPPED]}, failed {lost[PERSONS][FAILED]} (inside kept photos too).</p>")
+
+
 def render(data: ReportData, title: str = "Curation report") -> str:
     """The whole page."""
     worst = _grid(data.worst) if data.worst else "<p class=muted>No kept record.</p>"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>
-<body><h1>{_e(title)}</h1><p class=muted>{_e(data.work_dir)}</p>
+<body><h1>{_e(title)}</h1><p class=muted>{_e(data.work_dir)}</p>{_headline(data.totals)}
 <h2>Funnel</h2>{_funnel(data.totals)}
 <h2>Counts per reason</h2>{_reasons(data.totals)}
 <h2>Dropped and failed, per reason</h2>{_per_reason(data)}
