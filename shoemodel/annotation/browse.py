@@ -203,7 +203,9 @@ def _failure_samples(root: Path, media: Path) -> Iterator[Any]:
 
 def launch(name: str, address: str = "127.0.0.1", port: int = 5151, remote: bool = True) -> None:
     """Serve the App for dataset `name` and block until interrupted (remote: no browser is opened)."""
-    fo = import_fiftyone()
+    from shoemodel import quiet
 
-    session = fo.launch_app(fo.load_dataset(name), address=address, port=port, remote=remote, auto=False)
-    session.wait(-1)
+    fo = import_fiftyone()
+    with quiet.divert_prints("Could not connect session"):  # its client's retries while the App server starts
+        session = fo.launch_app(fo.load_dataset(name), address=address, port=port, remote=remote, auto=False)
+        session.wait(-1)

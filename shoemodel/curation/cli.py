@@ -25,7 +25,8 @@ _ADDR = typer.Option(None, "--address", help="Dask scheduler address; implies --
 _WORKERS = typer.Option(None, "--workers", help="LocalCluster worker processes (params: curation.executor.n_workers).")
 _WORK = typer.Option(None, "--work-dir", help="Folder of the intermediate stage tables (params: curation.work_dir; with --out X: X.work).")
 _OUT = typer.Option(None, "--out", help=f"Folder of the shoe-leg set written by `build` (params: curation.out); the stage tables then go to OUT{WORK_SUFFIX} unless --work-dir is given.")
-_QUIET = typer.Option(False, "--quiet", help="No progress bars (curation.progress=false).")
+_QUIET = typer.Option(False, "--quiet", help="No progress bars (curation.progress=false): only the stage table. The libraries' own messages are in "
+                                        "the log unless `shoemodel --verbose`.")
 _METRICS = typer.Option(None, "--metrics", help="Also write the per-stage summary JSON here (for DVC metrics).")
 
 

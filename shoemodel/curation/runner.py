@@ -96,7 +96,9 @@ def finish_stage(stage: Stage, out_dir: Path, info: dict[str, Any]) -> parts.Sta
     summary.extra = {**info, **({"runtime": runtimes} if runtimes else {})}
     parts.write_summary(out_dir, summary)
     text = json.dumps({"model_builds_per_process": loads}, indent=2) + "\n"
-    runtime = Path(out_dir) / "runtime.json"
+    runtime = runtime_log.loads_path(out_dir)
     if not (runtime.exists() and runtime.read_text() == text):  # a no-op run writes nothing
+        runtime.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(runtime, text)
+    (Path(out_dir) / runtime_log.LOADS_FILE).unlink(missing_ok=True)  # where older versions wrote it
     return summary
