@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 HERE = Path(__file__).resolve().parent
-TIMED = ("entries", "photo_entries", "write_ledger_part", "ledger_matches", "ledger_fingerprint", "has_ledger", "finish_run",
+TIMED = ("entries", "photo_entries", "write_ledger_part", "ledger_fingerprint", "has_ledger", "finish_run",
          "remove_ledger_parts_except")
 
 

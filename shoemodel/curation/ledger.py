@@ -59,7 +59,6 @@ LEDGER_SCHEMA = pa.schema([
 ])
 FP_KEY = b"shoemodel.part_fingerprint"
 COUNTS_KEY = b"shoemodel.ledger_counts"  # {"photos"|"persons": {outcome: {reason: n}}}
-STAT_KEY = b"shoemodel.ledger_stat"  # in the stage part's footer: "size:mtime_ns" of the ledger part written with it
 
 
 class LedgerMismatch(RuntimeError):
@@ -312,24 +311,6 @@ def ledger_fingerprint(stage_dir: str | Path, index: int) -> str | None:
     meta = _footer(stage_dir, index)
     fp = (meta or {}).get(FP_KEY)
     return fp.decode() if fp else None
-
-
-def stat_note(path: Path) -> str:
-    """"size:mtime_ns" of a ledger part, noted in the footer of the stage part written with it."""
-    st = path.stat()
-    return f"{st.st_size}:{st.st_mtime_ns}"
-
-
-def ledger_matches(stage_dir: str | Path, index: int, fingerprint: str, note: bytes | None) -> bool:
-    """The ledger part of part `index` is the one written with it: one `stat` when its size and mtime are the
-    ones the stage part noted (`stat_note`), else (a copied folder, a part of an older version) its footer's
-    fingerprint decides."""
-    try:
-        if note is not None and stat_note(ledger_path(stage_dir, index)) == note.decode():
-            return True
-    except OSError:
-        return False
-    return ledger_fingerprint(stage_dir, index) == fingerprint
 
 
 def has_ledger(stage_dir: str | Path, index: int) -> bool:

@@ -92,9 +92,8 @@ def write_part(stage_dir: str | Path, index: int, rows: list[dict[str, Any]], sc
     final = Path(stage_dir) / PART_DIR / part_name(index)
     if ledger_rows is None:
         ledger_rows = ledger.photo_entries(Path(stage_dir).name, rows)
-    written = ledger.write_ledger_part(stage_dir, index, ledger_rows, fingerprint)
-    meta = {**(schema.metadata or {}), COUNTS_KEY: json.dumps(_counts(rows), sort_keys=True).encode(),
-            ledger.STAT_KEY: ledger.stat_note(written).encode()}  # the fast check that the ledger part is this one
+    ledger.write_ledger_part(stage_dir, index, ledger_rows, fingerprint)
+    meta = {**(schema.metadata or {}), COUNTS_KEY: json.dumps(_counts(rows), sort_keys=True).encode()}
     if fingerprint is not None:
         meta[FP_KEY] = fingerprint.encode()
     schema = schema.with_metadata(meta)
@@ -107,20 +106,21 @@ def write_part(stage_dir: str | Path, index: int, rows: list[dict[str, Any]], sc
     return final
 
 
-def part_fingerprint(stage_dir: str | Path, index: int) -> str | None:
+def part_fingerprint(stage_dir: str | Path, index: int, *, check_ledger: bool = True) -> str | None:
     """The fingerprint in a part's footer; None when the part is missing or damaged, or its ledger part is missing
-    or was made for another fingerprint (then it is redone).
+    or was made for another fingerprint (then it is redone). `check_ledger=False`: the part's content fingerprint
+    alone, for a reader that only keys on it (its own stage decides whether the part is redone).
 
     A sound part written without one (by an older version, or by hand) is keyed on its file's SHA-256."""
-    from shoemodel.curation.ledger import STAT_KEY, has_ledger, ledger_matches
+    from shoemodel.curation.ledger import has_ledger, ledger_fingerprint
 
     path = part_path(stage_dir, index)
     try:
         meta = pq.read_schema(path).metadata or {}
         fp = meta.get(FP_KEY)
         if fp:
-            return fp.decode() if ledger_matches(stage_dir, index, fp.decode(), meta.get(STAT_KEY)) else None
-        if not has_ledger(stage_dir, index):
+            return fp.decode() if not check_ledger or ledger_fingerprint(stage_dir, index) == fp.decode() else None
+        if check_ledger and not has_ledger(stage_dir, index):
             return None
         from shoemodel.store.manifest import file_sha256
 

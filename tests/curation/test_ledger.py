@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
@@ -56,6 +57,8 @@ def test_a_part_is_trusted_only_with_its_ledger_part(tmp_path: Path) -> None:
         ("a", "kept", None, None, None), ("b", "dropped", "too small", 1.0, 32.0)]
     os.utime(ledger.ledger_path(tmp_path / "ingest", 0), ns=(1, 1))  # e.g. a copied folder: the footer decides
     assert parts.part_fingerprint(tmp_path / "ingest", 0) == "fp0"
+    meta = pq.read_schema(parts.part_path(tmp_path / "ingest", 0)).metadata
+    assert not any(b"mtime" in v or b"stat" in k for k, v in meta.items())  # a part hashes the same in a fresh clone
     ledger.write_ledger_part(tmp_path / "ingest", 0, [], "another")  # a ledger part of another run of the part
     assert parts.part_fingerprint(tmp_path / "ingest", 0) is None
     ledger.ledger_path(tmp_path / "ingest", 0).unlink()  # a crash between the two writes
