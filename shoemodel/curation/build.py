@@ -9,7 +9,7 @@ reads no rows at all, new parts add shards, and a changed part redoes only its s
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -74,7 +74,8 @@ def stage_provenance(work_dir: str | Path, chain: Sequence[str]) -> dict[str, An
 
 
 def run_build(work_dir: str | Path, out_root: str | Path, cfg: BuildConfig, *, thresholds: dict[str, Any],
-              chain: Sequence[str], executor: Any = None, progress: bool = True, part_size: int = 64) -> Manifest:
+              chain: Sequence[str], executor: Any = None, progress: bool = True, part_size: int = 64,
+              amend: Callable[[Manifest], None] | None = None) -> Manifest:
     """Write the shoe-leg set to out_root from the rows every stage of `chain` kept (resumable shards, provenance).
 
     The sources in the set's provenance are those ingest actually read (its summary), not the params file's;
@@ -86,7 +87,7 @@ def run_build(work_dir: str | Path, out_root: str | Path, cfg: BuildConfig, *, t
     record_fp = parts.fingerprint_of([prov, parts.settings_of(cfg)])
     last = stage_dir(work_dir, chain[-1])
     indices = parts.part_indices(last)
-    part_fps = {i: parts.part_fingerprint(last, i) for i in indices}
+    part_fps = {i: parts.part_fingerprint(last, i, check_ledger=False) for i in indices}  # its stage checked them
     # a part without a readable fingerprint was never finished: its shard is redone (and fails loudly if unreadable)
     chunk_fp = lambda _k, chunk: parts.fingerprint_of([record_fp, [(i, part_fps[i]) for i in chunk]])  # noqa: E731
     fp = {"build": parts.settings_of(cfg), "set": "shoe_leg", "keyed": "per-shard"}
@@ -94,4 +95,4 @@ def run_build(work_dir: str | Path, out_root: str | Path, cfg: BuildConfig, *, t
                      provenance={**prov, "sources": sources}, executor=executor, item_key=_key, fingerprint=fp,
                      progress=progress, desc="build", chunk_fingerprint=chunk_fp,
                      expand=partial(part_items, work_dir=str(work_dir), chain=tuple(chain)),
-                     chunk_size=parts_per_shard(cfg.records_per_shard, part_size))
+                     chunk_size=parts_per_shard(cfg.records_per_shard, part_size), amend=amend)
