@@ -9,7 +9,7 @@ reads no rows at all, new parts add shards, and a changed part redoes only its s
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,10 @@ import numpy as np
 from shoemodel.curation import parts
 from shoemodel.curation.config import BuildConfig
 from shoemodel.curation.corrections import (
+    ADDED_KEY,
     REJECT,
     REJECTED_REASON,
+    added_in_review,
     apply_to_part,
     corrections_by_part,
     digest,
@@ -92,7 +94,7 @@ def stage_provenance(work_dir: str | Path, chain: Sequence[str]) -> dict[str, An
 
 def run_build(work_dir: str | Path, out_root: str | Path, cfg: BuildConfig, *, thresholds: dict[str, Any],
               chain: Sequence[str], executor: Any = None, progress: bool = True, part_size: int = 64,
-              corrections: str | Path | None = None) -> Manifest:
+              corrections: str | Path | None = None, amend: Callable[[Manifest], None] | None = None) -> Manifest:
     """Write the shoe-leg set to out_root from the rows every stage of `chain` kept (resumable shards, provenance),
     with the review corrections table at `corrections` applied (a shard is redone when its corrections change).
 
@@ -106,7 +108,7 @@ def run_build(work_dir: str | Path, out_root: str | Path, cfg: BuildConfig, *, t
     record_fp = parts.fingerprint_of([prov, parts.settings_of(cfg)])
     last = stage_dir(work_dir, chain[-1])
     indices = parts.part_indices(last)
-    part_fps = {i: parts.part_fingerprint(last, i) for i in indices}
+    part_fps = {i: parts.part_fingerprint(last, i, check_ledger=False) for i in indices}  # its stage checked them
     by_part = corrections_by_part(work_dir, indices, table)
     for i, found in by_part.items():  # only parts with corrections change their key: the rest keep their shards
         part_fps[i] = parts.fingerprint_of([part_fps[i], "review", digest(found)])
@@ -117,10 +119,11 @@ def run_build(work_dir: str | Path, out_root: str | Path, cfg: BuildConfig, *, t
         matched = sum(len(found) for found in by_part.values())
         # (no path: a set built in another folder must hash the same)
         prov_set = {"review": {"entries": len(table), "sha256": digest(table.values()),
-                               "photo_not_found": len(table) - matched}}
+                               "photo_not_found": len(table) - matched,
+                               ADDED_KEY: added_in_review(work_dir, by_part)}}
     fp = {"build": parts.settings_of(cfg), "set": "shoe_leg", "keyed": "per-shard"}
     return write_set(out_root, "shoe_leg", indices, fn, records_per_shard=cfg.records_per_shard,
                      provenance={**prov, "sources": sources, **prov_set}, executor=executor, item_key=_key, fingerprint=fp,
                      progress=progress, desc="build", chunk_fingerprint=chunk_fp,
                      expand=partial(part_items, work_dir=str(work_dir), chain=tuple(chain), corrections=by_part or None),
-                     chunk_size=parts_per_shard(cfg.records_per_shard, part_size))
+                     chunk_size=parts_per_shard(cfg.records_per_shard, part_size), amend=amend)

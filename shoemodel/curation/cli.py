@@ -73,6 +73,7 @@ def _run(stages: tuple[str, ...], *, params: Path | None, sets: list[str] | None
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from shoemodel.curation.corrections import CorrectionsError
+    from shoemodel.curation.ledger import LedgerMismatch
     from shoemodel.curation.sources import SourceNotFound
     from shoemodel.store.atomic import user_os_error
     from shoemodel.store.lock import FolderLocked, folder_locks
@@ -90,7 +91,7 @@ def _run(stages: tuple[str, ...], *, params: Path | None, sets: list[str] | None
         with folder_locks(*folders, command="shoemodel curate " + " ".join(stages)), \
                 executor_from_config(executor_config(cfg)) as ex:
             summary = run_all(cfg, cfg.out, ex, stages)
-    except (FolderLocked, SourceNotFound, CorrectionsError, OSError) as exc:
+    except (FolderLocked, SourceNotFound, LedgerMismatch, CorrectionsError, OSError) as exc:
         if isinstance(exc, OSError) and not isinstance(exc, SourceNotFound) and not user_os_error(exc):
             raise
         fail(str(exc))
@@ -152,6 +153,37 @@ for _stage in STAGES:
 app.command("run", help="All stages in order (" + " -> ".join(stage_names()) + "); each resumes where a crashed run stopped.")(_run_command)
 
 
+def _work_of(out: Path | None, params: Path | None, set_: list[str] | None) -> tuple[Path, Path]:
+    """(the run's --out folder or work folder as given, its work folder with the stage tables)."""
+    if out is None:
+        out = Path(_config(params, set_, quiet=True).work_dir)
+    work = out if (out / "ingest").is_dir() else Path(f"{out}{WORK_SUFFIX}")
+    if not (work / "ingest").is_dir():
+        fail(f"no curation stage tables at {out} or {work} (run `shoemodel curate run --out {out}` first)")
+    return out, work
+
+
+@app.command("report", help="One self-contained HTML page of a run: funnel, counts and thumbnails per reason, quality, failed files.")
+def _report_command(out: Path | None = typer.Argument(None, help=f"The run's --out folder (its tables are in OUT{WORK_SUFFIX}) or a work folder (default: the params' curation.work_dir)."),
+                    html: Path | None = typer.Option(None, "--html", help="Where to write the page (default: OUT.report.html)."),
+                    per_reason: int = typer.Option(6, "--per-reason", help="Thumbnails per reason."),
+                    worst: int = typer.Option(24, "--worst", help="How many of the lowest-quality kept records to show."),
+                    params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
+    from shoemodel.curation.report_html import write_report
+
+    out, work = _work_of(out, params, set_)
+    if per_reason < 0 or worst < 0:
+        fail("--per-reason and --worst must be at least 0")
+    target = html or Path(f"{out}.report.html")
+    set_root = out if (out / "manifest.json").exists() else None
+    try:
+        data = write_report(work, target, set_root, per_reason=per_reason, worst=worst)
+    except (OSError, ValueError) as exc:
+        fail(f"curate report: {exc}")
+    typer.echo(f"wrote {target}: {sum(len(v) for v in data.examples.values())} examples over {len(data.examples)} "
+               f"reasons, {len(data.worst)} worst kept, {data.failed_total} failed")
+
+
 @app.command("show", help="Contact sheet PNG of kept and dropped photos (keypoints, skeleton, mask outline, drop reason).")
 def _show_command(out: Path | None = typer.Argument(None, help=f"The run's --out folder (its tables are in OUT{WORK_SUFFIX}) or a work folder (default: the params' curation.work_dir)."),
                   n: int = typer.Option(32, "--n", help="Photos on the sheet (half kept, half dropped when both exist)."),
@@ -160,11 +192,7 @@ def _show_command(out: Path | None = typer.Argument(None, help=f"The run's --out
                   params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
     from shoemodel.curation.show import contact_sheet
 
-    if out is None:
-        out = Path(_config(params, set_, quiet=True).work_dir)
-    work = out if (out / "ingest").is_dir() else Path(f"{out}{WORK_SUFFIX}")
-    if not (work / "ingest").is_dir():
-        fail(f"no curation stage tables at {out} or {work} (run `shoemodel curate run --out {out}` first)")
+    out, work = _work_of(out, params, set_)
     if n < 1:
         fail("--n must be at least 1")
     target = png or Path(f"{out}.show.png")

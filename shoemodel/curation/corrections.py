@@ -27,6 +27,8 @@ from shoemodel.store.atomic import atomic_write_text
 KEEP, REJECT = "keep", "reject"
 DECISIONS = (KEEP, REJECT)
 REJECTED_REASON = "rejected in review"
+#: The manifest's provenance.review key counting records a review added (persons curation did not keep).
+ADDED_KEY = "added"
 Key = tuple[str, int]
 
 
@@ -228,3 +230,24 @@ def corrections_by_part(work_dir: str | Path, indices: Iterable[int],
         if found:
             out[i] = found
     return out
+
+
+def added_in_review(work_dir: str | Path, by_part: Mapping[int, list[Correction]]) -> int:
+    """How many records the build makes that curation did not keep: kept corrections of persons the segment stage
+    did not keep (the ledger counts them apart, so its funnel still adds up)."""
+    from shoemodel.curation import parts
+    from shoemodel.curation.stage_io import stage_dir
+
+    added = 0
+    for i, found in by_part.items():
+        kept: set[Key] = set()
+        for r in parts.read_part(stage_dir(work_dir, "segment"), i, ["content_hash", "status", "mask_qc"]):
+            if r["status"] != parts.KEPT:
+                continue
+            qc = json.loads(r.get("mask_qc") or "[]")
+            persons = [q for q in qc if isinstance(q, dict) and "person" in q]
+            if not persons:  # a one-person row of the older shape
+                kept.add((r["content_hash"], 0))
+            kept |= {(r["content_hash"], int(q["person"])) for q in persons if q.get("ok")}
+        added += sum(1 for c in found if c.decision == KEEP and c.key not in kept)
+    return added

@@ -414,7 +414,7 @@ def find_duplicates(stage_dir: str | Path, cfg: IngestConfig) -> list[list]:
     """
     stage_dir = Path(stage_dir)
     indices = parts.part_indices(stage_dir)
-    fps = {i: parts.part_fingerprint(stage_dir, i) for i in indices}
+    fps = {i: parts.part_fingerprint(stage_dir, i, check_ledger=False) for i in indices}  # plan_ingest checked them
     saved = DuplicateIndex.saved_decisions(stage_dir, cfg.phash_max_distance, cfg.near_duplicates, fps)
     if saved is not None and (stage_dir / INDEX_FILE).exists():
         return saved  # the same parts as last time: nothing to decide, the index stays on disk

@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from shoemodel.curation import models, parts, runtime_log
+from shoemodel.curation import ledger, models, parts, runtime_log
 from shoemodel.curation.stage_io import INGEST, kept_rows, stage_dir
 from shoemodel.curation.stages import Stage, lineage
 from shoemodel.store.atomic import atomic_write_text
@@ -27,8 +27,10 @@ def run_part(task: tuple[int, tuple[frozenset[int], str]], stage: Stage, work_di
     index, (duplicates, fingerprint) = task
     model = models.cached(stage.name, cfg, stage.build_model)
     runtime_log.note(stage_dir(work_dir, stage.name), run_id, model, models.builds(stage.name, cfg))
-    rows = stage.rows(kept_rows(work_dir, index, lineage(stage.upstream), duplicates), model, cfg)
-    parts.write_part(stage_dir(work_dir, stage.name), index, rows, stage.schema, fingerprint)
+    inputs = kept_rows(work_dir, index, lineage(stage.upstream), duplicates)
+    rows = stage.rows(inputs, model, cfg)
+    parts.write_part(stage_dir(work_dir, stage.name), index, rows, stage.schema, fingerprint,
+                     ledger_rows=ledger.entries(stage.name, inputs, rows, cfg))
     return index, Counter(r["status"] for r in rows)
 
 
@@ -47,7 +49,7 @@ def upstream_fingerprints(up_dir: Path) -> dict[int, str]:
     """Part index -> fingerprint read from each upstream part's footer; a part without one is skipped."""
     out = {}
     for i in parts.part_indices(up_dir):
-        up = parts.part_fingerprint(up_dir, i)
+        up = parts.part_fingerprint(up_dir, i, check_ledger=False)  # the upstream stage checks its own parts
         if up is not None:
             out[i] = up
     return out

@@ -257,13 +257,15 @@ def write_set(root: str | Path, set_name: str, items: Iterable[Any], make_record
               fingerprint: dict[str, Any] | None = None, resources: dict[str, float] | None = None,
               total: int | None = None, progress: bool = True, desc: str | None = None,
               chunk_fingerprint: Callable[[int, list[Any]], str] | None = None,
-              expand: Callable[[Any], Iterable[Any]] | None = None, chunk_size: int | None = None) -> Manifest:
+              expand: Callable[[Any], Iterable[Any]] | None = None, chunk_size: int | None = None,
+              amend: Callable[[Manifest], None] | None = None) -> Manifest:
     """Stream `items` through `make_record` into a sharded set at `root`, resuming if shards exist.
 
     `make_record` (and `item_key`, `expand`) must be picklable when `executor` is a Dask executor.
     `chunk_fingerprint(index, chunk)` keys each shard on its own input (see the module note); `expand`
     turns one item into the items of its records on the worker; `chunk_size` items make one shard
-    (default `records_per_shard`). Returns the manifest, also written to root/manifest.json.
+    (default `records_per_shard`); `amend(manifest)` adds to the manifest before it is written (e.g. curation's
+    ledger counts; it may raise to refuse the set). Returns the manifest, also written to root/manifest.json.
     """
     if set_name not in SCHEMAS:
         raise ValueError(f"unknown set '{set_name}'; known: {sorted(SCHEMAS)}")
@@ -320,6 +322,8 @@ def write_set(root: str | Path, set_name: str, items: Iterable[Any], make_record
         failures_by_reason=dict(sorted(reasons.items())),
         provenance=provenance or {},
     )
+    if amend is not None:
+        amend(manifest)
     manifest.write(root)
     write_card(root, manifest)
     write_counts[str(root)] = sum(not r.skipped for r in ordered)

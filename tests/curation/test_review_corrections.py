@@ -167,6 +167,8 @@ def test_build_applies_the_table_and_a_recuration_keeps_it(tmp_path: Path) -> No
     manifest = json.loads(Path(cfg.out, "manifest.json").read_text())
     assert manifest["provenance"]["review"]["entries"] == 4
     assert manifest["provenance"]["review"]["photo_not_found"] == 1
+    assert manifest["provenance"]["review"]["added"] == 1  # the reviewer's extra person: the ledger counts it apart
+    assert manifest["ledger"]["build"]["persons"]["added_in_review"] == 1
 
     # a re-curation with other settings redoes segment and build: the fixes stay
     from shoemodel.curation import parts
