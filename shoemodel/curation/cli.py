@@ -32,6 +32,9 @@ _METRICS = typer.Option(None, "--metrics", help="Also write the per-stage summar
 
 def register(root: typer.Typer) -> None:
     """Add this area's command group (and any top-level commands) to the root CLI."""
+    from shoemodel.curation.review_cli import app as review_app
+
+    app.add_typer(review_app, name="review")  # curate review [import]: Label Studio review rounds
     root.add_typer(app, name="curate")
 
 
@@ -69,6 +72,7 @@ def _run(stages: tuple[str, ...], *, params: Path | None, sets: list[str] | None
     from shoemodel.parallel import executor_from_config
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from shoemodel.curation.corrections import CorrectionsError
     from shoemodel.curation.ledger import LedgerMismatch
     from shoemodel.curation.sources import SourceNotFound
     from shoemodel.store.atomic import user_os_error
@@ -87,7 +91,7 @@ def _run(stages: tuple[str, ...], *, params: Path | None, sets: list[str] | None
         with folder_locks(*folders, command="shoemodel curate " + " ".join(stages)), \
                 executor_from_config(executor_config(cfg)) as ex:
             summary = run_all(cfg, cfg.out, ex, stages)
-    except (FolderLocked, SourceNotFound, LedgerMismatch, OSError) as exc:
+    except (FolderLocked, SourceNotFound, LedgerMismatch, CorrectionsError, OSError) as exc:
         if isinstance(exc, OSError) and not isinstance(exc, SourceNotFound) and not user_os_error(exc):
             raise
         fail(str(exc))

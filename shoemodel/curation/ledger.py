@@ -403,8 +403,13 @@ def build_totals(manifest: Any) -> dict[str, Any]:
     """build's persons: each person segment kept becomes a record, or a failure of the set (by reason head)."""
     dropped = {k.split(": ", 1)[1]: v for k, v in manifest.failures_by_reason.items() if k.startswith("dropped")}
     failed = {k.split(": ", 1)[1]: v for k, v in manifest.failures_by_reason.items() if k.startswith("failed")}
-    return {PERSONS: {"in": manifest.num_records + manifest.num_failures, "kept": manifest.num_records,
-                      "dropped": dropped, "failed": failed}}
+    # persons a review kept that curation did not (shoemodel.curation.corrections) are records, but no stage's output
+    added = int(((manifest.provenance or {}).get("review") or {}).get("added", 0))
+    out = {PERSONS: {"in": manifest.num_records + manifest.num_failures - added, "kept": manifest.num_records - added,
+                     "dropped": dropped, "failed": failed}}
+    if added:
+        out[PERSONS]["added_in_review"] = added
+    return out
 
 
 def check(counts: dict[str, Any], upstream: dict[str, str | None], known: dict[str, Any] | None = None) -> list[str]:

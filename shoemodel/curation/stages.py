@@ -60,7 +60,7 @@ def _ingest(cfg: CurationConfig, out_root: Path, executor: Any) -> Any:
 def _build(cfg: CurationConfig, out_root: Path, executor: Any) -> Any:
     return run_build(cfg.work_dir, out_root, cfg.build, thresholds=thresholds(cfg), chain=lineage(stage("build").upstream),
                      executor=executor, progress=cfg.progress, part_size=cfg.ingest.part_size,
-                     amend=partial(_ledger_counts, cfg.work_dir))
+                     corrections=cfg.review.corrections, amend=partial(_ledger_counts, cfg.work_dir))
 
 
 def _ledger_counts(work_dir: str | Path, manifest: Any) -> None:
