@@ -297,40 +297,46 @@ def bare_forward(name: str, model: Any, rows: list[dict[str, Any]], batch: int, 
         return run_pose, len(images), {"crops_per_image": round(len(px) / len(images), 3)}
     from shoemodel.curation import sam_batch
     from shoemodel.curation.prompts import foot_prompts
-    from shoemodel.models.sam import pad_points
+    from shoemodel.models.sam import point_count_groups
 
     prepared = [sam_batch.prepare(model.sam, images[i: i + batch], device) for i in range(0, len(images), batch)]
     for p in prepared:
         p.pixels = p.pixels.to(device, model.dtype)
-    prompts = []  # per image: (boxes, points, labels) of its feet, in the model's input frame, on the device
-    for r, im in zip(rows, images):
+    prompts = []  # per image: its feet grouped by point count (SAM is never given padded prompts), each group
+    for r, im in zip(rows, images):  # (boxes, points, labels) in the model's input frame, on the device
         h, w = im.shape[:2]
         feet = foot_prompts(np.asarray(r["keypoints"], np.float32).reshape(12, 3), w, h, section.box_padding,
                             section.negative_on_calf)
-        points, labels = pad_points([f.points for f in feet], [f.labels for f in feet])
-        boxes = np.stack([f.box for f in feet])
-        if model.sam.source == "segment-anything":
-            tr = model.sam.predictor.transform
-            points = torch.as_tensor(tr.apply_coords(np.asarray(points, np.float32), (h, w)), dtype=torch.float32, device=device)
-            labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64, device=device)
-            boxes = torch.as_tensor(tr.apply_boxes(boxes.astype(np.float32), (h, w)), dtype=torch.float32, device=device)
-        prompts.append((boxes, points, labels))
-    counts = [len(b) for b, _, _ in prompts]
+        groups = []
+        for idx in point_count_groups([f.points for f in feet]):
+            points = np.stack([feet[i].points for i in idx]).astype(np.float32)
+            labels = np.stack([feet[i].labels for i in idx])
+            boxes = np.stack([feet[i].box for i in idx])
+            if model.sam.source == "segment-anything":
+                tr = model.sam.predictor.transform
+                points = torch.as_tensor(tr.apply_coords(points, (h, w)), dtype=torch.float32, device=device)
+                labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64, device=device)
+                boxes = torch.as_tensor(tr.apply_boxes(boxes.astype(np.float32), (h, w)), dtype=torch.float32,
+                                        device=device)
+            groups.append((boxes, points, labels))
+        prompts.append(groups)
+    counts = [sum(len(b) for b, _, _ in groups) for groups in prompts]
 
     def run_sam() -> None:
         for k, p in enumerate(prepared):
             emb = sam_batch.embed(model.sam, p, device, model.dtype)
             for j in range(len(p.original)):
-                boxes, points, labels = prompts[k * batch + j]
-                if model.sam.source != "segment-anything":  # transformers SAM: its own predict (decoder + upsampling)
-                    sam_batch.use(model.sam, p, emb, j)
-                    sam_batch.predict_best(model.sam, boxes, points, labels)
-                    continue
-                m = model.sam.predictor.model
-                with torch.inference_mode():
-                    sparse, dense = m.prompt_encoder(points=(points, labels), boxes=boxes, masks=None)
-                    m.mask_decoder(image_embeddings=emb[j: j + 1], image_pe=m.prompt_encoder.get_dense_pe(),
-                                   sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=True)
+                for boxes, points, labels in prompts[k * batch + j]:
+                    if model.sam.source != "segment-anything":  # transformers SAM: its own predict (decoder, upsampling)
+                        sam_batch.use(model.sam, p, emb, j)
+                        sam_batch.predict_best(model.sam, boxes, points, labels)
+                        continue
+                    m = model.sam.predictor.model
+                    with torch.inference_mode():
+                        sparse, dense = m.prompt_encoder(points=(points, labels), boxes=boxes, masks=None)
+                        m.mask_decoder(image_embeddings=emb[j: j + 1], image_pe=m.prompt_encoder.get_dense_pe(),
+                                       sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
+                                       multimask_output=True)
     pp = {"min": min(counts), "max": max(counts), "mean": round(sum(counts) / len(counts), 3)}
     return run_sam, len(images), {"prompts_per_image": pp}
 
