@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = Path(os.environ.get("SHOEMODEL_FIXTURES", HERE.parents[1].parent / "shared" / "fixtures"))
@@ -314,14 +315,76 @@ def table(runs: list[dict[str, Any]]) -> str:
     return head + "".join(f"| {name} | " + " | ".join(fn(r) for r in runs) + " |\n" for name, fn in rows)
 
 
+def build_segmenter_for(cfg):
+    """The segment backend of the config (the shoe prior included)."""
+    if cfg.segment.backend == "shoe_prior":
+        from shoemodel.curation.segment_prior import build_prior_segmenter
+
+        return build_prior_segmenter(cfg.segment)
+    from shoemodel.curation.segment import build_segmenter
+
+    return build_segmenter(cfg.segment)
+
+
+def measure_ccp_run(label: str, split: str, sets: list[str], pose_cache: str = "", limit: int = 0) -> dict[str, Any]:
+    """One CCP column: the offline default (with --set overrides) on a split of the CCP photos."""
+    from quality_ccp import measure_ccp
+
+    from shoemodel.curation.detect import build_detector
+    from shoemodel.curation.pose import build_pose
+
+    cfg = default_config()
+    apply_sets(cfg, sets)
+    poses = json.loads(Path(pose_cache).read_text()) if pose_cache else None
+    models = (None, None, build_segmenter_for(cfg)) if poses else (build_detector(cfg.detect), build_pose(cfg.pose),
+                                                                   build_segmenter_for(cfg))
+    return {"label": label, "segment_backend": cfg.segment.backend, "sets": sets,
+            "ccp": measure_ccp(cfg, models, FIXTURES, split, poses, limit)}
+
+
+def ccp_main(args: argparse.Namespace) -> None:
+    """`--ccp SPLIT`: the CCP table (quality_ccp.json / .md beside this file; a run replaces its label's column)."""
+    from quality_ccp import ccp_table, ranking, ranking_table, type_table
+
+    run = measure_ccp_run(args.label, args.ccp, args.sets, args.pose_cache, args.limit)
+    run["ranking"] = ranking(run["ccp"])
+    out = HERE / f"quality_ccp_{args.ccp}.json"
+    runs = json.loads(out.read_text())["runs"] if out.exists() else []
+    labels = [r["label"] for r in runs]
+    if args.label in labels:
+        runs[labels.index(args.label)] = run
+    else:
+        runs.append(run)
+    out.write_text(json.dumps({"command": "python benchmarks/curation/quality.py --ccp SPLIT --label LABEL [--set ...]",
+                               "runs": runs}, indent=1))
+    md = (f"# Shoe masks on the CCP {args.ccp} split\n\n`python benchmarks/curation/quality.py --ccp {args.ccp} --label LABEL`\n\n"
+          + ccp_table(runs) + "\n## Per footwear type (" + run["label"] + ")\n\n" + type_table(run)
+          + "\n## Quality ranking (" + run["label"] + ")\n\nSpearman(quality, IoU >= 0.5) = "
+          + f"{run['ranking']['spearman_quality_right']}; Spearman(quality, IoU) = {run['ranking']['spearman_quality_iou']}; "
+          + f"per part: {run['ranking']['spearman_parts_right']}\n\n" + ranking_table(run["ranking"])
+          + "\nLeft out: " + (", ".join(f"{k} ({v})" for k, v in run["ccp"]["left_out"].items()) or "none")
+          + "\n\nLabelled person not kept (" + run["label"] + "): "
+          + (", ".join(f"{k} ({v})" for k, v in run["ccp"]["not_kept"].items()) or "none") + "\n")
+    out.with_suffix(".md").write_text(md)
+    print(ccp_table(runs))
+    print(type_table(run))
+    print(json.dumps({k: v for k, v in run["ranking"].items() if k != "thresholds"}))
+    print(ranking_table(run["ranking"]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--ccp", default="", help="train | val | test: the CCP shoe-mask table of that split instead")
+    ap.add_argument("--pose-cache", default="", help="--ccp: detect + pose rows from this JSON (shoe_prior.ccp.pose_cache)")
+    ap.add_argument("--limit", type=int, default=0, help="--ccp: the first N photos of the split")
     ap.add_argument("--label", default="after", help="column name; a run replaces the column of the same label")
     ap.add_argument("--out", default=str(HERE / "quality.json"))
     ap.add_argument("--set", dest="sets", action="append", default=[], help="curation override, e.g. segment.person_mask=none")
     args = ap.parse_args()
     if not (FIXTURES / "images").is_dir():
         raise SystemExit(f"fixtures not found at {FIXTURES} (set SHOEMODEL_FIXTURES)")
+    if args.ccp:
+        return ccp_main(args)
     run = measure(args.label, args.sets)
     out = Path(args.out)
     runs = json.loads(out.read_text())["runs"] if out.exists() else []

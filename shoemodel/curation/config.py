@@ -95,6 +95,13 @@ class SegmentConfig:
     max_components: int = 3  # connected components after removing specks
     max_leg_overlap: float = 0.35  # fraction of mask pixels on the calf band above the ankle
     min_feet: int = 1  # feet with a mask that passes QC
+    prior_weights: ParamPath = ""  # shoe prior folder (shoe_prior.safetensors + card.json); "": the one shipped in the package
+    prior_threshold: float = 0.5  # shoe_prior backend: shoe probability counted as shoe
+    prior_reach: float = 0.5  # shoe_prior backend: keep mask parts within this x foot length of the foot's points
+    prior_fallback: str = "grabcut"  # shoe_prior backend: grabcut (a foot the prior finds nothing for) | none
+    prior_check: bool = True  # every backend: each mask's agreement with the shoe prior goes into its quality
+    min_quality: float = 0.0  # a person whose masks' quality (mask_quality.py, in [0, 1]) is below: dropped with the parts
+    refine_below: float = 0.0  # heel/toe with a pose score below this (or off the mask) move to the mask's extremes (0: off)
     batch_size: int = 4  # images whose SAM embeddings are computed in one encoder call
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     dtype: str = "auto"  # the image encoder's precision (the light prompt decoder stays float32)

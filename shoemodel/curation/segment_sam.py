@@ -36,6 +36,8 @@ class SamSegmenter:
         # (SAM-HQ, SAM 2) keep float32 weights and run per image under autocast in that precision
         self.sam.dtype = None if sam_batch.supports(self.sam) else self.dtype
         self.runtime = {"device": self.device, "dtype": dtype_name(self.dtype), "attention": attention}
+        self.mask_scores: dict[int, dict[str, float]] = {}  # id(mask) -> sam_iou, sam_stability (taken by the quality)
+        self.prior: Any = None  # a ShoePrior: prompts from its mask (box, sure points, negatives) instead of the keypoints'
 
     @classmethod
     def from_weights(cls, backend: str, weights: str | Path, model_type: str = "", device: str = "auto",
@@ -78,6 +80,16 @@ class SamSegmenter:
             else:
                 self.sam.set_image(images[i])
             ps = prompts[i]
+            if self.prior is not None:
+                from shoemodel.curation.prompts import prior_prompts
+
+                ps = prior_prompts(self.prior, images[i], ps)
             points, labels = pad_points([p.points for p in ps], [p.labels for p in ps])
-            out[i] = list(sam_batch.predict_best(self.sam, np.stack([p.box for p in ps]), points, labels))
+            masks, iou, stability = sam_batch.predict_scored(self.sam, np.stack([p.box for p in ps]), points, labels)
+            out[i] = list(masks)
+            if len(self.mask_scores) > 4096:  # scores of masks nobody asked for (segment called directly)
+                self.mask_scores.clear()
+            for n, m in enumerate(out[i]):
+                self.mask_scores[id(m)] = {"sam_iou": float(iou[n]),
+                                           "sam_stability": None if stability is None else float(stability[n])}
         return out

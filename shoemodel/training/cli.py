@@ -43,6 +43,25 @@ def sw_cache_command(params: Path | None = PARAMS, set_: list[str] | None = SET)
         fail(str(exc))
 
 
+@app.command("shoe-prior")
+def train_shoe_prior_command(params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
+    """Shoe prior: train the tiny shoe segmenter on the CCP fixture photos' train split (foot crops from the
+    offline-default pose); writes shoe_prior.safetensors + card.json (val metrics) to output_dir.
+
+    Params: train.shoe_prior (ship the result: --set output_dir=shoemodel/models/shoe_prior/weights).
+    """
+    from shoemodel.cli_options import fail
+    from shoemodel.training.cli_wd_lps import echo_summary, load_model_config
+
+    cfg = load_model_config("shoe-prior", params, set_)
+    from shoemodel.training.shoe_prior.train import train_shoe_prior
+
+    try:
+        echo_summary(train_shoe_prior(cfg, log=typer.echo))
+    except (ValueError, FileNotFoundError) as exc:
+        fail(str(exc))
+
+
 def register(root: typer.Typer) -> None:
     """Add this area's command group (and any top-level commands) to the root CLI."""
     from shoemodel.training.cli_wd_lps import register_commands

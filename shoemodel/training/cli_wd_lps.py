@@ -23,6 +23,7 @@ MODELS = {
     "lps-keypoints": ("train.lps_keypoints", "shoemodel.training.lps_keypoints.config:FootKeypointsConfig"),
     "lps-diffusion": ("train.lps_diffusion", "shoemodel.training.lps_diffusion.config:LegDiffusionConfig"),
     "sw": ("train.sw", "shoemodel.training.sw.config:SWConfig"),
+    "shoe-prior": ("train.shoe_prior", "shoemodel.training.shoe_prior.config:ShoePriorConfig"),
 }
 
 
