@@ -7,7 +7,9 @@
   `dvc exp run -S` takes) or relative to the command's section (`steps=3`); VALUE is YAML.
 - Order: the file, then --set (the root's, then the command's), then the command's own flags.
 - Relative paths in the file are read against the file's folder; those on the command line against the
-  current folder. A bad file, key or value is one line on stderr and exit code 2.
+  current folder. A bad file, key or value is one line on stderr and exit code 2; a mistake in the params file
+  (YAML syntax, an unknown section or key, with "did you mean") names the file and the line (`p.yaml:4: ...`).
+- Which config class reads which section: `shoemodel.config_registry.SECTIONS`, the one table.
 - Any other error is one line too (exit 1; a full disk, read-only folder or denied permission names the
   path); `--debug` or SHOEMODEL_DEBUG=1 shows the traceback instead.
 """
@@ -26,7 +28,8 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
-from shoemodel.config import ConfigTypeError, load_section, params_path, parse_set
+from shoemodel.config import ConfigTypeError, check_params_file, load_section, params_path, parse_set
+from shoemodel.config_registry import config_class
 
 T = TypeVar("T")
 
@@ -173,12 +176,12 @@ class CommandConfig:
         named = [s for s in self.sections if key.startswith(s + ".")]
         return max(named, key=len) if named else self.sections[0]
 
-    def load(self, cls: type[T], section: str, flags: dict[str, Any] | None = None,
-             implied: dict[str, Any] | None = None) -> T:
-        """Dataclass `cls` from `section`: file, `implied`, --set, then `flags` (None: not given)."""
+    def load(self, section: str, flags: dict[str, Any] | None = None, implied: dict[str, Any] | None = None) -> Any:
+        """The config of `section` (its class from the registry): file, `implied`, --set, then `flags` (None: not
+        given)."""
         sets = [s for s in self.sets if self.section_of(parse_set(s)[0]) == section]
         try:
-            return load_section(cls, section, self.params, flags, sets, implied)
+            return load_section(config_class(section), section, self.params, flags, sets, implied)
         except ConfigTypeError as exc:
             fail(str(exc))
         except (ValueError, FileNotFoundError) as exc:
@@ -195,6 +198,7 @@ def command_config(params: Path | None, sets: list[str] | None, *sections: str) 
     items = [*root.sets, *(sets or [])]
     try:
         path = params_path(params if params is not None else root.params)
+        check_params_file(path)  # a YAML syntax error or an unknown section is this command's error too
         for item in items:
             parse_set(item)
     except (ValueError, FileNotFoundError) as exc:

@@ -28,14 +28,16 @@ from shoemodel.config_fields import (
     dataclass_of,
     field_types,
     fits,
+    literal_choices,
     parse_text,
     resolve_field,
     resolve_mapping,
     type_name,
+    unknown_value,
 )
 
-__all__ = ["DEFAULT_PARAMS", "ConfigTypeError", "PARAMS_ENV", "ParamPath", "PathParam", "from_dict", "load_params", "load_section",
-           "params_path", "parse_set", "to_dict"]
+__all__ = ["DEFAULT_PARAMS", "ConfigTypeError", "PARAMS_ENV", "ParamPath", "ParamsFileError", "PathParam", "changed_leaves",
+           "check_params_file", "defaults_of", "from_dict", "load_params", "load_section", "params_path", "parse_set", "to_dict"]
 
 T = TypeVar("T")
 
@@ -51,6 +53,9 @@ class ConfigTypeError(ValueError):
 def _check(here: str, value: Any, tp: Any, shown: str | None = None) -> Any:
     """`value` if it fits field type `tp`; else a ConfigTypeError naming `here` (`shown`: the text given, if any)."""
     if not fits(value, tp):
+        choices = literal_choices(tp)
+        if choices is not None and isinstance(value, str):  # a name out of a list (e.g. a backend): did you mean
+            raise ConfigTypeError(unknown_value(here, value, choices))
         raise ConfigTypeError(f"{here}: expected {type_name(tp)}, got {repr(value) if shown is None else shown}")
     return value
 
@@ -84,16 +89,82 @@ def params_path(path: str | Path | None = None) -> Path | None:
     return p
 
 
+class ParamsFileError(ValueError):
+    """A mistake in the params file itself (YAML syntax, an unknown section or key): the message names the file
+    and the line, `FILE:LINE: ...`."""
+
+
 def load_params(path: str | Path | None = None) -> dict[str, Any]:
-    """Read the params file named as in `params_path` ({} only when the default ./params.yaml is absent)."""
+    """Read the params file named as in `params_path` ({} only when the default ./params.yaml is absent).
+
+    A YAML syntax error or a top level that is not a mapping is a ParamsFileError naming the file and the line.
+    """
     p = params_path(path)
     if p is None:
         return {}
-    with p.open() as fh:
-        data = yaml.safe_load(fh) or {}
+    text = p.read_text()
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f"{p}:{mark.line + 1}" if mark is not None else str(p)
+        what = " ".join(x for x in (getattr(exc, "context", None), getattr(exc, "problem", None)) if x) or str(exc)
+        raise ParamsFileError(f"{where}: YAML syntax error: {what}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{p}: top level must be a mapping, got {type(data).__name__}")
+        raise ParamsFileError(f"{p}:1: top level must be a mapping, got {type(data).__name__}")
     return data
+
+
+def check_params_file(path: str | Path | None) -> None:
+    """Read the params file (as `load_params`) and refuse a key above the config classes (a top-level section, or
+    a part of `train`) that no registered section owns (`genrate:`), naming the file and the line: a misspelled
+    section would otherwise run silently on defaults."""
+    from shoemodel.config_registry import section_tree
+
+    p = params_path(path)
+    if p is None:
+        return
+    data = load_params(p)
+    text = p.read_text()
+
+    def walk(node: Mapping[str, Any], tree: Mapping[str, Any], keys: tuple[str, ...]) -> None:
+        for key, value in node.items():
+            if key not in tree:
+                raise ParamsFileError(f"{p}:{key_line(text, (*keys, key))}: "
+                                      + _unknown(".".join(keys) or "top level", [str(key)], tree, "section"))
+            if tree[key] and isinstance(value, dict):  # a group of sections (train): its keys are sections too
+                walk(value, tree[key], (*keys, key))
+
+    walk(data, section_tree(), ())
+
+
+def key_line(text: str, keys: Iterable[str]) -> int:
+    """The line (1-based) of the dotted key `keys` in YAML `text`: of its deepest part found (1 when none is)."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return 1
+    line = 1
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        pair = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(key)), None)
+        if pair is None:
+            break
+        line, node = pair[0].start_mark.line + 1, pair[1]
+    return line
+
+
+def check_keys(cls: type, values: Mapping[str, Any], section: str, p: Path, text: str) -> None:
+    """Refuse an unknown key anywhere in the params file's `section` (data for `cls`), naming the file and line."""
+    types_ = field_types(cls)
+    for name, value in values.items():
+        if name not in types_:
+            keys = (*section.split("."), str(name))
+            raise ParamsFileError(f"{p}:{key_line(text, keys)}: " + _unknown(section, [str(name)], types_))
+        sub = dataclass_of(types_[name])
+        if sub is not None and isinstance(value, dict):
+            check_keys(sub, value, f"{section}.{name}", p, text)
 
 
 def from_dict(cls: type[T], values: Mapping[str, Any] | None, where: str = "", base: str | Path | None = None) -> T:
@@ -134,10 +205,10 @@ def _resolve_defaults(obj: Any, given: Mapping[str, Any], base: str | Path) -> N
             object.__setattr__(obj, name, resolve_field(value, tp, base))  # also for frozen configs
 
 
-def _unknown(where: str, keys: list[str], known: Mapping[str, Any]) -> str:
+def _unknown(where: str, keys: list[str], known: Mapping[str, Any], what: str = "key") -> str:
     close = [m for k in keys for m in difflib.get_close_matches(k, list(known), n=1)]
     hint = f"did you mean {', '.join(map(repr, close))}?" if close else f"known: {sorted(known)}"
-    return f"{where}: unknown key(s) {keys}; {hint}"
+    return f"{where}: unknown {what}(s) {keys}; {hint}"
 
 
 def parse_set(item: str) -> tuple[str, str]:
@@ -218,7 +289,10 @@ def load_section(cls: type[T], section: str, path: str | Path | None = None, ove
     for part in section.split("."):
         node = node.get(part) if isinstance(node, dict) else None
     if node is not None and not isinstance(node, dict):
-        raise ValueError(f"{p}: section {section} must be a mapping, got {type(node).__name__}")
+        line = key_line(p.read_text(), section.split(".")) if p is not None else 1
+        raise ParamsFileError(f"{p}:{line}: section {section} must be a mapping, got {type(node).__name__}")
+    if node and p is not None:
+        check_keys(cls, node, section, p, p.read_text())
     base = p.parent if p is not None else None
     values = resolve_mapping(cls, node or {}, base) if base is not None else dict(node or {})
     try:
@@ -239,6 +313,22 @@ def load_section(cls: type[T], section: str, path: str | Path | None = None, ove
         if value is not None:
             set_value(cls, values, key, value, section)
     return from_dict(cls, values, section, base)
+
+
+def defaults_of(cls: type[T], section: str, base: str | Path | None = None) -> T:
+    """`cls` with every field at its default (path defaults read against `base`, as a params file there would)."""
+    return from_dict(cls, {}, section, base)
+
+
+def changed_leaves(default: Any, value: Any, prefix: str) -> list[tuple[str, Any, Any]]:
+    """(dotted key, default, value) of every leaf where two plain config trees (dicts of nested configs) differ.
+
+    Nested configs are dicts on both sides with the same keys; any other value (a list, a free-form mapping
+    such as `layout: {}`, whose keys differ) is one leaf.
+    """
+    if isinstance(default, dict) and isinstance(value, dict) and default.keys() == value.keys() and default:
+        return [c for k in default for c in changed_leaves(default[k], value[k], f"{prefix}.{k}")]
+    return [] if default == value else [(prefix, default, value)]
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

@@ -161,6 +161,24 @@ def parse_text(text: str, tp: Any = Any) -> Any:
     return value
 
 
+def literal_choices(tp: Any) -> tuple[str, ...] | None:
+    """The allowed texts of a `Literal["a", "b"]` field (through Optional / Annotated), else None."""
+    base, _ = _strip(tp)
+    if typing.get_origin(base) is typing.Literal and all(isinstance(a, str) for a in typing.get_args(base)):
+        return typing.get_args(base)
+    return None
+
+
+def unknown_value(key: str, value: Any, known: Any) -> str:
+    """The one "unknown name" message (a backend, a choice): the key, the value, the known names, the closest one."""
+    import difflib
+
+    known = [str(k) for k in known]
+    close = difflib.get_close_matches(str(value), known, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"{key}: '{value}' unknown; known: {', '.join(known)}{hint}"
+
+
 def type_name(tp: Any) -> str:
     """A field type as a user reads it: `int`, `float or null`, `list of str`."""
     base, optional = _strip(tp)

@@ -29,7 +29,7 @@ def _size(text: str | None) -> tuple[int, int] | None:
 
 @app.command("vitpose-wholebody")
 def vitpose_wholebody(
-    src: Path = typer.Argument(..., help="Original ViTPose / ViTPose+ .pth (mmpose-style keys backbone.*, keypoint_head.*)."),
+    src: Path = typer.Argument(..., help="Original ViTPose / ViTPose+ .pth (mmpose-style keys backbone.*, keypoint_head.*), or a file of ViTPose's tools/model_split.py."),
     out_dir: Path = typer.Argument(..., help="Output folder: a transformers VitPoseForPoseEstimation (config.json + model.safetensors)."),
     dataset: str = typer.Option("wholebody", "--dataset", help="ViTPose+ expert and head to keep (coco, aic, mpii, ap10k, apt36k, wholebody)."),
     num_heads: int | None = typer.Option(None, "--num-heads", help="Attention heads (default: the published size for the width: S/B 12, L/H 16)."),
@@ -45,8 +45,9 @@ def vitpose_wholebody(
     if dataset not in DATASETS:
         fail(f"--dataset {dataset}: use one of {', '.join(DATASETS)}")
     try:
-        out = convert_vitpose(src, out_dir, dataset, num_heads, _size(image_size), NUM_KEYPOINTS[dataset])
+        out, found = convert_vitpose(src, out_dir, dataset, num_heads, _size(image_size), NUM_KEYPOINTS[dataset])
     except (ValueError, KeyError, RuntimeError) as exc:
         fail(f"{src}: {exc}")
     labels = NUM_KEYPOINTS[dataset]
+    typer.echo(f"{src.name}: {found}")
     typer.echo(f"{src.name} ({dataset}, {labels} keypoints) -> {out}; use curation.pose.backend: vitpose, curation.pose.weights: {out}")

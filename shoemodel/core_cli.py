@@ -23,9 +23,9 @@ def sample(
     set_: list[str] | None = SET,
 ) -> None:
     """Make the bundled synthetic sample (exact ground truth; for tests and the offline default run). Params: sample."""
-    from shoemodel.synthetic.sample import SampleConfig, write_sample
+    from shoemodel.synthetic.sample import write_sample
 
-    cfg = command_config(params, set_, "sample").load(SampleConfig, "sample", {"out": out})
+    cfg = command_config(params, set_, "sample").load("sample", {"out": out})
     path = write_sample(cfg)
     typer.echo(f"sample written to {path} ({cfg.n_shoe_leg} worn scenes, {cfg.n_wearable_area} product photos, {cfg.size}px)")
 
@@ -42,13 +42,13 @@ def build_set(
     set_: list[str] | None = SET,
 ) -> None:
     """Build (or resume, or extend) a shard set from a labelled folder; bad lines are recorded and skipped. Params: sets, executor."""
-    from shoemodel.parallel import ExecutorConfig, executor_from_config
-    from shoemodel.sets.from_labels import BuildConfig, build_set_from_labels
+    from shoemodel.parallel import executor_from_config
+    from shoemodel.sets.from_labels import build_set_from_labels
     from shoemodel.store.writer import iter_failures
 
     cc = command_config(params, set_, "sets", "executor")
-    cfg = cc.load(BuildConfig, "sets", {"allow_outside": True if allow_outside else None})
-    ex_cfg = cc.load(ExecutorConfig, "executor", {"kind": executor, "n_workers": workers, "address": address},
+    cfg = cc.load("sets", {"allow_outside": True if allow_outside else None})
+    ex_cfg = cc.load("executor", {"kind": executor, "n_workers": workers, "address": address},
                      implied={"kind": "address"} if address else None)
     need_path(labels, "labelled folder (--labels)")
     need_path(labels / "labels.jsonl", "labels file", "file")
@@ -73,12 +73,11 @@ def merge_sets(
     params: Path | None = PARAMS,
     set_: list[str] | None = SET,
 ) -> None:
-    """Merge the inputs listed in params (merge.SET.inputs: curated / annotated sets, then labelled sets) into the
+    """Merge the inputs listed in params (merge.SET.inputs, human labels first: labelled before curated, annotated before labelled) into the
     training set: de-duplicated by content hash, splits kept (held-out wins). Absent or empty inputs are fine. Params: merge."""
-    from shoemodel.sets.merge import MergeConfig
     from shoemodel.sets.merge import merge_sets as run_merge
 
-    cfg = command_config(params, set_, "merge").load(MergeConfig, "merge")
+    cfg = command_config(params, set_, "merge").load("merge")
     try:
         report = run_merge(set_name, cfg, metrics)
     except (FileNotFoundError, ValueError) as exc:
@@ -151,25 +150,6 @@ def push_set(
     typer.echo(f"pushed {set_dir} -> {getattr(info, 'commit_url', repo_id)}")
 
 
-#: params section -> "module:ConfigClass": what `shoemodel config` prints (each area's dataclass, imported on use).
-CONFIG_SECTIONS = {
-    "sample": "shoemodel.synthetic.sample:SampleConfig",
-    "sets": "shoemodel.sets.from_labels:BuildConfig",
-    "executor": "shoemodel.parallel:ExecutorConfig",
-    "annotation": "shoemodel.annotation.config:AnnotationConfig",
-    "browse": "shoemodel.annotation.config:BrowseConfig",
-    "curation": "shoemodel.curation.config:CurationConfig",
-    "train.wd": "shoemodel.training.wd.config:WDConfig",
-    "train.lps_keypoints": "shoemodel.training.lps_keypoints.config:FootKeypointsConfig",
-    "train.lps_diffusion": "shoemodel.training.lps_diffusion.config:LegDiffusionConfig",
-    "train.sw": "shoemodel.training.sw.config:SWConfig",
-    "generate": "shoemodel.pipelines.run_generate:GenerateConfig",
-    "benchmark": "shoemodel.pipelines.benchmark:BenchmarkConfig",
-    "plots": "shoemodel.plots.config:PlotsConfig",
-    "demo": "shoemodel.demo.config:DemoConfig",
-}
-
-
 def _plain(value):
     """A config value as YAML writes it (tuples as lists, paths as text)."""
     import dataclasses
@@ -187,24 +167,32 @@ def _plain(value):
 def config(
     section: str | None = typer.Argument(None, help="A params section (train.wd, generate, curation.detect, ...); "
                                         "default: every section."),
+    diff: bool = typer.Option(False, "--diff", help="Only what the params file and --set change: key, default, value."),
     params: Path | None = PARAMS,
     set_: list[str] | None = SET,
 ) -> None:
     """Print the resolved configuration as YAML: the params file, then --set (what a command of that section runs with)."""
-    from importlib import import_module
-
     import yaml
 
-    top = next((s for s in sorted(CONFIG_SECTIONS, key=len, reverse=True)
-                if section is not None and (section == s or section.startswith(s + "."))), None)
+    from shoemodel.config import changed_leaves, defaults_of
+    from shoemodel.config_registry import SECTIONS, config_class, section_for
+
+    top = section_for(section) if section is not None else None
     if section is not None and top is None:
-        fail(f"unknown section '{section}'; sections: {', '.join(CONFIG_SECTIONS)}")
-    names = [top] if top is not None else list(CONFIG_SECTIONS)
+        fail(f"unknown section '{section}'; sections: {', '.join(SECTIONS)}")
+    names = [top] if top is not None else list(SECTIONS)
     cc = command_config(params, set_, *names)
+    if diff:
+        base = cc.params.parent if cc.params is not None else None
+        for name in names:
+            default = _plain(defaults_of(config_class(name), name, base))
+            for key, old, new in changed_leaves(default, _plain(cc.load(name)), name):
+                if section is None or key == section or key.startswith(section + "."):
+                    typer.echo(f"{key}: {_flow(old)} -> {_flow(new)}")
+        return
     tree: dict = {}
     for name in names:
-        module, cls = CONFIG_SECTIONS[name].split(":")
-        value = _plain(cc.load(getattr(import_module(module), cls), name))
+        value = _plain(cc.load(name))
         for part in (section or name)[len(name):].strip(".").split(".") if section and section != name else []:
             if not isinstance(value, dict) or part not in value:
                 fail(f"{name}: no key '{section[len(name) + 1:]}'")
@@ -215,6 +203,13 @@ def config(
             node = node.setdefault(part, {})
         node[parts[-1]] = value
     typer.echo(yaml.safe_dump(tree, sort_keys=False, default_flow_style=False).rstrip())
+
+
+def _flow(value) -> str:
+    """A value on one line, as YAML flow style writes it (`[a, b]`, `{}`, `''`)."""
+    import yaml
+
+    return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
 
 
 def register(root: typer.Typer) -> None:

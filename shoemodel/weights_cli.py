@@ -39,29 +39,27 @@ class Needed:
 
 
 def _curation(c: Any) -> list[Needed]:
+    """The files each stage's backend loads (shoemodel.curation.backends: `files`, `needs_weights`)."""
+    from shoemodel.curation.backends import STAGES, get
+
     out: list[Needed] = []
-    d, p, s = c.detect, c.pose, c.segment
-    if d.backend in ("auto", "yolox_onnx"):
-        out.append(Needed("curation.detect.weights", d.weights, d.backend == "yolox_onnx",
-                          "yolox_nano.onnx ... yolox_x.onnx (YOLOX release, ONNX); auto falls back to full_frame without it"))
-    elif d.backend == "ultralytics" and d.weights:
-        out.append(Needed("curation.detect.weights", d.weights, not str(d.weights).endswith(".yaml"), "yolo11n-pose.pt (Ultralytics)"))
-    if p.backend == "onnx_wholebody":
-        out.append(Needed("curation.pose.weights", p.weights, True,
-                          "rtmw-x_simcc-cocktail14_pt-ucoco_270e-384x288 (the .onnx in mmpose's RTMW-x ONNX zip); "
-                          "or RTMW-l / DWPose-l (dw-ll_ucoco_384.onnx)"))
-    elif p.backend == "vitpose":
-        out.append(Needed("curation.pose.weights", p.weights, True,
-                          "ViTPose+ whole-body .pth (ViTAE-Transformer/ViTPose release) -> shoemodel convert vitpose-wholebody SRC DIR"))
-    elif p.backend == "mmpose":
-        out.append(Needed("curation.pose.config", p.config, True, "the model's mmpose config .py"))
-        out.append(Needed("curation.pose.weights", p.weights, True, "the model's mmpose .pth"))
-    if s.backend == "sam":
-        out.append(Needed("curation.segment.weights", s.weights, True,
-                          f"{SAM_FILES.get(s.model_type, SAM_FILES['vit_h'])} (segment-anything release)"))
-    elif s.backend == "hf_sam":
-        out.append(Needed("curation.segment.weights", s.weights, True,
-                          "facebook/sam2.1-hiera-tiny (or facebook/sam-vit-huge, syscv-community/sam-hq-vit-huge) folder"))
+    for stage in STAGES:
+        cfg = getattr(c, stage)
+        auto = cfg.backend == "auto"  # detect: yolox_onnx when its weights are there, else full_frame
+        b = get(stage, "yolox_onnx" if auto else cfg.backend)
+        for field, what in b.files:
+            path = getattr(cfg, field)
+            if b.needs_weights or auto:
+                required = not auto
+            elif path:  # an optional file that is named: required unless it is a model .yaml (random weights)
+                required = not str(path).endswith((".yaml", ".yml"))
+            else:
+                continue
+            if stage == "segment" and b.name == "sam" and cfg.model_type in SAM_FILES:
+                what = f"{SAM_FILES[cfg.model_type]} (segment-anything release)"
+            if auto:
+                what += "; auto falls back to full_frame without it"
+            out.append(Needed(f"curation.{stage}.{field}", path, required, what))
     return out
 
 
@@ -97,16 +95,11 @@ def _metrics(b: Any, g: Any) -> list[Needed]:
 
 def needed_weights(params: Path | None = None, sets: list[str] | None = None) -> list[Needed]:
     """Every checkpoint the params (file + --set) name, in pipeline order: curation, training, metrics."""
-    from shoemodel.curation.config import CurationConfig
-    from shoemodel.pipelines.benchmark import BenchmarkConfig
-    from shoemodel.pipelines.run_generate import GenerateConfig
-    from shoemodel.training.sw.config import SWConfig
-    from shoemodel.training.wd.config import WDConfig
 
     cc = command_config(params, sets, *SECTIONS)
-    return (_curation(cc.load(CurationConfig, "curation"))
-            + _training(cc.load(WDConfig, "train.wd"), cc.load(SWConfig, "train.sw"))
-            + _metrics(cc.load(BenchmarkConfig, "benchmark"), cc.load(GenerateConfig, "generate")))
+    return (_curation(cc.load("curation"))
+            + _training(cc.load("train.wd"), cc.load("train.sw"))
+            + _metrics(cc.load("benchmark"), cc.load("generate")))
 
 
 def sha256_of(path: Path) -> str:

@@ -316,11 +316,7 @@ def table(runs: list[dict[str, Any]]) -> str:
 
 
 def build_segmenter_for(cfg):
-    """The segment backend of the config (the shoe prior included)."""
-    if cfg.segment.backend == "shoe_prior":
-        from shoemodel.curation.segment_prior import build_prior_segmenter
-
-        return build_prior_segmenter(cfg.segment)
+    """The segment backend of the config."""
     from shoemodel.curation.segment import build_segmenter
 
     return build_segmenter(cfg.segment)

@@ -21,9 +21,8 @@ PREDICTOR = typer.Option(None, "--predictor", help="WD predictor 'module:factory
 
 
 def _config(params: Path | None, sets: list[str] | None, **flags):
-    from shoemodel.annotation.config import AnnotationConfig
 
-    return command_config(params, sets, "annotation").load(AnnotationConfig, "annotation", flags)
+    return command_config(params, sets, "annotation").load("annotation", flags)
 
 
 def _setup(params: Path | None, sets: list[str] | None, url: str | None, token: str | None, **flags):
@@ -199,10 +198,9 @@ def browse(set_root: Path = typer.Argument(..., help="A set folder (shoe_leg or 
            params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
     """Load a set into a persistent FiftyOne dataset and serve the App (remote mode: open the printed URL). Params: browse."""
     from shoemodel.annotation import browse as fob
-    from shoemodel.annotation.config import BrowseConfig
     from shoemodel.annotation.predictor import load_predictor
 
-    cfg = command_config(params, set_, "browse").load(BrowseConfig, "browse",
+    cfg = command_config(params, set_, "browse").load("browse",
                                                        {"media_dir": media_dir, "address": address, "port": port})
     need_path(set_root, "set folder")
     if wd is not None:

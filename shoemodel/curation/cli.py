@@ -13,9 +13,11 @@ from pathlib import Path
 import typer
 
 from shoemodel.cli_options import PARAMS, SET, command_config, fail, group_callback
+from shoemodel.curation.backends import STAGES as BACKEND_STAGES
+from shoemodel.curation.backends import help_list
 from shoemodel.curation.stages import STAGES, stage_names
 
-app = typer.Typer(no_args_is_help=True, callback=group_callback, help="Raw photos -> shoe-leg set: ingest, person filter, pose, SAM shoe masks, build.")
+app = typer.Typer(no_args_is_help=True, callback=group_callback, help="Raw photos -> shoe-leg set: " + ", ".join(s.name for s in STAGES) + ".\n\nBackends: " + "; ".join(f"{s}: {help_list(s)}" for s in BACKEND_STAGES) + " (curation.<stage>.backend).")
 
 WORK_SUFFIX = ".work"
 _EXEC = typer.Option(None, "--executor", help="inline | local (a LocalCluster) | address (an existing Dask scheduler) (params: curation.executor.kind).")
@@ -34,7 +36,6 @@ def register(root: typer.Typer) -> None:
 
 def _config(params: Path | None, sets: list[str] | None, executor: str | None, address: str | None, workers: int | None,
             work_dir: Path | None, out: Path | None, quiet: bool, sources: list[str] | None = None):
-    from shoemodel.curation.config import CurationConfig
 
     flags = {"executor.kind": executor, "executor.address": address, "executor.n_workers": workers,
              "work_dir": work_dir, "out": out, "progress": False if quiet else None}
@@ -43,7 +44,7 @@ def _config(params: Path | None, sets: list[str] | None, executor: str | None, a
     implied = {"executor.kind": "address"} if address else {}
     if out is not None:
         implied["work_dir"] = f"{out}{WORK_SUFFIX}"
-    return command_config(params, sets, "curation").load(CurationConfig, "curation", flags, implied)
+    return command_config(params, sets, "curation").load("curation", flags, implied)
 
 
 def _check_sources(sources: list[str], optional: list[str]) -> None:

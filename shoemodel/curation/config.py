@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shoemodel.config import ParamPath
+from shoemodel.curation.backends import DetectBackend, PoseBackend, SegmentBackend
 from shoemodel.parallel import ExecutorConfig
 
 
@@ -29,7 +30,7 @@ class IngestConfig:
 class DetectConfig:
     """Person filter: keep images with a confident person whose box holds the lower legs."""
 
-    backend: str = "auto"  # auto | yolox_onnx | ultralytics | full_frame
+    backend: DetectBackend = "auto"  # auto or a detect backend of shoemodel.curation.backends
     weights: ParamPath = ""  # .onnx for yolox_onnx, .pt/.yaml for ultralytics
     input_size: int = 416
     score_threshold: float = 0.5
@@ -49,7 +50,7 @@ class DetectConfig:
 class PoseConfig:
     """Whole-body pose on each kept person box, reduced to the 12 shoe-leg keypoints, then quality filters."""
 
-    backend: str = "mediapipe"  # mediapipe | onnx_wholebody | vitpose | mmpose
+    backend: PoseBackend = "mediapipe"  # a pose backend of shoemodel.curation.backends
     weights: ParamPath = ""  # onnx_wholebody: RTMW / DWPose .onnx; vitpose: a from_pretrained folder; mmpose: checkpoint
     config: ParamPath = ""  # mmpose: model config file
     model_complexity: int = 1  # mediapipe: 1 (full) ships in the wheel; 0 and 2 download unless copied in
@@ -75,7 +76,7 @@ class PoseConfig:
 class SegmentConfig:
     """Shoe masks from foot keypoints: SAM prompts per foot, then mask QC."""
 
-    backend: str = "grabcut"  # sam | hf_sam | grabcut (keypoint-seeded GrabCut: labelled fallback, no weights)
+    backend: SegmentBackend = "grabcut"  # a segment backend of shoemodel.curation.backends
     weights: ParamPath = ""  # sam: .pth checkpoint; hf_sam: from_pretrained folder
     model_type: str = ""  # vit_b / vit_l / vit_h; empty: read from the file name, else from the checkpoint itself
     box_padding: float = 0.6  # foot box grows by this fraction of the foot size
@@ -99,6 +100,7 @@ class SegmentConfig:
     prior_threshold: float = 0.5  # shoe_prior backend: shoe probability counted as shoe
     prior_reach: float = 0.5  # shoe_prior backend: keep mask parts within this x foot length of the foot's points
     prior_fallback: str = "grabcut"  # shoe_prior backend: grabcut (a foot the prior finds nothing for) | none
+    sam_prior_prompts: bool = True  # sam / hf_sam: box, sure-shoe positives and not-shoe negatives from the shoe prior
     prior_check: bool = True  # every backend: each mask's agreement with the shoe prior goes into its quality
     min_quality: float = 0.0  # a person whose masks' quality (mask_quality.py, in [0, 1]) is below: dropped with the parts
     refine_below: float = 0.0  # heel/toe with a pose score below this (or off the mask) move to the mask's extremes (0: off)

@@ -1,9 +1,8 @@
 """Detect stage (person filter): keep images with a confident person whose box holds the lower legs.
 
-Backends share one interface, `detect(images) -> [(boxes (N,5), keypoints (N,17,3) or None)]`:
-yolox_onnx (the paper's YOLOX family on onnxruntime), ultralytics (YOLO / RT-DETR, pose models
-too) and full_frame (the whole image is the person box: for pre-cropped leg photos, and the
-labelled fallback that `auto` picks when no detector weights are present).
+Backends (listed in shoemodel.curation.backends) share one interface,
+`detect(images) -> [(boxes (N,5), keypoints (N,17,3) or None)]`; full_frame (the whole image is the person
+box: for pre-cropped leg photos) is the labelled fallback that `auto` picks when no detector weights are present.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 import pyarrow as pa
 
-from shoemodel.curation import parts
+from shoemodel.curation import backends, parts
 from shoemodel.curation.config import DetectConfig
 from shoemodel.curation.prefetch import failure_reason
 
@@ -61,19 +60,12 @@ def resolve_backend(cfg: DetectConfig) -> str:
 
 def build_detector(cfg: DetectConfig) -> PersonDetector:
     """The detector named by the config (weights by path; a clear error names a missing file)."""
-    backend = resolve_backend(cfg)
-    if backend == "yolox_onnx":
-        from shoemodel.curation.detect_yolox import YoloxOnnxDetector
+    return backends.build("detect", cfg, resolve_backend(cfg))
 
-        return YoloxOnnxDetector(cfg.weights, cfg.input_size, cfg.score_threshold, cfg.nms_threshold, device=cfg.device)
-    if backend == "ultralytics":
-        from shoemodel.curation.detect_ultralytics import UltralyticsDetector
 
-        return UltralyticsDetector(cfg.weights, cfg.input_size, cfg.score_threshold, cfg.nms_threshold, cfg.batch_size,
-                                   device=cfg.device, dtype=cfg.dtype)
-    if backend == "full_frame":
-        return FullFrameDetector()
-    raise ValueError(f"curation.detect.backend '{backend}' unknown; use auto, yolox_onnx, ultralytics or full_frame")
+def full_frame(cfg: DetectConfig) -> FullFrameDetector:
+    """The `full_frame` backend (no weights, no settings)."""
+    return FullFrameDetector()
 
 
 def select_persons(det: np.ndarray, kpts: np.ndarray | None, width: int, height: int,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from shoemodel.curation.backends import get
 from shoemodel.models.weights import require_weights
 
-HINT = "Ultralytics checkpoints (.pt) load by path; a model .yaml builds the architecture with random weights."
+HINT = get("detect", "ultralytics").hint
 
 
 class UltralyticsDetector:
@@ -62,3 +64,8 @@ class UltralyticsDetector:
             out.append((det, kp))
         return out
 
+
+def from_config(cfg: Any) -> UltralyticsDetector:
+    """The `ultralytics` backend of curation.detect."""
+    return UltralyticsDetector(cfg.weights, cfg.input_size, cfg.score_threshold, cfg.nms_threshold, cfg.batch_size,
+                               device=cfg.device, dtype=cfg.dtype)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from shoemodel.curation.backends import get
 from shoemodel.curation.boxes import nms
 from shoemodel.models.weights import require_weights
 
-HINT = ("YOLOX ONNX files come from the YOLOX release (yolox_nano.onnx ... yolox_x.onnx); "
-        "tests use ../shared/fixtures/weights/yolox_nano/yolox_nano.onnx.")
+HINT = get("detect", "yolox_onnx").hint
 
 
 class YoloxOnnxDetector:
@@ -83,3 +84,8 @@ class YoloxOnnxDetector:
             det[:, [1, 3]] = det[:, [1, 3]].clip(0, h)
             results.append((det, None))
         return results
+
+
+def from_config(cfg: Any) -> YoloxOnnxDetector:
+    """The `yolox_onnx` backend of curation.detect."""
+    return YoloxOnnxDetector(cfg.weights, cfg.input_size, cfg.score_threshold, cfg.nms_threshold, device=cfg.device)

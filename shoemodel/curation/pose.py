@@ -1,8 +1,6 @@
 """Pose stage: whole-body (COCO-WholeBody 133) pose on each kept person -> 12 shoe-leg keypoints + filters.
 
-Backends share `estimate(image, boxes) -> (P, 133, 3)`: mediapipe (BlazePose, weights in the
-wheel, works offline), onnx_wholebody (RTMW / DWPose ONNX on onnxruntime, by path), vitpose
-(transformers, 133-point head by path, e.g. `shoemodel convert vitpose-wholebody`) and mmpose (optional).
+Backends (listed in shoemodel.curation.backends) share `estimate(image, boxes) -> (P, 133, 3)`.
 Every person box that passes the quality filters gives its own record: a pose row holds P persons
 (`keypoints` P x 36, `person_box` P x 5, `person_index` = the box's place in the detect row, which makes
 the record id stable). The filters check that the points belong to that person: inside its box, bone
@@ -16,7 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 import pyarrow as pa
 
-from shoemodel.curation import parts
+from shoemodel.curation import backends, parts
 from shoemodel.curation.config import PoseConfig
 from shoemodel.curation.prefetch import failure_reason
 from shoemodel.schemas.keypoints import KEYPOINT_NAMES, wholebody_to_shoeleg
@@ -37,24 +35,8 @@ class WholeBodyPose(Protocol):
 
 
 def build_pose(cfg: PoseConfig) -> WholeBodyPose:
-    """The pose backend named by the config."""
-    if cfg.backend == "mediapipe":
-        from shoemodel.curation.pose_mediapipe import MediaPipePose
-
-        return MediaPipePose(cfg.model_complexity, cfg.box_padding)
-    if cfg.backend == "onnx_wholebody":
-        from shoemodel.curation.pose_onnx_wholebody import OnnxWholeBodyPose
-
-        return OnnxWholeBodyPose(cfg.weights, cfg.box_padding, device=cfg.device)
-    if cfg.backend == "vitpose":
-        from shoemodel.curation.pose_vitpose import VitPoseWholeBody
-
-        return VitPoseWholeBody(cfg.weights, dataset_index=cfg.dataset_index, device=cfg.device, dtype=cfg.dtype)
-    if cfg.backend == "mmpose":
-        from shoemodel.curation.pose_mmpose import MMPoseWholeBody
-
-        return MMPoseWholeBody(cfg.config, cfg.weights)
-    raise ValueError(f"curation.pose.backend '{cfg.backend}' unknown; use mediapipe, onnx_wholebody, vitpose or mmpose")
+    """The pose backend named by the config (shoemodel.curation.backends)."""
+    return backends.build("pose", cfg)
 
 
 def to_shoeleg(wholebody: np.ndarray, width: int, height: int, min_score: float) -> np.ndarray:

@@ -8,6 +8,7 @@ BlazePose has 33 landmarks. Mapped into COCO-WholeBody order they give 17 body p
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
 
@@ -61,3 +62,8 @@ class MediaPipePose:
                            for p in res.pose_landmarks.landmark], np.float32)
             out[i] = blazepose_to_wholebody(lm)
         return out
+
+
+def from_config(cfg: Any) -> MediaPipePose:
+    """The `mediapipe` backend of curation.pose."""
+    return MediaPipePose(cfg.model_complexity, cfg.box_padding)

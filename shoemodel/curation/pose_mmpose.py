@@ -7,6 +7,7 @@ plus chumpy, xtcocotools and mmdet; see docs/curation.md for the exact steps.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,3 +50,8 @@ class MMPoseWholeBody:
             sc = s.pred_instances.keypoint_scores[0]
             out.append(np.concatenate([kp, sc[:, None]], 1))
         return np.asarray(out, np.float32)
+
+
+def from_config(cfg: Any) -> MMPoseWholeBody:
+    """The `mmpose` backend of curation.pose."""
+    return MMPoseWholeBody(cfg.config, cfg.weights)

@@ -2,7 +2,9 @@
 
 The file says everything we need: its input `[N, 3, H, W]` gives the crop size (288x384 for RTMW-x /
 RTMW-l 384x288, 192x256 for DWPose / RTMW 256x192), its two outputs `simcc_x` `[N, K, W*r]` and
-`simcc_y` `[N, K, H*r]` the split ratio r; K is 133 (COCO-WholeBody). Each person box is cropped by one
+`simcc_y` `[N, K, H*r]` the split ratio r; K must be 133 (COCO-WholeBody): a body-with-feet file such as
+rtmlib's Halpe-26 RTMPose has the same signature with K = 26, and its points 17-22 are head, neck, hips and
+toes, not COCO-WholeBody's feet, so any other K is refused when the file is loaded. Each person box is cropped by one
 affine warp, all crops of all images in a call go through the session in batches (one at a time when the
 file has a fixed batch of 1), and SimCC decoding maps them back to image pixels (`shoemodel.curation.simcc`).
 
@@ -14,18 +16,19 @@ and pins opencv-contrib; the decoding itself is thirty lines.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from shoemodel.curation import simcc
+from shoemodel.curation.backends import get
 from shoemodel.models.onnx_session import make_session
 from shoemodel.models.weights import require_weights
 
-HINT = ("Whole-body ONNX files: RTMW-x 384x288 (rtmw-x_simcc-cocktail14_pt-ucoco_270e-384x288, the best foot AP), "
-        "RTMW-l, or DWPose-l (dw-ll_ucoco_384.onnx) from the mmpose RTMPose / DWPose releases (an .onnx inside the "
-        "released zip); set curation.pose.weights to the .onnx file.")
+HINT = get("pose", "onnx_wholebody").hint
 WHAT = "whole-body pose ONNX (RTMW / DWPose)"
 MAX_BATCH = 64  # crops per session call when the file takes any batch size
+WHOLEBODY_KEYPOINTS = 133  # COCO-WholeBody: the only layout the 133 -> 12 shoe-leg map reads
 
 
 class OnnxWholeBodyPose:
@@ -57,9 +60,20 @@ class OnnxWholeBodyPose:
         if len(names) != 2:
             raise ValueError(f"'{path.name}': expected two SimCC outputs (simcc_x, simcc_y); got {list(outs)}")
         self.output_names = names
+        self._check_keypoints(path)
         self.padding = 1.0 + box_padding
         self.weights_name = path.name
         self.version = f"{path.name} onnxruntime-{ort.__version__} {self.provider}"
+
+    def _check_keypoints(self, path: Path) -> None:
+        """Refuse a model whose keypoint count is not 133, counted on one blank crop (the declared output shape
+        may leave K open, and only a run says what the file really gives)."""
+        w, h = self.input_wh
+        k = int(self._run(np.zeros((1, 3, h, w), np.float32))[0].shape[1])
+        if k != WHOLEBODY_KEYPOINTS:
+            raise ValueError(f"curation.pose.weights '{path}' predicts {k} keypoints, not COCO-WholeBody's "
+                             f"{WHOLEBODY_KEYPOINTS}: onnx_wholebody needs an RTMW / DWPose whole-body file (a 26-point "
+                             "file is Halpe-26 body-with-feet, whose points 17-22 are not the feet)")
 
     def _run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """SimCC vectors for a stack of crops, in chunks the file accepts."""
@@ -85,7 +99,7 @@ class OnnxWholeBodyPose:
                 meta.append((i, c, s))
         out: list[list[np.ndarray]] = [[] for _ in images]
         if not crops:
-            return [np.zeros((0, 133, 3), np.float32) for _ in images]
+            return [np.zeros((0, WHOLEBODY_KEYPOINTS, 3), np.float32) for _ in images]
         sx, sy = self._run(np.stack(crops))
         locs, scores = simcc.decode_simcc(sx, sy, simcc.split_ratio(sx.shape[-1], self.input_wh[0]),
                                           simcc.split_ratio(sy.shape[-1], self.input_wh[1]))
@@ -96,3 +110,8 @@ class OnnxWholeBodyPose:
 
     def estimate(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         return self.estimate_batch([image], [boxes])[0]
+
+
+def from_config(cfg: Any) -> OnnxWholeBodyPose:
+    """The `onnx_wholebody` backend of curation.pose."""
+    return OnnxWholeBodyPose(cfg.weights, cfg.box_padding, device=cfg.device)

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from shoemodel.curation.backends import get
 from shoemodel.models.weights import require_weights
 
-HINT = ("Give a transformers VitPoseForPoseEstimation folder (config.json + weights) whose head has 133 "
-        "COCO-WholeBody outputs (num_labels=133), e.g. a converted ViTPose+ whole-body checkpoint.")
+HINT = get("pose", "vitpose").hint
 
 
 class VitPoseWholeBody:
@@ -82,3 +82,8 @@ class VitPoseWholeBody:
 
     def estimate(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         return self.estimate_batch([image], [boxes])[0]
+
+
+def from_config(cfg: Any) -> VitPoseWholeBody:
+    """The `vitpose` backend of curation.pose."""
+    return VitPoseWholeBody(cfg.weights, dataset_index=cfg.dataset_index, device=cfg.device, dtype=cfg.dtype)

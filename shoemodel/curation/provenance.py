@@ -14,21 +14,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from shoemodel.curation import backends
 from shoemodel.models.weights import require_weights
-
-#: backend -> (the distribution whose version matters, does it need a weights path)
-BACKENDS: dict[str, tuple[tuple[str, ...], bool]] = {
-    "yolox_onnx": (("onnxruntime",), True),
-    "ultralytics": (("ultralytics",), False),  # a .yaml builds random weights
-    "full_frame": ((), False),
-    "mediapipe": (("mediapipe",), False),  # weights ship inside the wheel
-    "onnx_wholebody": (("onnxruntime-gpu", "onnxruntime"), True),
-    "vitpose": (("transformers",), True),
-    "mmpose": (("mmpose",), True),
-    "sam": (("segment-anything",), True),
-    "hf_sam": (("transformers",), True),
-    "grabcut": (("opencv-python-headless", "opencv-python"), False),
-}
 
 
 def _version(dists: tuple[str, ...]) -> str:
@@ -38,10 +25,6 @@ def _version(dists: tuple[str, ...]) -> str:
         except metadata.PackageNotFoundError:
             continue
     return f"{dists[0]}-not-installed" if dists else "none"
-
-
-#: backends that run on onnxruntime (their provenance names the execution provider)
-ONNX_BACKENDS = frozenset({"yolox_onnx", "onnx_wholebody"})
 
 
 @lru_cache(maxsize=32)
@@ -77,10 +60,9 @@ def model_name(path: Path) -> str:
 def backend_info(stage: str, backend: str, weights: str = "") -> dict[str, Any]:
     """{"backend", "library", "model", "weights", "weights_sha256"(, "provider")} for provenance; a required
     missing file is named now."""
-    if backend not in BACKENDS:
-        raise ValueError(f"curation.{stage}.backend '{backend}' unknown; known: {sorted(BACKENDS)}")
-    dists, needs_weights = BACKENDS[backend]
-    info: dict[str, Any] = {"backend": backend, "library": _version(dists)}
+    entry = backends.get(stage, backend)  # library and whether weights are required: the registry's
+    needs_weights = entry.needs_weights
+    info: dict[str, Any] = {"backend": backend, "library": _version(entry.library)}
     if weights and (needs_weights or Path(weights).exists()):
         p = require_weights(weights, f"curation.{stage} ({backend})")
         info["model"] = model_name(p)
@@ -90,7 +72,7 @@ def backend_info(stage: str, backend: str, weights: str = "") -> dict[str, Any]:
         require_weights(weights, f"curation.{stage} ({backend})")
     elif weights:
         info["weights"] = Path(weights).name  # e.g. an ultralytics .yaml resolved by the library
-    if backend in ONNX_BACKENDS:
+    if any(d.startswith("onnxruntime") for d in entry.library):  # name the execution provider
         from shoemodel.models.onnx_session import preferred_providers
 
         info["provider"] = preferred_providers()[0]

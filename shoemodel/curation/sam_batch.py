@@ -106,11 +106,12 @@ def use(predictor: Any, prepared: Prepared, embeddings: Any, i: int) -> None:
     predictor._embedding = {"image_embeddings": embeddings[i: i + 1]}
 
 
-def predict_best(predictor: Any, boxes: np.ndarray, points: np.ndarray, labels: np.ndarray) -> np.ndarray:
+def predict_best(predictor: Any, boxes: np.ndarray, points: np.ndarray | None, labels: np.ndarray | None) -> np.ndarray:
     """The predictor's `predict` (best of the multimask outputs by predicted IoU), upsampling only the chosen mask.
 
     The libraries upsample all three candidate masks of every prompt to the full image before one is picked;
-    the upsampling is per channel, so picking first gives the same masks at a third of the cost.
+    the upsampling is per channel, so picking first gives the same masks at a third of the cost. All prompts
+    have the same number of points (`shoemodel.models.sam.predict_by_count` groups them).
     """
     return predict_scored(predictor, boxes, points, labels)[0]
 
@@ -126,11 +127,13 @@ def predict_scored(predictor: Any, boxes: np.ndarray, points: np.ndarray,
         return masks, np.asarray(iou, np.float32), None
     p = predictor.predictor
     model, size, dev = p.model, p.original_size, p.device
-    pc = torch.as_tensor(p.transform.apply_coords(np.asarray(points, np.float32), size), dtype=torch.float32, device=dev)
-    lab = torch.as_tensor(np.asarray(labels), dtype=torch.int64, device=dev)
+    prompt = None
+    if points is not None:
+        pc = torch.as_tensor(p.transform.apply_coords(np.asarray(points, np.float32), size), dtype=torch.float32, device=dev)
+        prompt = (pc, torch.as_tensor(np.asarray(labels), dtype=torch.int64, device=dev))
     bx = torch.as_tensor(p.transform.apply_boxes(np.asarray(boxes, np.float32), size), dtype=torch.float32, device=dev)
     with torch.inference_mode():
-        sparse, dense = model.prompt_encoder(points=(pc, lab), boxes=bx, masks=None)
+        sparse, dense = model.prompt_encoder(points=prompt, boxes=bx, masks=None)
         low, iou = model.mask_decoder(image_embeddings=p.features, image_pe=model.prompt_encoder.get_dense_pe(),
                                       sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=True)
         best = iou.argmax(1)

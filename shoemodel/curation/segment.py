@@ -1,6 +1,6 @@
-"""Segment stage: shoe masks per foot (SAM or the labelled GrabCut fallback), QC, and the union mask.
+"""Segment stage: shoe masks per foot, QC, and the union mask.
 
-Backends share `segment(image, prompts) -> [bool (H, W) per foot]`, computing the image embedding
+Backends (listed in shoemodel.curation.backends) share `segment(image, prompts) -> [bool (H, W) per foot]`, computing the image embedding
 once per image. A person keeps the feet whose masks pass QC; too few feet -> that person is dropped with
 the reason. A row holds every person of the pose row: `shoe_masks` one PNG per person (null when dropped),
 `shoe_mask` the first kept person's (the single-person view), `mask_qc` per person with per-foot numbers.
@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 import pyarrow as pa
 
-from shoemodel.curation import parts
+from shoemodel.curation import backends, parts
 from shoemodel.curation.config import SegmentConfig
 from shoemodel.curation.mask_qc import check_mask
 from shoemodel.curation.prefetch import failure_reason
@@ -36,18 +36,8 @@ class ShoeSegmenter(Protocol):
 
 
 def build_segmenter(cfg: SegmentConfig) -> ShoeSegmenter:
-    """The segmenter named by the config; SAM backends load their checkpoint by path (shoemodel.models.sam)."""
-    if cfg.backend in ("sam", "hf_sam"):
-        from shoemodel.curation.segment_sam import SamSegmenter
-
-        return SamSegmenter.from_weights(cfg.backend, cfg.weights, cfg.model_type, cfg.device, cfg.dtype)
-    if cfg.backend == "grabcut":
-        from shoemodel.curation.segment_grabcut import GrabCutSegmenter
-
-        return GrabCutSegmenter(person_mask=cfg.person_mask, person_threshold=cfg.person_threshold,
-                                foot_margin=cfg.foot_margin, ankle_margin=cfg.ankle_margin, sole_margin=cfg.sole_margin,
-                                silhouette_reach=cfg.silhouette_reach, min_foot_length_frac=cfg.min_foot_length_frac)
-    raise ValueError(f"curation.segment.backend '{cfg.backend}' unknown; use sam, hf_sam or grabcut")
+    """The segmenter named by the config (shoemodel.curation.backends); weights load by path."""
+    return backends.build("segment", cfg)
 
 
 def segment_image(image: np.ndarray, keypoints: np.ndarray, segmenter: ShoeSegmenter,

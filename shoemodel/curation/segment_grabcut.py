@@ -22,6 +22,8 @@ Every record it makes says `mask_source: grabcut` in its provenance so a real bu
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from shoemodel.curation.mask_qc import foot_samples, nearest
@@ -241,3 +243,10 @@ def _legacy(image: np.ndarray, p: FootPrompt, iterations: int) -> np.ndarray:
             pass  # degenerate crop (one colour): keep the seeds only
         full[y1:y2, x1:x2] = (m == cv2.GC_FGD) | (m == cv2.GC_PR_FGD)
     return full
+
+
+def from_config(cfg: Any) -> GrabCutSegmenter:
+    """The `grabcut` backend of curation.segment."""
+    return GrabCutSegmenter(person_mask=cfg.person_mask, person_threshold=cfg.person_threshold,
+                            foot_margin=cfg.foot_margin, ankle_margin=cfg.ankle_margin, sole_margin=cfg.sole_margin,
+                            silhouette_reach=cfg.silhouette_reach, min_foot_length_frac=cfg.min_foot_length_frac)

@@ -130,13 +130,29 @@ class PriorSegmenter:
         return masks
 
 
-def build_prior_segmenter(cfg: Any) -> PriorSegmenter:
-    """The backend from curation.segment: the prior of `prior_weights` ('' = shipped), GrabCut as its fallback."""
-    fallback = None
-    if getattr(cfg, "prior_fallback", "grabcut") == "grabcut":
-        from shoemodel.curation.segment_grabcut import GrabCutSegmenter
-
-        fallback = GrabCutSegmenter(person_mask=cfg.person_mask, person_threshold=cfg.person_threshold,
-                                    foot_margin=cfg.foot_margin, ankle_margin=cfg.ankle_margin, sole_margin=cfg.sole_margin,
-                                    silhouette_reach=cfg.silhouette_reach, min_foot_length_frac=cfg.min_foot_length_frac)
+def from_config(cfg: Any) -> PriorSegmenter:
+    """The `shoe_prior` backend of curation.segment: the prior of `prior_weights` ('' = shipped), GrabCut (built
+    lazily, only for a foot the prior finds nothing for) as its fallback unless prior_fallback is none."""
+    if cfg.prior_fallback not in ("grabcut", "none"):
+        raise ValueError(f"curation.segment.prior_fallback must be grabcut or none, got {cfg.prior_fallback!r}")
+    fallback = _LazyGrabCut(cfg) if cfg.prior_fallback == "grabcut" else None
     return PriorSegmenter(load_prior(str(cfg.prior_weights or "")), cfg.prior_threshold, cfg.prior_reach, fallback)
+
+
+class _LazyGrabCut:
+    """GrabCut built at its first use (its person mask model loads only when the prior misses a foot)."""
+
+    name = "grabcut"
+
+    def __init__(self, cfg: Any):
+        import cv2
+
+        self.cfg, self._seg = cfg, None
+        self.version = f"opencv-{cv2.__version__}"
+
+    def segment(self, image: np.ndarray, prompts: list[FootPrompt]) -> list[np.ndarray]:
+        if self._seg is None:
+            from shoemodel.curation.segment_grabcut import from_config as grabcut
+
+            self._seg = grabcut(self.cfg)
+        return self._seg.segment(image, prompts)

@@ -2,7 +2,8 @@
 
 Loading (segment-anything .pth or a transformers SAM / HQ-SAM / SAM 2 folder, by path) is `shoemodel.models.sam`'s job; this
 module only turns the foot prompts of an image into SAM's box + point prompts, so the image embedding
-is computed once and all feet go through the mask decoder together.
+is computed once and the feet go through the mask decoder together (one call per point count: SAM has no
+neutral padding, so a foot with fewer points is never padded to another's length).
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from shoemodel.curation.backends import all_backends
 from shoemodel.curation.prompts import FootPrompt
-from shoemodel.models.sam import SamPredictor, as_predictor, checkpoint_source, load_sam, pad_points
+from shoemodel.models.sam import SamPredictor, as_predictor, checkpoint_source, load_sam, predict_by_count
 
-#: curation.segment.backend -> the SAM implementation its weights must be (provenance names that library)
-SOURCES = {"sam": "segment-anything", "hf_sam": "transformers"}
+#: curation.segment.backend -> the SAM implementation its weights must be: the library the registry names for it
+SOURCES = {b.name: b.library[0] for b in all_backends() if b.builder == f"{__name__}:from_config"}
 
 
 class SamSegmenter:
@@ -84,12 +86,26 @@ class SamSegmenter:
                 from shoemodel.curation.prompts import prior_prompts
 
                 ps = prior_prompts(self.prior, images[i], ps)
-            points, labels = pad_points([p.points for p in ps], [p.labels for p in ps])
-            masks, iou, stability = sam_batch.predict_scored(self.sam, np.stack([p.box for p in ps]), points, labels)
-            out[i] = list(masks)
             if len(self.mask_scores) > 4096:  # scores of masks nobody asked for (segment called directly)
                 self.mask_scores.clear()
-            for n, m in enumerate(out[i]):
-                self.mask_scores[id(m)] = {"sam_iou": float(iou[n]),
-                                           "sam_stability": None if stability is None else float(stability[n])}
+
+            def predict(b: np.ndarray, pc: Any, lab: Any) -> list[np.ndarray]:
+                masks, iou, stability = sam_batch.predict_scored(self.sam, b, pc, lab)
+                out_masks = list(masks)
+                for n, m in enumerate(out_masks):
+                    self.mask_scores[id(m)] = {"sam_iou": float(iou[n]),
+                                               "sam_stability": None if stability is None else float(stability[n])}
+                return out_masks
+
+            out[i] = predict_by_count(predict, np.stack([p.box for p in ps]), [p.points for p in ps], [p.labels for p in ps])
         return out
+
+
+def from_config(cfg: Any) -> SamSegmenter:
+    """The `sam` and `hf_sam` backends of curation.segment (the backend must match what the weights path holds)."""
+    seg = SamSegmenter.from_weights(cfg.backend, cfg.weights, cfg.model_type, cfg.device, cfg.dtype)
+    if cfg.sam_prior_prompts:
+        from shoemodel.curation.segment_prior import load_prior
+
+        seg.prior = load_prior(str(cfg.prior_weights or ""))
+    return seg

@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from shoemodel.curation import parts
+from shoemodel.curation.backends import help_list
 from shoemodel.curation.build import run_build
 from shoemodel.curation.config import CurationConfig
 from shoemodel.curation.detect import DETECT_SCHEMA, build_detector, detect_rows, detector_info
@@ -64,12 +65,12 @@ STAGES: tuple[Stage, ...] = (
     Stage("ingest", None, "ingest", "Read raw images: hash, dedup, EXIF-upright, refuse bad files (recorded with the reason).",
           INGEST_SCHEMA, run=_ingest),
     Stage("detect", "ingest", "detect",
-          "Person filter (YOLOX ONNX / ultralytics / full_frame): keep images with a person whose lower legs are in view.",
+          f"Person filter (backend {help_list('detect')}): keep images with a person whose lower legs are in view.",
           DETECT_SCHEMA, build_detector, detect_rows, detector_info, gpu=True),
-    Stage("pose", "detect", "pose", "Whole-body pose (MediaPipe / ViTPose / mmpose) -> the 12 shoe-leg keypoints, with quality filters.",
+    Stage("pose", "detect", "pose", f"Whole-body pose (backend {help_list('pose')}) -> the 12 shoe-leg keypoints, with quality filters.",
           POSE_SCHEMA, build_pose, pose_rows, partial(model_info, "pose"), gpu=True),
     Stage("segment", "pose", "segment",
-          "Shoe masks from foot keypoints (SAM, transformers SAM, or the labelled GrabCut fallback) with mask QC.",
+          f"Shoe masks from foot keypoints (backend {help_list('segment')}) with mask QC.",
           SEGMENT_SCHEMA, build_segmenter, segment_rows, partial(model_info, "segment"), gpu=True),
     Stage("build", "segment", "build", "Write the shoe-leg set shards (raw image, X_m, mask, 12 keypoints, provenance).",
           run=_build),

@@ -18,12 +18,10 @@ def demo(
 ) -> None:
     """A web page for generate: upload a shoe photo, prompt, n, seed, layout; shows WD classes, X_w, poses and
     outputs. Models by path from the generate section. Params: demo, generate."""
-    from shoemodel.demo.config import DemoConfig
-    from shoemodel.pipelines.run_generate import GenerateConfig
 
     cc = command_config(params, set_, "demo", "generate")
-    cfg = cc.load(DemoConfig, "demo", {"address": address, "port": port})
-    gen = cc.load(GenerateConfig, "generate")
+    cfg = cc.load("demo", {"address": address, "port": port})
+    gen = cc.load("generate")
     try:
         from shoemodel.demo.app import Generator, build_app
     except ImportError as exc:

@@ -11,6 +11,7 @@ from its config.json; the prompts (box + foot points + calf negatives) are the s
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -26,7 +27,7 @@ SAM_HINT = ("SAM checkpoints: sam_vit_b_01ec64.pth / sam_vit_l_0b3195.pth / sam_
             "facebook/sam-vit-base, syscv-community/sam-hq-vit-base or facebook/sam2.1-hiera-tiny; give its path "
             "(params: curation.segment.weights, generate.sam_checkpoint).")
 WHAT = "SAM (segment-anything .pth or transformers SAM-family folder)"
-PADDING = -1  # label of a padding point in `predict` (prompts with fewer points than the longest)
+PADDING = -1  # SAM's not-a-point label; it changes the mask, so prompts are never padded (see point_count_groups)
 
 
 @dataclass(frozen=True)
@@ -177,8 +178,9 @@ def family_of(folder: str | Path) -> str:
         raise ValueError(f"'{config}' is not valid JSON: {exc}") from exc
     kind = c.get("model_type") or next((_ARCHITECTURES[a] for a in c.get("architectures") or [] if a in _ARCHITECTURES), "")
     if kind not in FAMILIES:
-        raise ValueError(f"'{folder}' holds a '{kind or 'unknown'}' model, not a SAM family one "
-                         f"(model_type one of {sorted(FAMILIES)})")
+        from shoemodel.config_fields import unknown_value
+
+        raise ValueError(unknown_value(f"{config} model_type", kind or "unknown", FAMILIES) + " (not a SAM family model)")
     return kind
 
 
@@ -195,11 +197,11 @@ def _torch_dtype(dtype: Any) -> Any:
 
 
 def _load_segment_anything(path: Path, model_type: str | None, device: str, dtype: Any = None) -> SamPredictor:
-    import torch
+    from shoemodel.models.checkpoint import load_torch_file
 
     if model_type and model_type not in MODEL_TYPES:
         raise ValueError(f"SAM model_type '{model_type}' unknown; use one of {sorted(MODEL_TYPES)} or leave it empty")
-    sd = torch.load(path, map_location="cpu", weights_only=True)
+    sd = load_torch_file(path)
     try:
         inferred = shape_from_state_dict(sd)
     except (KeyError, AttributeError, IndexError) as exc:
@@ -242,14 +244,35 @@ def as_predictor(model: Any, version: str = "in-memory") -> SamPredictor:
     return SegmentAnythingPredictor(model.model if isinstance(model, _SAPredictor) else model, version)
 
 
-def pad_points(points: list[np.ndarray], labels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-prompt point lists of different lengths -> (N, P, 2) and (N, P) with PADDING labels, for `predict`."""
-    n = max((len(p) for p in points), default=0)
-    coords = np.zeros((len(points), n, 2), np.float32)
-    labs = np.full((len(points), n), PADDING, np.int64)
-    for i, (p, lab) in enumerate(zip(points, labels)):
-        coords[i, : len(p)], labs[i, : len(lab)] = p, lab
-    return coords, labs
+def point_count_groups(points: Sequence[np.ndarray]) -> list[list[int]]:
+    """Prompt indices grouped by their number of points (groups in first-seen order, indices ascending).
+
+    SAM has no neutral padding: a padding point (label -1) becomes the not-a-point token, which the mask decoder
+    attends to like any other, so a prompt padded to a longer one's length gets another mask than on its own
+    (on bus.jpg with random vit_b weights: IoU 0.91 with SAM on that prompt alone). Prompts with equal counts
+    need no padding and share one call.
+    """
+    groups: dict[int, list[int]] = {}
+    for i, p in enumerate(points):
+        groups.setdefault(len(p), []).append(i)
+    return list(groups.values())
+
+
+def predict_by_count(predict: Callable[[np.ndarray, np.ndarray | None, np.ndarray | None], np.ndarray],
+                     boxes: np.ndarray, points: Sequence[np.ndarray], labels: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Per prompt i (boxes[i], points[i] (P_i, 2), labels[i] (P_i,)): `predict(boxes, points, labels)` -> masks, one
+    call per point count (`point_count_groups`), so every mask is what SAM gives that prompt on its own."""
+    out: list[np.ndarray | None] = [None] * len(points)
+    boxes = np.asarray(boxes, np.float32)
+    for idx in point_count_groups(points):
+        if len(points[idx[0]]):
+            pc = np.stack([np.asarray(points[i], np.float32) for i in idx])
+            lab = np.stack([np.asarray(labels[i], np.int64) for i in idx])
+        else:
+            pc = lab = None
+        for i, mask in zip(idx, predict(boxes[idx], pc, lab)):
+            out[i] = mask
+    return out  # type: ignore[return-value]
 
 
 def _dist_version(dist: str) -> str:
@@ -292,8 +315,9 @@ class SegmentAnythingPredictor:
 
     def predict(self, boxes: np.ndarray | None = None, points: np.ndarray | None = None,
                 labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Per prompt i (boxes (N, 4) x1y1x2y2 and/or points (N, P, 2) + labels (N, P): 1 object, 0 not, -1 padding,
-        in image pixels): the best of SAM's multimask outputs by predicted IoU -> masks bool (N, H, W), scores (N,)."""
+        """Per prompt i (boxes (N, 4) x1y1x2y2 and/or points (N, P, 2) + labels (N, P): 1 object, 0 not, in image
+        pixels): the best of SAM's multimask outputs by predicted IoU -> masks bool (N, H, W), scores (N,).
+        Every prompt has P points: padding one changes its mask (`predict_by_count` groups prompts instead)."""
         import torch
 
         p = self.predictor

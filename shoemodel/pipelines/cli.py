@@ -32,9 +32,9 @@ def generate(
     The output is at the photo's own size and the shoe's visible pixels are the photo's own, exactly.
     """
     from shoemodel.pipelines.model_info import model_lines
-    from shoemodel.pipelines.run_generate import GenerateConfig, InputError, NoShoeError, run_generate
+    from shoemodel.pipelines.run_generate import InputError, NoShoeError, run_generate
 
-    cfg = command_config(params, set_, "generate").load(GenerateConfig, "generate", {"n": n, "out": out, "size": size})
+    cfg = command_config(params, set_, "generate").load("generate", {"n": n, "out": out, "size": size})
     try:
         record = run_generate(shoe, prompt, cfg.out, cfg, mask=mask, area_mask=area_mask)
     except (FileNotFoundError, InputError, NoShoeError) as exc:  # a bad input or missing checkpoint: one line
@@ -67,10 +67,10 @@ def benchmark(
 
     Params: benchmark.
     """
-    from shoemodel.pipelines.benchmark import BenchmarkConfig, run_benchmark
+    from shoemodel.pipelines.benchmark import run_benchmark
 
     implied = {"metrics": out / "table3.json"} if out is not None else None
-    cfg = command_config(params, set_, "benchmark").load(BenchmarkConfig, "benchmark", {"out": out, "metrics": metrics},
+    cfg = command_config(params, set_, "benchmark").load("benchmark", {"out": out, "metrics": metrics},
                                                          implied)
     try:
         table = run_benchmark(cfg)

@@ -15,9 +15,8 @@ def plots(
     set_: list[str] | None = SET,
 ) -> None:
     """Loss curves, set statistics, Table 5 per-class IoU and the annotation rounds as PNGs (no network). Params: plots."""
-    from shoemodel.plots.config import PlotsConfig
 
-    cfg = command_config(params, set_, "plots").load(PlotsConfig, "plots", {"out": out})
+    cfg = command_config(params, set_, "plots").load("plots", {"out": out})
     from shoemodel.plots.render import PlotSourceError, render_all
 
     try:

@@ -1,9 +1,9 @@
 """Merge several sets of one kind into the set a trainer reads (curated + labelled, annotated + labelled).
 
-The training sets are built from what the pipeline made: `params.yaml merge.<set>.inputs` lists the
-sets in priority order (what curation or annotation made first, then the labelled folders' sets).
-A photo is one record however many inputs hold it: records are de-duplicated by content hash and the
-first input that has it gives its labels (a human correction wins over the sample's label).
+The training sets are built from what the pipeline made: `merge.<set>.inputs` (MergeConfig) lists the
+sets in priority order, human labels first: the labelled shoe-leg set before curation's detected keypoints,
+the annotated wearable-area set before the labels it corrects. A photo is one record however many inputs
+hold it: records are de-duplicated by content hash and the first input that has it gives its labels.
 
 Splits never leak: a record keeps the split its input gave it (a hash of its content when it has
 none), and when inputs disagree the held-out split wins (test over val over train), so a record in
@@ -46,8 +46,12 @@ class MergeSpec:
 class MergeConfig:
     """params.yaml `merge`: the two training sets and how records without a split are assigned one."""
 
+    #: Input order decides whose labels win (the first input holding a photo): human labels before machine ones.
+    #: The labelled set's keypoints are exact (drawn, or given by a person) so they beat curation's detected ones;
+    #: an annotator's correction beats the label it corrects. This is the one place of the order (dvc.yaml's
+    #: merge@SET deps copy it: tests/foundation/test_merge.py checks they agree).
     shoe_leg: MergeSpec = field(default_factory=lambda: MergeSpec(
-        ["data/curation/shoe_leg", "data/sets/shoe_leg"], "data/sets/train/shoe_leg"))
+        ["data/sets/shoe_leg", "data/curation/shoe_leg"], "data/sets/train/shoe_leg"))
     wearable_area: MergeSpec = field(default_factory=lambda: MergeSpec(
         ["data/sets/wearable_area_annotated", "data/sets/wearable_area"], "data/sets/train/wearable_area"))
     records_per_shard: int = 128

@@ -7,7 +7,6 @@ any field for one run, as `--set train.wd.steps=10` (the key `dvc exp run -S` ta
 from __future__ import annotations
 
 import json
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -17,22 +16,15 @@ from shoemodel.cli_options import PARAMS, SET, command_config, group_callback
 
 eval_app = typer.Typer(no_args_is_help=True, callback=group_callback, help="Evaluate WD and LpS models against baselines (metrics JSON).")
 
-#: command name -> (params section, "module:ConfigClass")
-MODELS = {
-    "wd": ("train.wd", "shoemodel.training.wd.config:WDConfig"),
-    "lps-keypoints": ("train.lps_keypoints", "shoemodel.training.lps_keypoints.config:FootKeypointsConfig"),
-    "lps-diffusion": ("train.lps_diffusion", "shoemodel.training.lps_diffusion.config:LegDiffusionConfig"),
-    "sw": ("train.sw", "shoemodel.training.sw.config:SWConfig"),
-    "shoe-prior": ("train.shoe_prior", "shoemodel.training.shoe_prior.config:ShoePriorConfig"),
-}
+def model_section(kind: str) -> str:
+    """The params section of model `kind` (a command name: wd, lps-keypoints, ...): train.<kind with underscores>."""
+    return "train." + kind.replace("-", "_")
 
 
 def load_model_config(kind: str, params: Path | None, sets: list[str] | None) -> Any:
     """The config of model `kind` from its params section and --set (one-line error and exit 2 when bad)."""
-    section, target = MODELS[kind]
-    module, name = target.split(":")
-    cls = getattr(import_module(module), name)
-    return command_config(params, sets, section).load(cls, section)
+    section = model_section(kind)
+    return command_config(params, sets, section).load(section)
 
 
 def echo_summary(summary: Any) -> None:

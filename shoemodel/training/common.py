@@ -21,7 +21,7 @@ from shoemodel.config import ParamPath
 class LoopConfig:
     """Optimisation and bookkeeping knobs common to WD, LpS phase 1 / phase 2 and SW."""
 
-    train_set: ParamPath = "data/sets/shoe_leg"
+    train_set: ParamPath = "data/sets/train/shoe_leg"
     output_dir: ParamPath = "models/model"
     metrics_dir: ParamPath = "metrics/model"
     steps: int = 100  # optimiser steps

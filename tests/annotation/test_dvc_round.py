@@ -11,9 +11,9 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.helpers.sets import write_pool
 from tests.helpers.tiny_wd import save_tiny_wd
@@ -123,5 +123,8 @@ def test_one_round_reruns_exactly_merge_train_wd_evaluate_generate_benchmark(rep
     would_run.discard("annotation/dvc.yaml:annotation_round")
     assert changed | changed_after_import | {"merge@wearable_area"} | would_run == CHAIN, dry
     assert would_run == CHAIN - {"annotation_import", "merge@wearable_area"}
-    params = yaml.safe_load((proj / "params.yaml").read_text())
-    assert params["train"]["wd"]["train_set"] == "data/sets/train/wearable_area"
+    from shoemodel.config import load_section
+    from shoemodel.training.wd.config import WDConfig
+
+    wd = load_section(WDConfig, "train.wd", proj / "params.yaml")
+    assert Path(wd.train_set).resolve() == (proj / "data/sets/train/wearable_area").resolve()

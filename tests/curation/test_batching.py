@@ -56,7 +56,6 @@ def test_sam_encoder_on_a_stacked_batch_equals_one_image_at_a_time(people_photos
 
     from shoemodel.curation.prompts import foot_prompts
     from shoemodel.curation.segment_sam import SamSegmenter
-    from shoemodel.models.sam import pad_points
     from tests.helpers.tiny_models import tiny_hf_sam, tiny_sam
 
     torch.manual_seed(0)
@@ -67,8 +66,7 @@ def test_sam_encoder_on_a_stacked_batch_equals_one_image_at_a_time(people_photos
     compared = 0
     for im, ps, got in zip(images, prompts, batched):
         seg.sam.set_image(im)  # the library's own one-image path
-        points, labels = pad_points([p.points for p in ps], [p.labels for p in ps])
-        ref, _ = seg.sam.predict(boxes=np.stack([p.box for p in ps]), points=points, labels=labels)
+        ref = [seg.sam.predict(boxes=p.box[None], points=p.points[None], labels=p.labels[None])[0][0] for p in ps]
         assert len(got) == len(ref) == 2
         for a, b in zip(ref, got):
             assert _close_masks(a, b), (a != b).sum()

@@ -85,6 +85,15 @@ def test_onnx_backend_refuses_files_it_cannot_use(tmp_path: Path) -> None:
         build_pose(PoseConfig(backend="onnx_wholebody", weights=str(tmp_path / "broken.onnx")))
 
 
+def test_onnx_backend_refuses_a_model_that_is_not_133_point_wholebody(tmp_path: Path) -> None:
+    """A Halpe-26 body-with-feet SimCC file (rtmlib's) has RTMW's signature with 26 keypoints; its points 17-22 are
+    head, neck, hips and toes, so it is refused at load, in one line naming the file and the count."""
+    halpe = write_tiny_rtmw_onnx(tmp_path / "rtmpose-m_halpe26.onnx", num_keypoints=26)
+    with pytest.raises(ValueError, match=r"^curation.pose.weights '.*rtmpose-m_halpe26.onnx' predicts 26 keypoints, not "
+                                         r"COCO-WholeBody's 133[^\n]*$"):
+        build_pose(PoseConfig(backend="onnx_wholebody", weights=str(halpe)))
+
+
 @pytest.mark.fixtures
 def test_133_to_12_mapping_matches_coco_wholebody_ground_truth(coco_dir: Path, wholebody_gt: dict, gt_shoeleg) -> None:
     """The GT's 133 points (body, foot, face, hands: the order every whole-body model predicts) through our map are

@@ -12,7 +12,7 @@ import pytest
 from shoemodel.curation.config import SegmentConfig
 from shoemodel.curation.prompts import foot_prompts
 from shoemodel.curation.segment import build_segmenter
-from shoemodel.models.sam import as_predictor, family_of, load_sam, pad_points
+from shoemodel.models.sam import as_predictor, family_of, load_sam
 from shoemodel.schemas.keypoints import KEYPOINT_NAMES
 from tests.helpers import tiny_models
 
@@ -36,7 +36,7 @@ def test_each_family_loads_by_path_and_predicts_what_the_saved_model_predicts(tm
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (90, 120, 3), dtype=np.uint8)  # not square: masks come back at the image's size
     boxes = np.array([[10, 20, 60, 80], [50, 5, 115, 60]], np.float32)
-    points, labels = pad_points([np.array([[30, 50]]), np.array([[80, 30], [100, 20]])], [np.array([1]), np.array([1, 0])])
+    points, labels = np.array([[[30, 50], [40, 60]], [[80, 30], [100, 20]]], np.float32), np.array([[1, 1], [1, 0]])
     sam.set_image(image)
     masks, scores = sam.predict(boxes=boxes, points=points, labels=labels)
     assert masks.shape == (2, 90, 120) and masks.dtype == bool and scores.shape == (2,) and np.isfinite(scores).all()
@@ -65,7 +65,7 @@ def test_one_image_embedding_per_image_for_all_feet(tmp_path: Path) -> None:
 def test_a_folder_of_another_model_is_named(tmp_path: Path) -> None:
     (tmp_path / "vit").mkdir()
     (tmp_path / "vit" / "config.json").write_text(json.dumps({"model_type": "vit", "architectures": ["ViTModel"]}))
-    with pytest.raises(ValueError, match="holds a 'vit' model, not a SAM family one"):
+    with pytest.raises(ValueError, match="model_type: 'vit' unknown; known: sam, sam_hq, sam2, sam2_video.*not a SAM family model"):
         load_sam(tmp_path / "vit")
     (tmp_path / "arch").mkdir()
     (tmp_path / "arch" / "config.json").write_text(json.dumps({"architectures": ["Sam2VideoModel"]}))

@@ -253,12 +253,12 @@ def _save_tiny_sams(folder: Path) -> dict[str, tuple[Path, object]]:
 def test_sam_loader_reads_a_pth_and_a_transformers_folder_through_one_function(tmp_path: Path) -> None:
     """Both published layouts load by path through load_sam, give (H, W) masks for box + point prompts, and
     predict exactly what the saved model predicts (so the .pth's size, read off its state dict, is right)."""
-    from shoemodel.models.sam import as_predictor, load_sam, pad_points
+    from shoemodel.models.sam import as_predictor, load_sam
 
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (90, 120, 3), dtype=np.uint8)  # not square: masks come back at the image's size
     boxes = np.array([[10, 20, 60, 80], [50, 5, 115, 60]], np.float32)
-    points, labels = pad_points([np.array([[30, 50]]), np.array([[80, 30], [100, 20]])], [np.array([1]), np.array([1, 0])])
+    points, labels = np.array([[[30, 50], [40, 60]], [[80, 30], [100, 20]]], np.float32), np.array([[1, 1], [1, 0]])
     for source, (path, model) in _save_tiny_sams(tmp_path).items():
         sam = load_sam(path)
         assert sam.source == source and path.name in sam.version

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -115,14 +116,25 @@ def test_cli_reads_params_and_resolves_paths(tmp_path):
 
 
 def test_dvc_stage_deps_are_the_params_inputs(repo_root):
-    """dvc.yaml cannot expand a params list into deps, so the merge stage lists them; they must agree."""
+    """dvc.yaml cannot expand a params list into deps, so the merge stage lists them; they must agree with the
+    resolved merge order (MergeConfig, unless params.yaml changes it), and every trainer reads a merged set."""
+    from shoemodel.config import load_section
+    from shoemodel.config_registry import config_class
+
     stages = yaml.safe_load((repo_root / "dvc.yaml").read_text())["stages"]
-    params = yaml.safe_load((repo_root / "params.yaml").read_text())
+    params = repo_root / "params.yaml"
+
+    def rel(p) -> str:
+        return Path(p).resolve().relative_to(repo_root.resolve()).as_posix()
+
+    merge = load_section(config_class("merge"), "merge", params)
     for set_name, inputs in stages["merge"]["foreach"].items():
-        assert inputs == params["merge"][set_name]["inputs"]
-    assert params["train"]["wd"]["train_set"] == params["merge"]["wearable_area"]["out"]
+        assert inputs == [rel(p) for p in getattr(merge, set_name).inputs]
+    train = {m: load_section(config_class(f"train.{m}"), f"train.{m}", params) for m in ("wd", "lps_keypoints",
+                                                                                       "lps_diffusion", "sw")}
+    assert rel(train["wd"].train_set) == rel(merge.wearable_area.out) == "data/sets/train/wearable_area"
     for model in ("lps_keypoints", "lps_diffusion", "sw"):
-        assert params["train"][model]["train_set"] == params["merge"]["shoe_leg"]["out"]
+        assert rel(train[model].train_set) == rel(merge.shoe_leg.out) == "data/sets/train/shoe_leg"
 
 
 def test_dag_puts_training_downstream_of_curation_and_annotation(repo_root):

@@ -10,7 +10,7 @@ from shoemodel.training.common import LoopConfig
 
 @dataclass
 class LegDiffusionConfig(LoopConfig):
-    train_set: ParamPath = "data/sets/shoe_leg"
+    train_set: ParamPath = "data/sets/train/shoe_leg"  # the merged set (merge.shoe_leg.out)
     output_dir: ParamPath = "models/lps_diffusion"
     metrics_dir: ParamPath = "metrics/lps_diffusion"
     steps: int = 700_000

@@ -10,7 +10,7 @@ from shoemodel.training.common import LoopConfig
 
 @dataclass
 class FootKeypointsConfig(LoopConfig):
-    train_set: ParamPath = "data/sets/shoe_leg"
+    train_set: ParamPath = "data/sets/train/shoe_leg"  # the merged set (merge.shoe_leg.out)
     output_dir: ParamPath = "models/lps_keypoints"
     metrics_dir: ParamPath = "metrics/lps_keypoints"
     steps: int = 500_000  # ~180 epochs of 669k images at batch 240

@@ -17,7 +17,7 @@ from shoemodel.training.common import LoopConfig
 class SWConfig(LoopConfig):
     """What `shoemodel train sw` needs; paper values noted, the sample run overrides sizes and steps."""
 
-    train_set: ParamPath = "data/sets/shoe_leg"  # shoe-leg set (shards)
+    train_set: ParamPath = "data/sets/train/shoe_leg"  # the merged shoe-leg set (merge.shoe_leg.out)
     output_dir: ParamPath = "models/sw"
     metrics_dir: ParamPath = "metrics/sw"
     steps: int = 500_000  # paper

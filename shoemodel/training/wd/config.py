@@ -11,18 +11,18 @@ from shoemodel.training.common import LoopConfig
 
 @dataclass
 class WDConfig(LoopConfig):
-    train_set: ParamPath = "data/sets/wearable_area"
+    train_set: ParamPath = "data/sets/train/wearable_area"  # the merged set (merge.wearable_area.out)
     output_dir: ParamPath = "models/wd"
     metrics_dir: ParamPath = "metrics/wd"
     steps: int = 160_000
-    batch_size: int = 16
+    batch_size: int = 16  # the paper: 16 over 4 GPUs
     learning_rate: float = 6e-5
     lr_scheduler: str = "polynomial"
     warmup_steps: int = 1500
     mixed_precision: str = "bf16"
     num_workers: int = 8
-    model_size: str = "b2"  # tiny | b0..b5 (MiT sizes)
-    pretrained: ParamPath = ""  # folder of a Segformer/MiT checkpoint (from_pretrained); "" = random init
+    model_size: str = "b2"  # tiny | b0..b5 (MiT sizes; the paper does not say which)
+    pretrained: ParamPath = ""  # folder of a Segformer/MiT checkpoint (from_pretrained, e.g. nvidia/mit-b2 ImageNet weights); "" = random init
     two_class: bool = False  # Table 5 ablation: wearable vs other
     input: str = "photo"  # "photo": the product photo with its own background (WD finds it); "shoe_on_black": X_m
     background_prob: float = 0.7  # photo input: chance of a random backdrop (white to black) behind the shoe
