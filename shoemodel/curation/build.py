@@ -49,7 +49,8 @@ def make_shoe_leg_record(item: dict[str, Any], provenance: dict[str, Any], cfg: 
     image = decode_image(data, "RGB", source=item["source_uri"])
     mask = decode_image(item["shoe_mask"], "L", "shoe_mask", item["source_uri"])
     shoe = np.where(mask[..., None] > 127, image, 0).astype(np.uint8)
-    prov = {**provenance, "person_box": [round(float(v), 2) for v in item["person_box"]], "mask_qc": json.loads(item["mask_qc"] or "[]")}
+    prov = {**provenance, "person_box": [round(float(v), 2) for v in item["person_box"]], "mask_qc": json.loads(item["mask_qc"] or "[]"),
+            **({"quality": item["quality"]} if item.get("quality") else {})}
     # the ingest hash is of the file as read; the stored bytes differ when ingest turned a photo upright
     return build_record("shoe_leg", id=item["content_hash"][:24] + item.get("id_suffix", ""), source_uri=item["source_uri"],
                         content_hash=item["content_hash"], image=data, shoe_image=shoe,

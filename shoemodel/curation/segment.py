@@ -72,9 +72,10 @@ def person_result(shape: tuple[int, int], prompts: list[FootPrompt], masks: list
     kept: dict[str, tuple[np.ndarray, FootPrompt]] = {}
     for n, (p, m) in enumerate(zip(prompts, masks)):
         m, reason, stats = check_mask(m, p, cfg)
-        entry = {"side": p.side, **stats}
+        measured = (extras or [{}] * len(prompts))[n]
+        entry = {"side": p.side, **({"mask_source": measured["source"]} if measured.get("source") else {}), **stats}
         if reason is None:
-            q, qparts = Q.foot_quality(m, p, stats, *priors[n], sam=(extras or [{}] * len(prompts))[n])
+            q, qparts = Q.foot_quality(m, p, stats, *priors[n], sam=measured)
             entry.update(quality=q, quality_parts=qparts)
             scores.append(q)
             kept[p.side] = (m, p)

