@@ -11,11 +11,11 @@ from importlib import import_module
 
 #: params section (dotted for nesting) -> "module:ConfigClass". Order = the order `shoemodel config` prints.
 SECTIONS: dict[str, str] = {
-    "sample": "shoemodel.synthetic.sample:SampleConfig",
-    "sets": "shoemodel.sets.from_labels:BuildConfig",
+    "sample": "shoemodel.synthetic.config:SampleConfig",
+    "sets": "shoemodel.sets.config:SetsConfig",
     "executor": "shoemodel.parallel:ExecutorConfig",
     "annotation": "shoemodel.annotation.config:AnnotationConfig",
-    "merge": "shoemodel.sets.merge:MergeConfig",
+    "merge": "shoemodel.sets.config:MergeConfig",
     "browse": "shoemodel.annotation.config:BrowseConfig",
     "curation": "shoemodel.curation.config:CurationConfig",
     "train.wd": "shoemodel.training.wd.config:WDConfig",
@@ -23,8 +23,8 @@ SECTIONS: dict[str, str] = {
     "train.lps_diffusion": "shoemodel.training.lps_diffusion.config:LegDiffusionConfig",
     "train.sw": "shoemodel.training.sw.config:SWConfig",
     "train.shoe_prior": "shoemodel.training.shoe_prior.config:ShoePriorConfig",
-    "generate": "shoemodel.pipelines.run_generate:GenerateConfig",
-    "benchmark": "shoemodel.pipelines.benchmark:BenchmarkConfig",
+    "generate": "shoemodel.pipelines.config:GenerateConfig",
+    "benchmark": "shoemodel.pipelines.config:BenchmarkConfig",
     "plots": "shoemodel.plots.config:PlotsConfig",
     "demo": "shoemodel.demo.config:DemoConfig",
 }

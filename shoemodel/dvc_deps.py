@@ -14,6 +14,10 @@ module that is loaded runs its top-level code (followed the same way) and its pa
 taken as a whole (`import a.b`, `from a import b` of a module) has every function followed. Only `deps:` entries
 under `shoemodel/` are rewritten; data deps keep their place and order. A folder is written instead of its files
 when every module in it is used.
+
+A registry whose table names builder modules (shoemodel.curation.backends) declares `IMPORTS_BUILDERS_THROUGH`, the
+functions that import them: the module strings of its top-level table are followed only when one of those is used,
+so a command that reads the registry's names or types (every config class does) does not depend on every backend.
 """
 
 from __future__ import annotations
@@ -102,6 +106,14 @@ def _calls_project(info: _Module, node: ast.AST) -> bool:
                for c in ast.walk(node))
 
 
+def _builder_functions(info: _Module) -> tuple[str, ...]:
+    """The functions through which a registry module imports the builder modules its table names (none: not one)."""
+    node = info.defs.get("IMPORTS_BUILDERS_THROUGH")
+    if not isinstance(node, (ast.Tuple, ast.List)):
+        return ()
+    return tuple(e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str))
+
+
 # ---- the closure ----
 
 class _Graph:
@@ -110,6 +122,8 @@ class _Graph:
     def __init__(self) -> None:
         self.files: set[Path] = set()
         self._done: set[tuple[str, str]] = set()
+        self._deferred: dict[str, list[str]] = {}  # registry module -> its table's module strings, not yet followed
+        self._defer_to: str | None = None  # while loading a registry: the module its strings are deferred to
 
     def load(self, module: str) -> None:
         """`module` is imported: its packages' __init__ and its top-level code run."""
@@ -123,6 +137,8 @@ class _Graph:
         if info is None:
             return
         self.files.add(module_file(module))
+        if _builder_functions(info):
+            self._deferred.setdefault(module, [])
         for node in info.tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 for part in [*node.decorator_list, node.args]:  # run at import; the body does not
@@ -131,7 +147,11 @@ class _Graph:
                 for src, attr, _ in _imports(module, module_file(module).name == "__init__.py", node):
                     self._import(src, attr)
             elif not isinstance(node, (ast.Assign, ast.AnnAssign)) or _calls_project(info, node):
-                self._walk(info, node)  # a constant table is followed where a function uses it
+                self._defer_to = module if module in self._deferred else None
+                try:
+                    self._walk(info, node)  # a constant table is followed where a function uses it
+                finally:
+                    self._defer_to = None
 
     def whole(self, module: str) -> None:
         """Every function of `module` may run (it was imported as a module object)."""
@@ -152,6 +172,9 @@ class _Graph:
         info = _parse(module)
         if info is None:
             return
+        if name in _builder_functions(info):
+            for text in self._deferred.pop(module, []):
+                self._string(text)
         if name in info.defs:
             self._walk(info, info.defs[name])
         elif name in info.bound:
@@ -199,7 +222,10 @@ class _Graph:
             elif isinstance(sub, ast.Name) and (sub.id in info.defs or sub.id in info.bound):
                 self.use(info.name, sub.id)
             elif isinstance(sub, ast.Constant) and isinstance(sub.value, str) and _MODULE_STRING.match(sub.value):
-                self._string(sub.value)
+                if self._defer_to is not None:
+                    self._deferred[self._defer_to].append(sub.value)
+                else:
+                    self._string(sub.value)
 
 
 # ---- stage commands -> functions ----

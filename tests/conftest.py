@@ -33,7 +33,8 @@ def fixtures_dir() -> Path:
 @pytest.fixture(scope="session")
 def small_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small synthetic sample folder (48 worn scenes, 32 product photos, 128 px)."""
-    from shoemodel.synthetic.sample import SampleConfig, write_sample
+    from shoemodel.synthetic.config import SampleConfig
+    from shoemodel.synthetic.sample import write_sample
 
     out = tmp_path_factory.mktemp("sample") / "sample"
     return write_sample(SampleConfig(out=str(out), size=128, n_shoe_leg=48, n_wearable_area=32, seed=7), progress=False)
@@ -42,12 +43,13 @@ def small_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def small_sets(small_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Shard sets built from `small_sample`: {'shoe_leg': path, 'wearable_area': path}."""
-    from shoemodel.sets.from_labels import BuildConfig, build_set_from_labels
+    from shoemodel.sets.config import SetsConfig
+    from shoemodel.sets.from_labels import build_set_from_labels
 
     root = tmp_path_factory.mktemp("sets")
     out = {}
     for name in ("shoe_leg", "wearable_area"):
-        build_set_from_labels(small_sample / name, root / name, name, BuildConfig(records_per_shard=16), progress=False)
+        build_set_from_labels(small_sample / name, root / name, name, SetsConfig(records_per_shard=16), progress=False)
         out[name] = root / name
     return out
 

@@ -225,7 +225,7 @@ def test_set_texts_are_read_against_the_field_type() -> None:
 
 def test_set_descends_into_nested_configs_and_mappings(elsewhere: Path) -> None:
     from shoemodel.curation.config import CurationConfig
-    from shoemodel.pipelines.run_generate import GenerateConfig
+    from shoemodel.pipelines.config import GenerateConfig
 
     cfg = load_section(CurationConfig, "curation", sets=["curation.detect={backend: full_frame}", "gpu_resources={}",
                                                          "executor.kind=local", "ingest.sources=[a, b]"])
@@ -242,10 +242,9 @@ def test_every_path_field_is_marked() -> None:
     from shoemodel.annotation.config import AnnotationConfig, BrowseConfig, MLBackendConfig
     from shoemodel.config_fields import field_types, path_marker
     from shoemodel.curation.config import CurationConfig, DetectConfig, IngestConfig, PoseConfig, SegmentConfig
-    from shoemodel.pipelines.benchmark import BenchmarkConfig
-    from shoemodel.pipelines.run_generate import GenerateConfig
-    from shoemodel.sets.merge import MergeSpec
-    from shoemodel.synthetic.sample import SampleConfig
+    from shoemodel.pipelines.config import BenchmarkConfig, GenerateConfig
+    from shoemodel.sets.config import MergeSpec
+    from shoemodel.synthetic.config import SampleConfig
     from shoemodel.training.lps_diffusion.config import LegDiffusionConfig
     from shoemodel.training.lps_keypoints.config import FootKeypointsConfig
     from shoemodel.training.wd.config import WDConfig

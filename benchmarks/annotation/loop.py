@@ -110,7 +110,8 @@ def run_loop(url: str, token: str, work: Path, files_root: Path, s: LoopSettings
     from shoemodel.annotation.predictor import wd_checkpoint
     from shoemodel.annotation.rounds import open_session, run_import, run_round
     from shoemodel.models.wd.predictor import WDPredictor
-    from shoemodel.sets.merge import MergeConfig, MergeSpec, merge_sets
+    from shoemodel.sets.config import MergeConfig, MergeSpec
+    from shoemodel.sets.merge import merge_sets
     from shoemodel.training.wd.evaluate import evaluate_predictor
 
     pool = _synthetic_set(work / "pool", range(s.pool_size), "train", s.image_px)
@@ -126,7 +127,7 @@ def run_loop(url: str, token: str, work: Path, files_root: Path, s: LoopSettings
     predictor, version = None, ""
     for r, size in enumerate(s.round_sizes, start=1):
         t0 = time.perf_counter()
-        rnd, rep = run_round(cfg, url, token, size, predictor, version, new=True)
+        rnd, rep = run_round(cfg, url, token, n=size, predictor=predictor, model_version=version, new=True)
         session = open_session(cfg, url, token)
         submitted = submit_ground_truth(session.client, session.project.id, pool, rnd.ids)
         imp = run_import(cfg, url, token)

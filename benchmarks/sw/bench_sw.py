@@ -68,7 +68,7 @@ def main() -> None:
     import torch
 
     from shoemodel.models.sw.base import load_base_model, make_controlnet
-    from shoemodel.models.sw.generator import SWGenerator, build_pipeline
+    from shoemodel.models.sw.generator import SWGenerator, diffusers_pipeline
     from shoemodel.models.sw.tiny import make_tiny_base_model
     from shoemodel.training.common import StepBatchSampler
     from shoemodel.training.engine import freeze
@@ -96,7 +96,7 @@ def main() -> None:
         opt.zero_grad()
         if i >= 2:  # warm-up excluded
             times.append(time.perf_counter() - t)
-    gen = SWGenerator(build_pipeline(base, net.eval()), args.resolution)
+    gen = SWGenerator(diffusers_pipeline(base, net.eval()), args.resolution)
     gen.pipeline.set_progress_bar_config(disable=True)
     ex = ds[sampler.batch(args.steps + 2)[0]]
     cond = (ex["conditioning"].numpy() * 255).round().astype(np.uint8)

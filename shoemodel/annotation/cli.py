@@ -71,7 +71,7 @@ def round_cmd(n: int = typer.Option(None, "--n", help="Images in a new round (de
 
     cfg, url, token = _setup(params, set_, url, token, predictor=predictor)
     pred, spec = _predictor(cfg)
-    rnd, rep = _guard(run_round, cfg, url, token, n, pred, spec or "", new)
+    rnd, rep = _guard(run_round, cfg, url, token, n=n, predictor=pred, model_version=spec or "", new=new)
     typer.echo(f"round {rnd.round} ({rnd.selection}, {len(rnd.ids)} images): {rep.created} tasks created, "
                f"{rep.existing} already there, {rep.images_written} images written")
     if rep.missing:
@@ -89,7 +89,7 @@ def export_cmd(url: str = URL, token: str = TOKEN, predictor: str | None = PREDI
     if load_ledger(cfg.workdir).current() is None:
         _fail("no open round: start one with `shoemodel annotate round --n 200`", 1)
     pred, spec = _predictor(cfg)
-    rnd, rep = _guard(run_round, cfg, url, token, None, pred, spec or "")
+    rnd, rep = _guard(run_round, cfg, url, token, predictor=pred, model_version=spec or "")
     typer.echo(f"round {rnd.round}: {rep.created} tasks created, {rep.existing} already there")
 
 

@@ -70,7 +70,7 @@ def build_task(rec: dict[str, Any], round_no: int, url: str, predictor: Predicto
     return {"data": data, "predictions": [prediction]}
 
 
-def export_round(client: Any, project_id: int, pool: str | Path, round_no: int, ids: Iterable[str],
+def export_round(client: Any, project_id: int, pool: str | Path, round_no: int, ids: Iterable[str], *,
                  document_root: str | Path, url_prefix: str, predictor: Predictor | None = None,
                  model_version: str = SHOE_MASK_VERSION) -> ExportReport:
     """Write the round's images under document_root and import the tasks not yet in the project."""

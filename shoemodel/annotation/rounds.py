@@ -51,7 +51,7 @@ def open_session(cfg: AnnotationConfig, url: str, token: str) -> Session:
     return Session(client, project, ledger, url)
 
 
-def run_round(cfg: AnnotationConfig, url: str, token: str, n: int | None = None,
+def run_round(cfg: AnnotationConfig, url: str, token: str, *, n: int | None = None,
               predictor: Predictor | None = None, model_version: str = "", new: bool = False) -> tuple[Round, ExportReport]:
     """Resume the open round or start the next one, then export its missing tasks."""
     s = open_session(cfg, url, token)
@@ -66,9 +66,10 @@ def run_round(cfg: AnnotationConfig, url: str, token: str, n: int | None = None,
         s.ledger.rounds.append(current)
         save_ledger(cfg.workdir, s.ledger)  # before sending: a crash re-runs this same selection
     root = Path(cfg.document_root or cfg.workdir)
-    report = export_round(s.client, s.project.id, cfg.pool, current.round, current.ids, root, cfg.image_url_prefix,
-                          predictor if current.model_version != SHOE_MASK_VERSION else None,
-                          current.model_version)
+    report = export_round(s.client, s.project.id, cfg.pool, current.round, current.ids, document_root=root,
+                          url_prefix=cfg.image_url_prefix,
+                          predictor=predictor if current.model_version != SHOE_MASK_VERSION else None,
+                          model_version=current.model_version)
     if report.missing:
         current.missing = sorted(set(current.missing) | set(report.missing))
         current.ids = [i for i in current.ids if i not in set(report.missing)]

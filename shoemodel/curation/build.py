@@ -74,7 +74,7 @@ def stage_provenance(work_dir: str | Path, chain: Sequence[str]) -> dict[str, An
     return prov
 
 
-def run_build(work_dir: str | Path, out_root: str | Path, cfg: BuildConfig, thresholds: dict[str, Any],
+def run_build(work_dir: str | Path, out_root: str | Path, cfg: BuildConfig, *, thresholds: dict[str, Any],
               chain: Sequence[str], executor: Any = None, progress: bool = True, part_size: int = 64) -> Manifest:
     """Write the shoe-leg set to out_root from the rows every stage of `chain` kept (resumable shards, provenance).
 

@@ -34,8 +34,9 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="curate")
 
 
-def _config(params: Path | None, sets: list[str] | None, executor: str | None, address: str | None, workers: int | None,
-            work_dir: Path | None, out: Path | None, quiet: bool, sources: list[str] | None = None):
+def _config(params: Path | None, sets: list[str] | None, *, executor: str | None = None, address: str | None = None,
+            workers: int | None = None, work_dir: Path | None = None, out: Path | None = None, quiet: bool = False,
+            sources: list[str] | None = None):
 
     flags = {"executor.kind": executor, "executor.address": address, "executor.n_workers": workers,
              "work_dir": work_dir, "out": out, "progress": False if quiet else None}
@@ -58,9 +59,9 @@ def _check_sources(sources: list[str], optional: list[str]) -> None:
             fail(f"curation source not found: {s}")
 
 
-def _run(stages: tuple[str, ...], params: Path | None, sets: list[str] | None, executor: str | None, address: str | None,
-         workers: int | None, work_dir: Path | None, out: Path | None, quiet: bool, metrics: Path | None,
-         sources: list[str] | None = None) -> None:
+def _run(stages: tuple[str, ...], *, params: Path | None, sets: list[str] | None, executor: str | None = None,
+         address: str | None = None, workers: int | None = None, work_dir: Path | None = None, out: Path | None = None,
+         quiet: bool = False, metrics: Path | None = None, sources: list[str] | None = None) -> None:
     import logging
 
     from shoemodel.curation.pipeline import check_models, executor_config, format_summary, run_all
@@ -71,7 +72,8 @@ def _run(stages: tuple[str, ...], params: Path | None, sets: list[str] | None, e
     from shoemodel.store.atomic import user_os_error
     from shoemodel.store.lock import FolderLocked, folder_locks
 
-    cfg = _config(params, sets, executor, address, workers, work_dir, out, quiet, sources)
+    cfg = _config(params, sets, executor=executor, address=address, workers=workers, work_dir=work_dir, out=out,
+                  quiet=quiet, sources=sources)
     if "ingest" in stages:
         _check_sources(cfg.ingest.sources, cfg.ingest.optional_sources)
     try:
@@ -101,7 +103,8 @@ def _ingest_command(source: list[str] | None = typer.Argument(None, help=_SOURCE
                     executor: str | None = _EXEC, address: str | None = _ADDR, workers: int | None = _WORKERS,
                     work_dir: Path | None = _WORK, quiet: bool = _QUIET, metrics: Path | None = _METRICS,
                     params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
-    _run(("ingest",), params, set_, executor, address, workers, work_dir, None, quiet, metrics, source)
+    _run(("ingest",), params=params, sets=set_, executor=executor, address=address, workers=workers, work_dir=work_dir,
+         quiet=quiet, metrics=metrics, sources=source)
 
 
 def _model_stage_command(name: str) -> Callable[..., None]:
@@ -110,7 +113,8 @@ def _model_stage_command(name: str) -> Callable[..., None]:
     def command(executor: str | None = _EXEC, address: str | None = _ADDR, workers: int | None = _WORKERS,
                 work_dir: Path | None = _WORK, quiet: bool = _QUIET, metrics: Path | None = _METRICS,
                 params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
-        _run((name,), params, set_, executor, address, workers, work_dir, None, quiet, metrics)
+        _run((name,), params=params, sets=set_, executor=executor, address=address, workers=workers, work_dir=work_dir,
+             quiet=quiet, metrics=metrics)
 
     return command
 
@@ -118,14 +122,16 @@ def _model_stage_command(name: str) -> Callable[..., None]:
 def _build_command(executor: str | None = _EXEC, address: str | None = _ADDR, workers: int | None = _WORKERS,
                    work_dir: Path | None = _WORK, out: Path | None = _OUT, quiet: bool = _QUIET,
                    metrics: Path | None = _METRICS, params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
-    _run(("build",), params, set_, executor, address, workers, work_dir, out, quiet, metrics)
+    _run(("build",), params=params, sets=set_, executor=executor, address=address, workers=workers, work_dir=work_dir,
+         out=out, quiet=quiet, metrics=metrics)
 
 
 def _run_command(source: list[str] | None = typer.Argument(None, help=_SOURCES),
                  executor: str | None = _EXEC, address: str | None = _ADDR, workers: int | None = _WORKERS,
                  work_dir: Path | None = _WORK, out: Path | None = _OUT, quiet: bool = _QUIET,
                  metrics: Path | None = _METRICS, params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
-    _run(stage_names(), params, set_, executor, address, workers, work_dir, out, quiet, metrics, source)
+    _run(stage_names(), params=params, sets=set_, executor=executor, address=address, workers=workers,
+         work_dir=work_dir, out=out, quiet=quiet, metrics=metrics, sources=source)
 
 
 # One command per stage of the table, in run order: the stage that reads raw sources takes them as arguments,
@@ -150,7 +156,7 @@ def _show_command(out: Path | None = typer.Argument(None, help=f"The run's --out
     from shoemodel.curation.show import contact_sheet
 
     if out is None:
-        out = Path(_config(params, set_, None, None, None, None, None, True).work_dir)
+        out = Path(_config(params, set_, quiet=True).work_dir)
     work = out if (out / "ingest").is_dir() else Path(f"{out}{WORK_SUFFIX}")
     if not (work / "ingest").is_dir():
         fail(f"no curation stage tables at {out} or {work} (run `shoemodel curate run --out {out}` first)")

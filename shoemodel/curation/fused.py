@@ -125,6 +125,6 @@ def run_fused(cfg: CurationConfig, executor: Any = None, resources: dict[str, fl
         return all(parts.part_fingerprint(stage_dir(work_dir, n), i) == fp for n, fp in payload[1].items())
 
     fn = partial(fused_part, work_dir=work_dir, sections=sections, run_id=uuid.uuid4().hex)
-    parts.run_parts(tasks, fn, stage_dir(work_dir, "segment"), executor, resources, len(indices), "detect+pose+segment",
-                    cfg.progress, is_done=is_done)
+    parts.run_parts(tasks, fn, stage_dir(work_dir, "segment"), executor=executor, resources=resources,
+                    total=len(indices), desc="detect+pose+segment", progress=cfg.progress, is_done=is_done)
     return {name: finish_stage(stage(name), Path(stage_dir(work_dir, name)), infos[name]) for name in FUSED}

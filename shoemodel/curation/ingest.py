@@ -407,8 +407,8 @@ def run_ingest(stage_dir: str | Path, cfg: IngestConfig, executor: Any = None, p
     tasks = itertools.chain(sorted(plan.redo.items()), _chunks(iter(new_uris), cfg.part_size, plan.next_index))
     n_new = -(-len(new_uris) // cfg.part_size)
     fn = partial(_ingest_part, stage_dir=str(stage_dir), cfg=cfg, settings_fp=settings_fp)
-    ran = parts.run_parts(tasks, fn, stage_dir, executor, None, len(plan.redo) + n_new, "ingest", progress,
-                          is_done=lambda _i, _payload: False)
+    ran = parts.run_parts(tasks, fn, stage_dir, executor=executor, resources=None, total=len(plan.redo) + n_new,
+                          desc="ingest", progress=progress, is_done=lambda _i, _payload: False)
     parts.run_counts["ingest"] = ran
     dups = find_duplicates(stage_dir, cfg)
     text = json.dumps(dups, indent=1)

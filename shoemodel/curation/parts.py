@@ -236,7 +236,7 @@ def write_summary(stage_dir: str | Path, summary: StageSummary) -> None:
 
 
 def run_parts(tasks: Iterable[tuple[int, Any]], fn: Callable[[tuple[int, Any]], tuple[int, Counter]], stage_dir: str | Path,
-              executor: Any, resources: dict[str, float] | None, total: int | None, desc: str, progress: bool = True,
+              *, executor: Any, resources: dict[str, float] | None, total: int | None, desc: str, progress: bool = True,
               is_done: Callable[[int, Any], bool] | None = None) -> int:
     """Run `fn` on every (index, payload) whose part is not done yet, with a progress bar; returns how many ran.
 

@@ -83,8 +83,8 @@ def foot_prompts(k: np.ndarray, width: int, height: int, box_padding: float = 0.
         other = [p for n, p in _foot_parts(k, "right" if side == "left" else "left").items() if n != "knee"]
         scores = {part: float(k[KEYPOINT_NAMES.index(f"{side}_{part}"), 2]) for part in ("ankle", "heel", "big_toe", "small_toe")
                   if k[KEYPOINT_NAMES.index(f"{side}_{part}"), 2] > 0}
-        out.append(FootPrompt(side, box, points, labels, calf, _foot_parts(k, side),
-                              np.stack(other) if other else None, pb, scores))
+        out.append(FootPrompt(side, box, points, labels, calf, parts=_foot_parts(k, side),
+                              other=np.stack(other) if other else None, person_box=pb, scores=scores))
     return out
 
 
@@ -110,7 +110,6 @@ def prior_prompts(prior: object, image: np.ndarray, prompts: list[FootPrompt], s
         if m is None or m.sum() < 16:
             out.append(p)
             continue
-        x1, y1 = pm.window[:2]
         prob = pm.full((h, w))
         ys, xs = np.nonzero(m)
         gx, gy = 0.05 * (np.ptp(xs) + 1), 0.05 * (np.ptp(ys) + 1)
@@ -145,6 +144,6 @@ def prior_prompts(prior: object, image: np.ndarray, prompts: list[FootPrompt], s
                      and not m[int(q[1]), int(q[0])]]
         points = np.array(positives + negatives, np.float32).reshape(-1, 2)
         labels = np.array([1] * len(positives) + [0] * len(negatives), np.int64)
-        out.append(FootPrompt(p.side, box, points, labels, p.calf, p.parts, p.other, p.person_box, p.scores))
-        del x1, y1
+        out.append(FootPrompt(p.side, box, points, labels, p.calf, parts=p.parts, other=p.other, person_box=p.person_box,
+                              scores=p.scores))
     return out

@@ -81,8 +81,8 @@ def run_model_stage(stage: Stage, work_dir: str | Path, cfg: Any, executor: Any 
         runtime_log.reset(out_dir)  # every part is redone: earlier runtime notes no longer describe it
     tasks = ((i, (dups.get(i, frozenset()), fp)) for i, fp in want.items())
     fn = partial(run_part, stage=stage, work_dir=str(work_dir), cfg=cfg, run_id=uuid.uuid4().hex)
-    ran = parts.run_parts(tasks, fn, out_dir, executor, resources, len(want), stage.name, progress,
-                          is_done=lambda i, payload: parts.part_fingerprint(out_dir, i) == payload[1])
+    ran = parts.run_parts(tasks, fn, out_dir, executor=executor, resources=resources, total=len(want), desc=stage.name,
+                          progress=progress, is_done=lambda i, payload: parts.part_fingerprint(out_dir, i) == payload[1])
     parts.run_counts[stage.name] = ran
     return finish_stage(stage, out_dir, info)
 

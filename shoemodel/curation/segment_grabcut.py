@@ -35,7 +35,7 @@ class GrabCutSegmenter:
 
     name = "grabcut"
 
-    def __init__(self, iterations: int = 3, person_mask: str = "selfie", person_threshold: float = 0.5,
+    def __init__(self, *, iterations: int = 3, person_mask: str = "selfie", person_threshold: float = 0.5,
                  foot_margin: float = 0.3, ankle_margin: float = 0.2, sole_margin: float = 0.0, box_padding: float = 0.25,
                  silhouette_reach: float = 1.0, min_foot_length_frac: float = 0.07, core_threshold: float = 0.9,
                  snap: float = 0.25, band: float = 0.2):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ class Stage:
     upstream: str | None  # the stage whose kept rows it reads (None: the raw sources)
     config: str  # its section of CurationConfig / params.yaml `curation:`
     about: str  # one line: what it does (command help, docs)
+    _: KW_ONLY
     schema: pa.Schema | None = None  # its part table (None: build writes a set, not parts)
     build_model: Callable[[Any], Any] | None = None  # config section -> model, built once per worker process
     rows: RowFn | None = None
@@ -57,21 +58,22 @@ def _ingest(cfg: CurationConfig, out_root: Path, executor: Any) -> Any:
 
 
 def _build(cfg: CurationConfig, out_root: Path, executor: Any) -> Any:
-    return run_build(cfg.work_dir, out_root, cfg.build, thresholds(cfg), lineage(stage("build").upstream), executor,
-                     cfg.progress, cfg.ingest.part_size)
+    return run_build(cfg.work_dir, out_root, cfg.build, thresholds=thresholds(cfg), chain=lineage(stage("build").upstream),
+                     executor=executor, progress=cfg.progress, part_size=cfg.ingest.part_size)
 
 
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", None, "ingest", "Read raw images: hash, dedup, EXIF-upright, refuse bad files (recorded with the reason).",
-          INGEST_SCHEMA, run=_ingest),
+          schema=INGEST_SCHEMA, run=_ingest),
     Stage("detect", "ingest", "detect",
           f"Person filter (backend {help_list('detect')}): keep images with a person whose lower legs are in view.",
-          DETECT_SCHEMA, build_detector, detect_rows, detector_info, gpu=True),
+          schema=DETECT_SCHEMA, build_model=build_detector, rows=detect_rows, describe=detector_info, gpu=True),
     Stage("pose", "detect", "pose", f"Whole-body pose (backend {help_list('pose')}) -> the 12 shoe-leg keypoints, with quality filters.",
-          POSE_SCHEMA, build_pose, pose_rows, partial(model_info, "pose"), gpu=True),
+          schema=POSE_SCHEMA, build_model=build_pose, rows=pose_rows, describe=partial(model_info, "pose"), gpu=True),
     Stage("segment", "pose", "segment",
           f"Shoe masks from foot keypoints (backend {help_list('segment')}) with mask QC.",
-          SEGMENT_SCHEMA, build_segmenter, segment_rows, partial(model_info, "segment"), gpu=True),
+          schema=SEGMENT_SCHEMA, build_model=build_segmenter, rows=segment_rows, describe=partial(model_info, "segment"),
+          gpu=True),
     Stage("build", "segment", "build", "Write the shoe-leg set shards (raw image, X_m, mask, 12 keypoints, provenance).",
           run=_build),
 )

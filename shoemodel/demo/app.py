@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from shoemodel.demo.config import DemoConfig
-from shoemodel.pipelines.run_generate import GenerateConfig, build_pipeline, run_generate
+from shoemodel.pipelines.config import GenerateConfig
+from shoemodel.pipelines.run_generate import build_pipeline, run_generate
 
 
 class Generator:

@@ -1,9 +1,13 @@
-"""Where and in what precision a model computes: one vocabulary (`device`, `dtype`) for every model stage.
+"""Where and in what precision a model computes: one vocabulary (`device`, precision) for every model and trainer.
 
-`device`: auto | cpu | cuda | cuda:N (auto = the GPU this process was given, else the CPU).
-`dtype`: auto | float32 | bfloat16 | float16 (auto = bfloat16 on a GPU that supports it, float16 on an older
-GPU, float32 on the CPU, where reduced precision is slower and less exact). onnxruntime models get the best
-execution provider present (TensorRT, then CUDA, then CPU) and report the one that was actually used.
+`device`: auto | cpu | cuda | cuda:N (auto = the GPU this process was given, else the CPU); `resolve_device` is
+the one place that asks torch whether there is a GPU.
+Precision (curation's `dtype`, training's `mixed_precision`, `train.sw.cache_dtype`): auto | float32 | bfloat16 |
+float16, with the accelerate spellings no (= float32) | fp32 | bf16 | fp16 meaning the same, so both keys take
+either. `resolve_dtype` is the one resolver: auto = bfloat16 on a GPU that supports it, else float16 on an older
+GPU for inference (float32 for training), float32 on the CPU, where reduced precision is slower and less exact
+(curation models refuse it there; training autocasts). onnxruntime models get the best execution provider
+present (TensorRT, then CUDA, then CPU) and report the one that was actually used.
 """
 
 from __future__ import annotations
@@ -14,6 +18,10 @@ from typing import Any
 
 DEVICES = "auto | cpu | cuda | cuda:N"
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+#: every accepted spelling -> its DTYPES name (training's accelerate names included)
+PRECISIONS = {"auto": "auto", "float32": "float32", "fp32": "float32", "no": "float32",
+              "bfloat16": "bfloat16", "bf16": "bfloat16", "float16": "float16", "fp16": "float16"}
+_ACCELERATE = {"float32": "no", "bfloat16": "bf16", "float16": "fp16"}
 _CUDA = re.compile(r"^cuda(:\d+)?$")
 
 
@@ -37,21 +45,50 @@ def resolve_device(name: str = "auto") -> str:
     return name
 
 
-def resolve_dtype(name: str = "auto", device: str = "cpu") -> Any:
-    """The torch dtype for `name` on `device`; reduced precision on the CPU is refused (slow and inexact there)."""
+def precision_name(name: str | None, what: str = "dtype") -> str:
+    """The DTYPES name of any accepted spelling ("bf16" -> "bfloat16", "no" -> "float32"); else a one-line error."""
+    key = (name or "auto").strip().lower() if isinstance(name, str) or name is None else str(name)
+    if key.removeprefix("torch.") in PRECISIONS:
+        return PRECISIONS[key.removeprefix("torch.")]
+    raise ValueError(f"{what} '{name}' unknown; use {' | '.join(DTYPES)} (or {' | '.join(_ACCELERATE.values())}, fp32)")
+
+
+def torch_dtype(name: Any, what: str = "dtype") -> Any:
+    """An explicit precision (any spelling, or a torch.dtype) as a torch dtype; None stays None (no autocast)."""
     import torch
 
-    name = (name or "auto").strip().lower()
-    if name not in DTYPES:
-        raise ValueError(f"dtype '{name}' unknown; use {' | '.join(DTYPES)}")
-    on_gpu = device.startswith("cuda")
+    if name is None or isinstance(name, torch.dtype):
+        return name
+    canonical = precision_name(str(name), what)
+    if canonical == "auto":
+        raise ValueError(f"{what} 'auto' needs a device here; give float32, bfloat16 or float16")
+    return getattr(torch, canonical)
+
+
+def resolve_dtype(name: str = "auto", device: str = "cpu", *, training: bool = False) -> Any:
+    """The torch dtype for precision `name` (any spelling) on `device`: the one precision resolver.
+
+    auto: bfloat16 on a GPU that supports it, else float16 for inference (float32 for `training`: no fp16
+    loss scaling by surprise), float32 on the CPU. Reduced precision on the CPU is refused for inference (slow and
+    inexact there); training asks for it explicitly and gets CPU autocast."""
+    import torch
+
+    name = precision_name(name)
+    on_gpu = str(device).startswith("cuda")
     if name == "auto":
         if not on_gpu:
             return torch.float32
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if name != "float32" and not on_gpu:
+        if torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32 if training else torch.float16
+    if name != "float32" and not on_gpu and not training:
         raise ValueError(f"dtype '{name}' on the CPU is not supported for curation models; use float32 or auto")
     return getattr(torch, name)
+
+
+def accelerate_precision(dtype: Any) -> str:
+    """accelerate's `mixed_precision` for a torch dtype: no | bf16 | fp16."""
+    return _ACCELERATE[dtype_name(dtype)]
 
 
 def dtype_name(dtype: Any) -> str:
@@ -90,7 +127,7 @@ def pin_to_gpu(resources: dict[str, float] | None = None) -> str | None:
         import torch
     except ImportError:  # pragma: no cover - torch is a core dependency
         return None
-    if not torch.cuda.is_available():
+    if resolve_device() == "cpu":
         return None
     visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
     index = 0 if visible else int((resources or {}).get("GPU_INDEX", 0))

@@ -18,6 +18,8 @@ def set_torch_threads(n: int, cpu_only: bool = False) -> None:
     if n and n > 0:
         import torch
 
-        if cpu_only and torch.cuda.is_available():
+        from shoemodel.models.device import resolve_device
+
+        if cpu_only and resolve_device() != "cpu":
             return
         torch.set_num_threads(int(n))

@@ -19,13 +19,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from shoemodel.models.weights import require_weights
+from shoemodel.models.weights import SAM_HINT, require_weights
 
-SAM_HINT = ("SAM checkpoints: sam_vit_b_01ec64.pth / sam_vit_l_0b3195.pth / sam_vit_h_4b8939.pth from the "
-            "segment-anything release (e.g. models/sam/sam_vit_b_01ec64.pth), or a transformers SAM-family folder "
-            "(config.json + model.safetensors: SamModel, SamHQModel or Sam2Model), e.g. a local copy of "
-            "facebook/sam-vit-base, syscv-community/sam-hq-vit-base or facebook/sam2.1-hiera-tiny; give its path "
-            "(params: curation.segment.weights, generate.sam_checkpoint).")
 WHAT = "SAM (segment-anything .pth or transformers SAM-family folder)"
 PADDING = -1  # SAM's not-a-point label; it changes the mask, so prompts are never padded (see point_count_groups)
 
@@ -185,15 +180,9 @@ def family_of(folder: str | Path) -> str:
 
 
 def _torch_dtype(dtype: Any) -> Any:
-    import torch
+    from shoemodel.models.device import torch_dtype
 
-    if dtype is None or isinstance(dtype, torch.dtype):
-        return dtype
-    name = str(dtype).removeprefix("torch.")
-    value = getattr(torch, name, None)
-    if not isinstance(value, torch.dtype):
-        raise ValueError(f"SAM dtype '{dtype}' unknown; use float32, float16 or bfloat16")
-    return value
+    return torch_dtype(dtype, "SAM dtype")
 
 
 def _load_segment_anything(path: Path, model_type: str | None, device: str, dtype: Any = None) -> SamPredictor:

@@ -52,3 +52,11 @@ def require_weights(path: str | Path | None, what: str, hint: str = "") -> Path:
         looked = " or ".join(f"'{c}'" for c in candidates(path))
     how = hint or "put the file there, or set its path in params.yaml (relative paths are read from the params file's folder)"
     raise WeightsNotFound(f"{what} not found at {looked}. No downloads are made: {how}")
+
+
+#: Where SAM-family weights come from (the curation backends' hint and the loaders' missing-file error).
+SAM_HINT = ("SAM checkpoints: sam_vit_b_01ec64.pth / sam_vit_l_0b3195.pth / sam_vit_h_4b8939.pth from the "
+            "segment-anything release (e.g. models/sam/sam_vit_b_01ec64.pth), or a transformers SAM-family folder "
+            "(config.json + model.safetensors: SamModel, SamHQModel or Sam2Model), e.g. a local copy of "
+            "facebook/sam-vit-base, syscv-community/sam-hq-vit-base or facebook/sam2.1-hiera-tiny; give its path "
+            "(params: curation.segment.weights, generate.sam_checkpoint).")

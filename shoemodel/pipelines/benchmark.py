@@ -11,58 +11,18 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from shoemodel.config import ParamPath, PathParam
 from shoemodel.metrics_io import write_metrics
 from shoemodel.pipelines.baselines import SPECIFIED_SHOE, ShoeCondition, missing
+from shoemodel.pipelines.config import BenchmarkConfig
 from shoemodel.pipelines.identity import identity_metrics
 from shoemodel.pipelines.paste import paste_back
-
-
-@dataclass
-class BenchmarkConfig:
-    """params.yaml section `benchmark`."""
-
-    shoes: ParamPath = "data/sample/wearable_area/labels.jsonl"  # labels.jsonl (image, area_mask, split) or a folder of photos
-    split: str = "test"
-    max_shoes: int = 8
-    use_wd: bool = True  # False: ground-truth area masks from the labels (isolates SW from WD errors)
-    prompts: tuple[str, ...] = ("a photo of a person wearing shoes",)
-    n_per_shoe: int = 2
-    seed: int = 0
-    steps: int = 50
-    guidance: float = 7.0
-    resolution: int | None = None  # default: the SW model's
-    real: ParamPath = "data/sets/shoe_leg"  # reference photos (shoe-leg set) for FID / KID
-    real_split: str = "test"
-    max_real: int = 2000
-    features: str = "inception"  # "inception" (weights below) | "tiny-random" (smoke runs; not comparable)
-    inception_weights: ParamPath = "weights/pt_inception-2015-12-05-6726825d.pth"
-    clip: Annotated[str, PathParam("tiny-random")] = "weights/clip-vit-large-patch14"  # a transformers folder, or "tiny-random"
-    kid_subset_size: int = 1000
-    out: ParamPath = "reports/benchmark"
-    metrics: ParamPath = "metrics/benchmark/table3.json"
-    device: str = "cpu"
-    cpu_threads: int = 0  # >0: torch threads on CPU (the training key of the same name); 0: torch's default
-    # ShoeModel
-    sw: ParamPath = "models/sw"
-    wd: ParamPath = "models/wd"
-    lps_keypoints: ParamPath = "models/lps_keypoints"
-    lps_diffusion: ParamPath = "models/lps_diffusion"
-    # baselines (local diffusers folders)
-    sd15: ParamPath = "weights/stable-diffusion-v1-5"
-    sdxl: ParamPath = "weights/stable-diffusion-xl-base-1.0"
-    sd15_inpaint: ParamPath = "weights/stable-diffusion-inpainting"
-    controlnet_inpaint: ParamPath = "weights/control_v11p_sd15_inpaint"
-    paint_by_example: ParamPath = "weights/paint-by-example"
-    methods: tuple[str, ...] = ("SD1.5", "SDXL", "SD1.5-inpaint", "ControlNet-inpaint", "Paint-by-Example",
-                                "ShoeModel (ours)")
 
 
 def load_shoes(cfg: BenchmarkConfig) -> list[tuple[str, np.ndarray, np.ndarray | None]]:
@@ -201,7 +161,8 @@ def run_benchmark(cfg: BenchmarkConfig, shoemodel_pipeline: Any = None) -> str:
     gone = missing(_weights_for(cfg, "ShoeModel (ours)"))
     pipe = shoemodel_pipeline
     if pipe is None and gone is None:
-        from shoemodel.pipelines.run_generate import GenerateConfig, build_pipeline
+        from shoemodel.pipelines.config import GenerateConfig
+        from shoemodel.pipelines.run_generate import build_pipeline
 
         pipe = build_pipeline(GenerateConfig(sw=cfg.sw, wd=cfg.wd if cfg.use_wd else None, lps_keypoints=cfg.lps_keypoints,
                                              lps_diffusion=cfg.lps_diffusion, device=cfg.device))

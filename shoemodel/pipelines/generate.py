@@ -202,5 +202,6 @@ class ShoeModelPipeline:
         raw = [resize_rgb(img, out_size) for img in raw_sw]
         images = [paste_back(img, x_w, visible) for img in raw]
         conf["foot"] = foot_confidence(foot8, sw_size)
-        return GenerateResult(images, raw, x_w, visible, canvas, placed, foot8, keypoints, poses, x_w_sw, sw_size,
-                              exact, conf)
+        return GenerateResult(images=images, raw=raw, x_w=x_w, visible=visible, canvas=canvas, classes=placed,
+                              foot8=foot8, keypoints=keypoints, poses=poses, x_w_sw=x_w_sw, sw_size=sw_size,
+                              exact=exact, confidence=conf)

@@ -6,44 +6,19 @@ in the photo"), so a mistake costs a second, not a model load, and reads as one 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from shoemodel.config import ParamPath
+from shoemodel.pipelines.config import GenerateConfig
 from shoemodel.pipelines.foreground import load_mask, mask_box, remove_studio_background, sam_mask
 from shoemodel.pipelines.generate import GenerateOptions, NoShoeError, ShoeModelPipeline, resize_classes
 from shoemodel.pipelines.layout import ShoeLayout
 from shoemodel.pipelines.outputs import save_result
 from shoemodel.pipelines.photo_input import InputError, Photo, load_photo, load_user_mask, working_copy
 from shoemodel.schemas.classes import NUM_CLASSES, VISIBLE
-
-
-@dataclass
-class GenerateConfig:
-    """params.yaml section `generate` (the CLI flags override it)."""
-
-    sw: ParamPath = "models/sw"
-    wd: ParamPath | None = "models/wd"  # None: no wearable-area detection, the whole foreground counts as visible
-    lps_keypoints: ParamPath = "models/lps_keypoints"
-    lps_diffusion: ParamPath = "models/lps_diffusion"
-    sam_checkpoint: ParamPath | None = None
-    sam_model_type: str = ""  # vit_b / vit_l / vit_h; empty: read from the file name or the checkpoint
-    n: int = 4
-    seed: int = 0
-    steps: int = 50
-    guidance: float = 7.0
-    negative_prompt: str | None = None
-    size: int | None = None  # output long side in px; None: the photo's own size (up to max_side)
-    max_side: int = 4096  # larger photos are reduced to this long side on load (and the run says so)
-    max_pixels: int = 250_000_000  # photos above this are refused from their header ("too large")
-    work_side: int = 1024  # long side of the copy the foreground step and WD read
-    layout: dict[str, float] = field(default_factory=dict)  # scale / rotate / tx / ty
-    device: str = "cpu"
-    cpu_threads: int = 0  # >0: torch threads on CPU (the training key of the same name); 0: torch's default
-    out: ParamPath = "reports/generate"  # output folder (`shoemodel generate --out`)
 
 
 @dataclass
@@ -114,7 +89,8 @@ def prepare_inputs(shoe: str | Path, cfg: GenerateConfig, mask: str | Path | Non
                           + (" (give --mask)" if source == "studio background removal" else ""))
     if classes is not None and not (classes == VISIBLE).any():
         raise NoShoeError(f"no visible shoe area in {area_mask} (class 1)")
-    return Inputs(photo, out_size, work, fg, source, classes, notes)
+    return Inputs(photo=photo, out_size=out_size, work=work, foreground=fg, foreground_from=source, classes=classes,
+                  notes=notes)
 
 
 def load_lps(foot: str | Path, legs: str | Path) -> tuple[Any, Any]:

@@ -26,7 +26,7 @@ def _save(fig: plt.Figure, path: str | Path, dpi: int) -> Path:
 
 
 def lines(path: str | Path, series: Mapping[str, tuple[Sequence[float], Sequence[float]]], title: str,
-          xlabel: str, ylabel: str, dpi: int = 100, logy: bool = False, markers: bool = False) -> Path:
+          xlabel: str, ylabel: str, *, dpi: int = 100, logy: bool = False, markers: bool = False) -> Path:
     """One line per series (x, y): loss against step, a metric against the annotation round (`markers`:
     whole-number x ticks, one per point)."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -61,7 +61,7 @@ def histograms(path: str | Path, groups: Mapping[str, Sequence[float]], title: s
     return _save(fig, path, dpi)
 
 
-def bars(path: str | Path, groups: Mapping[str, Mapping[str, float]], title: str, ylabel: str,
+def bars(path: str | Path, groups: Mapping[str, Mapping[str, float]], title: str, ylabel: str, *,
          colors: Mapping[str, str] | None = None, dpi: int = 100, ylim: tuple[float, float] | None = None,
          horizontal: bool = False) -> Path:
     """Grouped bars: categories on the axis, one bar per group in each (e.g. per-class IoU per method).

@@ -68,7 +68,7 @@ def loss_curves(cfg: PlotsConfig) -> list[Path]:
         x = [_float(path, r, "step") for r in rows]
         y = [_float(path, r, "loss") for r in rows]
         out.append(charts.lines(Path(cfg.out) / f"loss_{name}.png", {"loss": (x, y)}, f"{title}: training loss",
-                                "step", "loss", cfg.dpi, logy=bool(y) and max(y) > 20 * max(min(y), 1e-12)))
+                                "step", "loss", dpi=cfg.dpi, logy=bool(y) and max(y) > 20 * max(min(y), 1e-12)))
     return out
 
 
@@ -156,7 +156,7 @@ def annotation_rounds(cfg: PlotsConfig) -> list[Path]:
     if not series:
         return []
     return [charts.lines(Path(cfg.out) / "annotation_rounds.png", series, "WD after each annotation round",
-                         "round", "IoU", cfg.dpi, markers=True)]
+                         "round", "IoU", dpi=cfg.dpi, markers=True)]
 
 
 def render_all(cfg: PlotsConfig) -> list[Path]:

@@ -26,25 +26,14 @@ from typing import Any
 import numpy as np
 
 from shoemodel import __version__
-from shoemodel.curation.config import IngestConfig
 from shoemodel.schemas.builder import MASK_FIELDS, build_record
 from shoemodel.schemas.classes import NUM_CLASSES
 from shoemodel.schemas.keypoints import NUM_KEYPOINTS
 from shoemodel.schemas.records import RecordError, encode_png
+from shoemodel.sets.config import SetsConfig
 from shoemodel.store.content_cache import ContentCache
 from shoemodel.store.manifest import Manifest
 from shoemodel.store.writer import write_set
-
-
-@dataclass
-class BuildConfig:
-    """params.yaml `sets`: shard size, decode-checks, the pixel limit, and whether files may lie outside the folder."""
-
-    records_per_shard: int = 128
-    decode_check: bool = True
-    max_pixels: int = IngestConfig().max_pixels  # the same limit as curation (decompression bombs)
-    allow_outside: bool = False  # image/mask paths may leave the labelled folder (`..`, absolute paths)
-
 
 #: Mask values each set accepts (shoe_leg: binary as 0/255 or 0/1; wearable_area: the class ids).
 MASK_VALUES = {"shoe_leg": (frozenset({0, 255}), frozenset({0, 1})), "wearable_area": (frozenset(range(NUM_CLASSES)),)}
@@ -171,9 +160,9 @@ def load_mask(data: bytes, path: str, field: str, set_name: str) -> np.ndarray:
     return arr
 
 
-def record_from_label(line: LabelLine, set_name: str, config: BuildConfig | None = None) -> dict[str, Any]:
+def record_from_label(line: LabelLine, set_name: str, config: SetsConfig | None = None) -> dict[str, Any]:
     """Turn one labels.jsonl line into a schema record (raises RecordError naming the field)."""
-    config = config or BuildConfig()
+    config = config or SetsConfig()
     source = str(line)
     if line.first_line is not None:
         raise RecordError("id", f"repeats the id of line {line.first_line} (the first line wins)", source)
@@ -241,7 +230,7 @@ def _chunk_key(folder: Path, cache: ContentCache, settings: str, _index: int, ch
     return h.hexdigest()[:16]
 
 
-def build_set_from_labels(folder: str | Path, out: str | Path, set_name: str, config: BuildConfig = BuildConfig(),
+def build_set_from_labels(folder: str | Path, out: str | Path, set_name: str, config: SetsConfig = SetsConfig(),
                           executor: Any = None, progress: bool = True) -> Manifest:
     """Build (or resume, or extend) the shard set at `out` from the labelled `folder`.
 

@@ -17,13 +17,13 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from shoemodel import __version__
-from shoemodel.config import ParamPath
 from shoemodel.schemas.records import ValidationOptions
+from shoemodel.sets.config import MergeConfig, MergeSpec
 from shoemodel.sets.splits import split_for
 from shoemodel.store.atomic import atomic_write_text
 from shoemodel.store.manifest import MANIFEST_NAME, Manifest, read_manifest
@@ -32,31 +32,6 @@ from shoemodel.store.writer import write_set
 
 #: Held-out splits win a disagreement: a record any input holds out is never trained on.
 SPLIT_RANK = {"test": 0, "val": 1, "train": 2}
-
-
-@dataclass
-class MergeSpec:
-    """One merged set: its inputs (priority order) and where it is written."""
-
-    inputs: list[ParamPath] = field(default_factory=list)
-    out: ParamPath = ""
-
-
-@dataclass
-class MergeConfig:
-    """params.yaml `merge`: the two training sets and how records without a split are assigned one."""
-
-    #: Input order decides whose labels win (the first input holding a photo): human labels before machine ones.
-    #: The labelled set's keypoints are exact (drawn, or given by a person) so they beat curation's detected ones;
-    #: an annotator's correction beats the label it corrects. This is the one place of the order (dvc.yaml's
-    #: merge@SET deps copy it: tests/foundation/test_merge.py checks they agree).
-    shoe_leg: MergeSpec = field(default_factory=lambda: MergeSpec(
-        ["data/sets/shoe_leg", "data/curation/shoe_leg"], "data/sets/train/shoe_leg"))
-    wearable_area: MergeSpec = field(default_factory=lambda: MergeSpec(
-        ["data/sets/wearable_area_annotated", "data/sets/wearable_area"], "data/sets/train/wearable_area"))
-    records_per_shard: int = 128
-    val_fraction: float = 0.05  # only for records whose input gave no split
-    test_fraction: float = 0.05
 
 
 @dataclass

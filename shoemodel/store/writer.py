@@ -143,7 +143,7 @@ def make_records(items: Iterable[Any], make_record: Callable[[Any], dict[str, An
 
 
 def write_shard(root: str | Path, set_name: str, index: int, items: list[Any], make_record: Callable[[Any], dict[str, Any]],
-                validation: ValidationOptions = ValidationOptions(), item_key: Callable[[Any], str] = str,
+                *, validation: ValidationOptions = ValidationOptions(), item_key: Callable[[Any], str] = str,
                 fingerprint: str | None = None, expand: Callable[[Any], Iterable[Any]] | None = None) -> ShardResult:
     """Build and commit shard `index` from `items`, a file per split. Pure enough to run on any Dask worker (which,
     with `expand`, reads its own input: the items are then only references, e.g. part numbers)."""
@@ -208,7 +208,8 @@ def _run_chunk(task: tuple[int, list[Any], str | None], root: str, set_name: str
                validation: ValidationOptions, item_key: Callable[[Any], str],
                expand: Callable[[Any], Iterable[Any]] | None = None) -> ShardResult:
     index, items, fingerprint = task
-    return write_shard(root, set_name, index, items, make_record, validation, item_key, fingerprint, expand)
+    return write_shard(root, set_name, index, items, make_record, validation=validation, item_key=item_key,
+                       fingerprint=fingerprint, expand=expand)
 
 
 def _trusted(root: Path, index: int, fingerprint: str | None) -> bool:

@@ -124,7 +124,7 @@ def make_worn_example(seed: int, size: int = 256) -> WornExample:
         hip = knee + _rotate(calf_dir, rng.uniform(-35, 35)) * rng.uniform(1.3, 1.8) * length
         opening_w = (style.opening_end - style.opening_start) * length
         base = ankle - calf_dir * style.opening_depth * length * 0.3
-        draw_leg(canvas, labels, knee, hip, base, (opening_w * 1.05, opening_w * 1.3, opening_w * 1.7), leg_rgb)
+        draw_leg(canvas, labels, knee, hip, base, widths=(opening_w * 1.05, opening_w * 1.3, opening_w * 1.7), rgb=leg_rgb)
         draw_shoe(canvas, labels, placed, style, rng, worn=True, sock_rgb=sock_rgb)
         points = (hip, knee, ankle, placed.big_toe[0], placed.small_toe[0], placed.heel[0])
         for idx, p in zip(_SIDE_INDEX[side], points):

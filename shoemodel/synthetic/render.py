@@ -128,7 +128,7 @@ def leg_polygon(p0: np.ndarray, p1: np.ndarray, w0: float, w1: float) -> np.ndar
 
 
 def draw_leg(canvas: np.ndarray, labels: np.ndarray, knee: np.ndarray, hip: np.ndarray,
-             base: np.ndarray, widths: tuple[float, float, float], rgb: tuple[int, int, int]) -> None:
+             base: np.ndarray, *, widths: tuple[float, float, float], rgb: tuple[int, int, int]) -> None:
     """Paint a leg (base of calf inside the shoe -> knee -> hip) in place, labelled as leg.
 
     Like `draw_shoe`, the work is limited to the leg's bounding box.

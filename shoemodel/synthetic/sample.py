@@ -11,30 +11,15 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from shoemodel.config import ParamPath
 from shoemodel.sets.splits import split_for
+from shoemodel.synthetic.config import SampleConfig
 from shoemodel.synthetic.examples import make_product_example, make_worn_example
-
-
-@dataclass
-class SampleConfig:
-    """params.yaml `sample`: how much synthetic data to make and how."""
-
-    out: ParamPath = "data/sample"
-    size: int = 256
-    n_shoe_leg: int = 512
-    n_wearable_area: int = 384
-    seed: int = 0
-    jpeg_quality: int = 95
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
 
 
 def _save(img: np.ndarray, path: Path, quality: int | None = None) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 from shoemodel.models.geometry import compose
 
 
-def random_affine(size: int, rng: np.random.Generator, rotate_prob: float = 0.5, rotate_deg: float = 15.0,
+def random_affine(size: int, rng: np.random.Generator, *, rotate_prob: float = 0.5, rotate_deg: float = 15.0,
                   scale_range: tuple[float, float] = (1.0, 1.0), translate: float = 0.0,
                   flip_prob: float = 0.0) -> tuple[np.ndarray, bool]:
     """A random rotation (with probability), rescale and shift about the canvas centre, and optional h-flip.

@@ -80,8 +80,8 @@ def evaluate_wd_command(params: Path | None = PARAMS, set_: list[str] | None = S
 
     cfg = load_model_config("wd", params, set_)
     _threads(cfg)
-    _write(cfg, evaluate_wd(cfg.output_dir, cfg.train_set, cfg.eval_split, cfg.model_size, cfg.image_size,
-                            cfg.two_class, cfg.seed))
+    _write(cfg, evaluate_wd(cfg.output_dir, cfg.train_set, split=cfg.eval_split, model_size=cfg.model_size,
+                            image_size=cfg.image_size, two_class=cfg.two_class, seed=cfg.seed))
 
 
 @eval_app.command("lps-keypoints")

@@ -33,7 +33,7 @@ class LoopConfig:
     warmup_steps: int = 0
     max_grad_norm: float = 1.0
     seed: int = 0
-    mixed_precision: str = "no"  # "no" | "fp16" | "bf16" (accelerate) | "auto" (bf16 on a GPU that has it, else no)
+    mixed_precision: str = "no"  # auto | no | bf16 | fp16 (or float32 | bfloat16 | float16: shoemodel.models.device)
     num_workers: int = 0
     pin_memory: bool = True  # page-locked batches and non-blocking copies (GPU only)
     prefetch_factor: int = 2  # batches each DataLoader worker prepares ahead (with num_workers > 0)
@@ -64,7 +64,7 @@ class StepBatchSampler:
     contiguous slice, so the processes never train on the same samples.
     """
 
-    def __init__(self, num_items: int, batch_size: int, seed: int, steps: int, start_step: int = 0,
+    def __init__(self, num_items: int, batch_size: int, *, seed: int, steps: int, start_step: int = 0,
                  num_shards: int = 1, shard: int = 0, accumulation: int = 1):
         if num_items <= 0:
             raise ValueError("StepBatchSampler: the training split is empty")

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from shoemodel.models.device import accelerate_precision, resolve_device, resolve_dtype
 from shoemodel.models.runtime import prepare_imports, set_torch_threads
 from shoemodel.store.atomic import write_json
 from shoemodel.training.common import LoopConfig, MetricLog, StepBatchSampler
@@ -92,11 +93,10 @@ def adamw(params: list[torch.nn.Parameter], cfg: LoopConfig) -> torch.optim.Opti
 
 
 def resolve_mixed_precision(mixed_precision: str, cuda: bool | None = None) -> str:
-    """"auto" -> "bf16" on a CUDA device that supports it, else "no"; other values pass through."""
-    if mixed_precision != "auto":
-        return mixed_precision
-    cuda = torch.cuda.is_available() if cuda is None else cuda
-    return "bf16" if cuda and torch.cuda.is_bf16_supported() else "no"
+    """accelerate's name (no | fp16 | bf16) for a precision in any spelling (shoemodel.models.device): "auto" ->
+    "bf16" on a CUDA device that supports it, else "no"."""
+    device = resolve_device() if cuda is None else ("cuda" if cuda else "cpu")
+    return accelerate_precision(resolve_dtype(mixed_precision, device, training=True))
 
 
 def trainable_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
@@ -112,7 +112,7 @@ def frozen_dtype(device: torch.device, mixed_precision: str) -> torch.dtype:
     e.g. group_norm, refuse half weights with float32 inputs, so there mixed precision is autocast only)."""
     if device.type == "cpu":
         return torch.float32
-    return {"fp16": torch.float16, "bf16": torch.bfloat16}.get(mixed_precision, torch.float32)
+    return resolve_dtype(mixed_precision, str(device), training=True)
 
 
 def freeze(*modules: torch.nn.Module) -> None:
@@ -210,7 +210,7 @@ def _release_accelerator_state(mixed_precision: str) -> None:
 
 
 def train_loop(cfg: LoopConfig, model: torch.nn.Module, dataset: Dataset, collate: Callable[[list], Any],
-               loss_fn: LossFn, log_fields: list[str], use_ema: bool = False, ema_decay: float = 0.999, *,
+               loss_fn: LossFn, log_fields: list[str], *, use_ema: bool = False, ema_decay: float = 0.999,
                frozen: Sequence[torch.nn.Module] = (), make_optimizer: OptimizerFactory | None = None,
                validate: ValidateFn | None = None,
                on_device: OnDeviceFn | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -231,7 +231,7 @@ def train_loop(cfg: LoopConfig, model: torch.nn.Module, dataset: Dataset, collat
     mixed_precision = resolve_mixed_precision(cfg.mixed_precision)
     _release_accelerator_state(mixed_precision)
     accelerator = Accelerator(mixed_precision=mixed_precision, gradient_accumulation_steps=accum,
-                              cpu=not torch.cuda.is_available())
+                              cpu=resolve_device() == "cpu")
     if accelerator.device.type == "cpu":
         set_torch_threads(cfg.cpu_threads)
     torch.manual_seed(cfg.seed)
@@ -271,7 +271,7 @@ def train_loop(cfg: LoopConfig, model: torch.nn.Module, dataset: Dataset, collat
             write_json(state_dir / "step.json", {"step": step})
 
     log = MetricLog(Path(cfg.metrics_dir) / "train_log.csv", ["loss", "lr", *log_fields], start_step=start) if main else None
-    sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.seed, end, start,  # type: ignore[arg-type]
+    sampler = StepBatchSampler(len(dataset), cfg.batch_size, seed=cfg.seed, steps=end, start_step=start,  # type: ignore[arg-type]
                                num_shards=accelerator.num_processes, shard=accelerator.process_index,
                                accumulation=accum)
     batches = iter(make_loader(dataset, sampler, collate, cfg, accelerator.device))

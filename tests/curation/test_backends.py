@@ -44,6 +44,12 @@ def test_each_stage_has_its_backends_and_config_types_come_from_the_registry() -
         assert cls().backend in allowed
 
 
+def test_modules_name_each_backend_module_once() -> None:
+    assert "shoemodel.curation.segment_sam" in backends.modules("segment")
+    assert len(backends.modules("segment")) == 2  # sam and hf_sam share one module
+    assert set(backends.modules("pose")) == {b.module for b in backends.all_backends() if b.stage == "pose"}
+
+
 def test_a_name_is_registered_once() -> None:
     with pytest.raises(ValueError, match="registered twice"):
         backends.register(backends.get("pose", "mediapipe"))
@@ -112,8 +118,8 @@ def test_provenance_names_the_registered_library(monkeypatch: pytest.MonkeyPatch
     from shoemodel.curation.provenance import backend_info
     from shoemodel.models.weights import WeightsNotFound
 
-    extra = backends.Backend("shoe_prior_test", "segment", "shoemodel.curation.segment_grabcut:from_config",
-                             ("pyarrow",), (("weights", "a prior"),), True, "hint", "test")
+    extra = backends.Backend("shoe_prior_test", "segment", builder="shoemodel.curation.segment_grabcut:from_config",
+                             library=("pyarrow",), files=(("weights", "a prior"),), needs_weights=True, hint="h", about="a")
     monkeypatch.setitem(backends._REGISTRY["segment"], extra.name, extra)
     with pytest.raises(WeightsNotFound):  # needs_weights: a missing file is named now
         backend_info("segment", extra.name, str(tmp_path / "prior.npz"))

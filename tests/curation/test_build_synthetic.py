@@ -47,8 +47,8 @@ def test_segment_and_build_on_synthetic_scenes_with_exact_keypoints(tmp_path: Pa
     seg = run_model_stage(curation_stage("segment"), work, SegmentConfig(backend="grabcut", person_mask="none"), progress=False)
     assert seg.inputs == 10 and seg.kept + sum(seg.dropped.values()) + sum(seg.failed.values()) == 10
     assert seg.kept >= 7 and not seg.failed
-    manifest = run_build(work, tmp_path / "set", BuildConfig(records_per_shard=4), {"note": "test"}, ("ingest", "detect", "pose", "segment"),
-                         progress=False)
+    manifest = run_build(work, tmp_path / "set", BuildConfig(records_per_shard=4), thresholds={"note": "test"},
+                         chain=("ingest", "detect", "pose", "segment"), progress=False)
     recs = list(iter_records(tmp_path / "set"))
     assert manifest.num_records == len(recs) == seg.kept and not list(iter_failures(tmp_path / "set"))
     ious = []

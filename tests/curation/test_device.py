@@ -38,6 +38,24 @@ def test_gpu_dtypes_resolve_to_torch_dtypes() -> None:
     assert onnx_providers("cpu") == ["CPUExecutionProvider"]
 
 
+def test_one_precision_vocabulary_for_curation_and_training() -> None:
+    """curation's dtype names and training's accelerate names mean the same through the one resolver."""
+    from shoemodel.models.device import accelerate_precision, torch_dtype
+    from shoemodel.training.engine import frozen_dtype, resolve_mixed_precision
+
+    for a, b in (("float32", "fp32"), ("float32", "no"), ("bfloat16", "bf16"), ("float16", "fp16")):
+        assert resolve_dtype(a, "cuda") is resolve_dtype(b, "cuda") is torch_dtype(a) is torch_dtype(b)
+        assert resolve_mixed_precision(a) == resolve_mixed_precision(b) == accelerate_precision(torch_dtype(a))
+        assert frozen_dtype(torch.device("cuda"), resolve_mixed_precision(b)) is torch_dtype(a)
+    assert [resolve_mixed_precision(m) for m in ("no", "fp16", "bf16")] == ["no", "fp16", "bf16"]  # as before
+    assert resolve_mixed_precision("auto", cuda=False) == "no"
+    assert resolve_dtype("bf16", "cpu", training=True) is torch.bfloat16  # training autocasts on the CPU
+    with pytest.raises(ValueError, match="dtype 'fp8' unknown"):
+        resolve_mixed_precision("fp8")
+    with pytest.raises(ValueError, match="SAM dtype 'auto' needs a device"):
+        torch_dtype("auto", "SAM dtype")
+
+
 def test_params_yaml_has_device_dtype_and_batch_per_model_stage(repo_root: Path) -> None:
     from shoemodel.config import load_section
     from shoemodel.curation.config import CurationConfig

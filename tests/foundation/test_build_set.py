@@ -10,7 +10,8 @@ import sys
 import numpy as np
 
 from shoemodel.schemas.records import decode_image, keypoints_array, validate_record
-from shoemodel.sets.from_labels import BuildConfig, build_set_from_labels
+from shoemodel.sets.config import SetsConfig
+from shoemodel.sets.from_labels import build_set_from_labels
 from shoemodel.store import iter_failures, iter_records
 
 
@@ -45,7 +46,7 @@ def _broken_copy(small_sample, tmp_path):
 
 def test_bad_inputs_are_recorded_and_skipped(small_sample, tmp_path):
     folder, *_ = _broken_copy(small_sample, tmp_path)
-    m = build_set_from_labels(folder, tmp_path / "out", "wearable_area", BuildConfig(records_per_shard=8), progress=False)
+    m = build_set_from_labels(folder, tmp_path / "out", "wearable_area", SetsConfig(records_per_shard=8), progress=False)
     assert m.num_records == 29 and m.num_failures == 3
     reasons = {f.item.rsplit(":", 1)[1]: f.reason for f in iter_failures(tmp_path / "out")}
     assert "field 'image': cannot decode" in reasons["1"] and "images/" in reasons["1"]
@@ -71,6 +72,6 @@ def test_dask_local_cluster_builds_the_same_set(small_sample, small_sets, tmp_pa
     from shoemodel.store import read_manifest
 
     with executor_from_config(ExecutorConfig(kind="local", n_workers=2)) as ex:
-        m = build_set_from_labels(small_sample / "shoe_leg", tmp_path / "d", "shoe_leg", BuildConfig(records_per_shard=16), executor=ex, progress=False)
+        m = build_set_from_labels(small_sample / "shoe_leg", tmp_path / "d", "shoe_leg", SetsConfig(records_per_shard=16), executor=ex, progress=False)
     ref = read_manifest(small_sets["shoe_leg"])
     assert [s.sha256 for s in m.shards] == [s.sha256 for s in ref.shards]

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shoemodel.sets.merge import MergeConfig, MergeSpec, merge_sets
+from shoemodel.sets.config import MergeConfig, MergeSpec
+from shoemodel.sets.merge import merge_sets
 from shoemodel.sets.splits import split_for
 from shoemodel.store import iter_records, write_set
 from tests.helpers.sets import product_record, worn_record

@@ -32,7 +32,7 @@ def products(fixtures_dir):
 
 
 def _cfg(tmp_path, sw_dir, **kw):
-    from shoemodel.pipelines.run_generate import GenerateConfig
+    from shoemodel.pipelines.config import GenerateConfig
 
     kw = {"wd": None, "n": 1, "steps": 1, **kw}
     return GenerateConfig(sw=str(sw_dir), out=str(tmp_path), **kw)

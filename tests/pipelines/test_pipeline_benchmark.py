@@ -38,7 +38,8 @@ def _leaves_are_numbers(d) -> bool:
 
 def test_benchmark_writes_table3(tmp_path, sw_dir, shoes_labels):
     from shoemodel.models.sw.generator import SWGenerator
-    from shoemodel.pipelines.benchmark import BenchmarkConfig, run_benchmark
+    from shoemodel.pipelines.benchmark import run_benchmark
+    from shoemodel.pipelines.config import BenchmarkConfig
     from shoemodel.pipelines.generate import ShoeModelPipeline
     from tests.helpers.sets import write_synthetic_shoe_leg_set
 

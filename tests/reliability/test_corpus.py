@@ -17,7 +17,8 @@ from shoemodel.curation import parts
 from shoemodel.curation.config import IngestConfig
 from shoemodel.curation.ingest import run_ingest
 from shoemodel.schemas.records import decode_image
-from shoemodel.sets.from_labels import BuildConfig, build_set_from_labels
+from shoemodel.sets.config import SetsConfig
+from shoemodel.sets.from_labels import build_set_from_labels
 from shoemodel.store import iter_failures, iter_records, read_manifest
 from shoemodel.store.names import id_file_name
 from tests.reliability.corpus import ingest_corpus, labelled_corpus
@@ -58,7 +59,7 @@ def test_a_mistyped_source_folder_is_an_error(tmp_path: Path) -> None:
 
 def test_build_set_refuses_bad_records_with_the_reason(tmp_path: Path) -> None:
     folder, exp = labelled_corpus(tmp_path)
-    m = build_set_from_labels(folder, tmp_path / "set", "wearable_area", BuildConfig(records_per_shard=4), progress=False)
+    m = build_set_from_labels(folder, tmp_path / "set", "wearable_area", SetsConfig(records_per_shard=4), progress=False)
     failures = {f.item.rsplit(":", 1)[1]: f.reason for f in iter_failures(tmp_path / "set")}
     kept = {k for k, v in exp.items() if v == ""}
     assert set(failures) == set(exp) - kept
@@ -80,7 +81,7 @@ def test_build_set_refuses_bad_records_with_the_reason(tmp_path: Path) -> None:
 
 def test_allow_outside_lets_paths_leave_the_folder(tmp_path: Path) -> None:
     folder, _ = labelled_corpus(tmp_path)
-    m = build_set_from_labels(folder, tmp_path / "set", "wearable_area", BuildConfig(allow_outside=True), progress=False)
+    m = build_set_from_labels(folder, tmp_path / "set", "wearable_area", SetsConfig(allow_outside=True), progress=False)
     ids = {r["id"] for r in iter_records(tmp_path / "set", columns=["id"])}
     assert "out-1" in ids and "out-2" not in ids  # /etc/passwd is still not an image
     assert m.num_records + m.num_failures == 14
@@ -105,7 +106,7 @@ def test_written_files_follow_the_umask(tmp_path: Path) -> None:
 
 def test_validate_reports_a_damaged_shard_as_a_finding(tmp_path: Path) -> None:
     folder, _ = labelled_corpus(tmp_path)
-    build_set_from_labels(folder, tmp_path / "set", "wearable_area", BuildConfig(records_per_shard=2), progress=False)
+    build_set_from_labels(folder, tmp_path / "set", "wearable_area", SetsConfig(records_per_shard=2), progress=False)
     shards = read_manifest(tmp_path / "set").shards
     first = tmp_path / "set" / shards[0].file
     first.write_bytes(first.read_bytes()[:200])

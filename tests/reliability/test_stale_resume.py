@@ -10,13 +10,14 @@ from PIL import Image
 
 from shoemodel.curation import parts
 from shoemodel.schemas.records import decode_image
-from shoemodel.sets.from_labels import BuildConfig, build_set_from_labels
+from shoemodel.sets.config import SetsConfig
+from shoemodel.sets.from_labels import build_set_from_labels
 from shoemodel.store import iter_records, writer
 from tests.reliability.corpus import labelled_corpus, photo
 
 
 def _build(folder: Path, out: Path, calls: list | None = None):
-    m = build_set_from_labels(folder, out, "wearable_area", BuildConfig(records_per_shard=2), progress=False)
+    m = build_set_from_labels(folder, out, "wearable_area", SetsConfig(records_per_shard=2), progress=False)
     return m, writer.write_counts[str(out)]
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from shoemodel.models.checkpoint import read_model_folder, write_model_folder
+from shoemodel.models.device import resolve_device
 from shoemodel.models.lps_diffusion.encoding import encode_foot
 from shoemodel.models.lps_diffusion.model import LEG_DIM, LegPoseDenoiser
 from shoemodel.models.runtime import prepare_imports
@@ -32,7 +33,7 @@ class LegPoseSampler:
 
     def __init__(self, model: LegPoseDenoiser, scheduler_config: dict[str, Any], device: str | None = None,
                  ankles: str = "given"):
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = device or resolve_device()
         self.model = model.to(self.device).eval()
         self.scheduler_config = dict(scheduler_config)
         if ankles not in ("given", "generated"):

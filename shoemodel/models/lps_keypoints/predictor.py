@@ -9,6 +9,7 @@ import torch
 
 from shoemodel.models import geometry as G
 from shoemodel.models.checkpoint import read_pretrained_folder
+from shoemodel.models.device import resolve_device
 from shoemodel.models.lps_keypoints import heatmaps as H
 from shoemodel.models.lps_keypoints.model import build_vitpose
 
@@ -18,7 +19,7 @@ class FootKeypointPredictor:
 
     def __init__(self, model: torch.nn.Module, image_size: int, flip_test: bool = True, crop_to_content: bool = True,
                  crop_margin: float = 0.15, device: str | None = None):
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = device or resolve_device()
         self.model = model.to(self.device).eval()
         self.image_size, self.flip_test = int(image_size), bool(flip_test)
         self.crop_to_content, self.crop_margin = bool(crop_to_content), float(crop_margin)

@@ -16,7 +16,7 @@ from shoemodel.models.weights import require_weights
 META_FILE = "sw.json"  # written next to the trained ControlNet: base model path, resolution, scale
 
 
-def build_pipeline(base: BaseModel, controlnet: Any) -> Any:
+def diffusers_pipeline(base: BaseModel, controlnet: Any) -> Any:
     """Assemble the diffusers pipeline from loaded parts (DDIM sampler, no safety checker)."""
     prepare_imports()
     from diffusers import DDIMScheduler, StableDiffusionControlNetPipeline
@@ -48,7 +48,7 @@ class SWGenerator:
             base_path = Path(sw_dir) / base_path
         base = load_base_model(base_path, meta.get("base_config"))
         controlnet = ControlNetModel.from_pretrained(require_weights(Path(sw_dir) / "controlnet", "ShoeControlNet weights"))
-        pipe = build_pipeline(base, controlnet).to(device)
+        pipe = diffusers_pipeline(base, controlnet).to(device)
         pipe.set_progress_bar_config(disable=True)
         return cls(pipe, int(meta["resolution"]), meta)
 

@@ -9,6 +9,7 @@ import torch
 
 from shoemodel.models import geometry as G
 from shoemodel.models.checkpoint import read_pretrained_folder
+from shoemodel.models.device import resolve_device
 from shoemodel.models.wd.model import build_segformer
 from shoemodel.schemas.classes import VISIBLE, WEARABLE
 
@@ -16,12 +17,12 @@ from shoemodel.schemas.classes import VISIBLE, WEARABLE
 class WDPredictor:
     """Wraps a trained Segformer; `predict` always answers in the 3 classes of `shoemodel.schemas.classes`."""
 
-    def __init__(self, model: torch.nn.Module, image_size: int, two_class: bool = False, device: str | None = None,
+    def __init__(self, model: torch.nn.Module, image_size: int, *, two_class: bool = False, device: str | None = None,
                  crop_to_content: bool = True, crop_margin: float = 0.1, reads: str = "shoe_on_black",
                  meta: dict | None = None):
         self.reads = reads  # what it was trained on: "photo" (as given, with its background) or "shoe_on_black" (X_m)
         self.meta = dict(meta or {})
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = device or resolve_device()
         self.model = model.to(self.device).eval()
         self.image_size, self.two_class = int(image_size), bool(two_class)
         self.crop_to_content, self.crop_margin = bool(crop_to_content), float(crop_margin)
@@ -31,16 +32,16 @@ class WDPredictor:
         """Load a folder written by `shoemodel train wd` (Segformer config.json + model.safetensors)."""
         model, extra = read_pretrained_folder("SegformerForSemanticSegmentation", path, "WD checkpoint",
                                               "`shoemodel train wd` (or `dvc repro train_wd`)")
-        return cls(model, extra.get("image_size", 512), extra.get("two_class", False), device,
-                   extra.get("crop_to_content", True), extra.get("crop_margin", 0.1),
-                   extra.get("input", "shoe_on_black"), extra)
+        return cls(model, extra.get("image_size", 512), two_class=extra.get("two_class", False), device=device,
+                   crop_to_content=extra.get("crop_to_content", True), crop_margin=extra.get("crop_margin", 0.1),
+                   reads=extra.get("input", "shoe_on_black"), meta=extra)
 
     @classmethod
     def from_config_random(cls, model_size: str = "tiny", image_size: int = 64, two_class: bool = False,
                            seed: int = 0) -> WDPredictor:
         """An untrained predictor (tests, and the untrained baseline of the benchmark)."""
         torch.manual_seed(seed)
-        return cls(build_segformer(model_size, two_class), image_size, two_class, device="cpu")
+        return cls(build_segformer(model_size, two_class), image_size, two_class=two_class, device="cpu")
 
     @torch.no_grad()
     def predict_scores(self, images: list[np.ndarray], content: list[np.ndarray | None] | None = None) -> list[np.ndarray]:

@@ -26,8 +26,8 @@ def _vectors(k12: np.ndarray, wh: np.ndarray) -> np.ndarray:
     return np.stack([encode_pose(k, w, h)[0] for k, (w, h) in zip(k12, wh, strict=True)])
 
 
-def pose_report(poses12: np.ndarray, wh: np.ndarray, given_foot8: np.ndarray, ref_train: np.ndarray, ref_wh: np.ndarray, test12: np.ndarray,
-                bandwidth: float, ankle_threshold: float = 0.05, samples_per_condition: int = 1) -> dict[str, float]:
+def pose_report(poses12: np.ndarray, wh: np.ndarray, *, given_foot8: np.ndarray, ref_train: np.ndarray, ref_wh: np.ndarray,
+                test12: np.ndarray, bandwidth: float, ankle_threshold: float = 0.05, samples_per_condition: int = 1) -> dict[str, float]:
     """Metrics of candidate poses (N*S, 12, 3) for N test conditions (S samples each, condition-major)."""
     leg = _iso(poses12[:, list(LEG_INDICES)], wh)
     ref_leg = _iso(ref_train[:, list(LEG_INDICES)], ref_wh)

@@ -25,8 +25,8 @@ def augment_sample(img: np.ndarray, foot8: np.ndarray, cfg: FootKeypointsConfig,
     s = cfg.image_size
     m = G.content_matrix(img, s, cfg.crop_margin, cfg.crop_to_content)
     if rng is not None:
-        aug, _ = A.random_affine(s, rng, cfg.rotate_prob, cfg.rotate_deg, (cfg.scale_min, cfg.scale_max),
-                                       cfg.translate, 0.0)
+        aug, _ = A.random_affine(s, rng, rotate_prob=cfg.rotate_prob, rotate_deg=cfg.rotate_deg,
+                                 scale_range=(cfg.scale_min, cfg.scale_max), translate=cfg.translate, flip_prob=0.0)
         m = G.compose(aug, m)
     out_img = G.warp_image(img, m, s)
     out_k = G.warp_points(foot8, m, s)

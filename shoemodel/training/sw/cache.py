@@ -25,13 +25,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from shoemodel.models.device import torch_dtype
 from shoemodel.store.atomic import write_json
 
 CACHE_FORMAT = 1
 META = "cache.json"
 PROMPTS = "prompts.safetensors"
 ROWS_PER_SHARD = 512
-_DTYPES = {"float16": torch.float16, "float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 def _hash_files(h: Any, files: list[Path], root: Path) -> None:
@@ -98,14 +98,12 @@ def build_cache(cfg: Any, base: Any, base_path: str | Path, folder: str | Path, 
 
     if cfg.cache_variants < 1:
         raise ValueError(f"cache_variants must be >= 1 to build a latent cache, got {cfg.cache_variants}")
-    if cfg.cache_dtype not in _DTYPES:
-        raise ValueError(f"cache_dtype '{cfg.cache_dtype}': use one of {', '.join(_DTYPES)}")
+    dtype = torch_dtype(cfg.cache_dtype, "train.sw.cache_dtype")  # an unknown name: one line, before any work
     key = cache_key(cfg, base_path)
     folder = Path(folder)
     tmp = folder.with_name(folder.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "shards").mkdir(parents=True)
-    dtype = _DTYPES[cfg.cache_dtype]
     base.vae.to(device).eval()
     base.text_encoder.to(device).eval()
     ds = load_dataset(cfg.train_set, cfg.resolution, max_records=cfg.max_records, flip=cfg.random_flip,
@@ -174,8 +172,9 @@ class LatentCache:
         meta = json.loads((folder / META).read_text())
         key = meta["key"]
         n, k, shape = meta["num_records"], key["variants"], meta["latent_shape"]
-        np_dtype = {"float16": np.float16, "float32": np.float32}.get(key["dtype"])
-        mean = torch.zeros((n, k, *shape), dtype=_DTYPES[key["dtype"]])
+        dtype = torch_dtype(key["dtype"])
+        np_dtype = {torch.float16: np.float16, torch.float32: np.float32}.get(dtype)
+        mean = torch.zeros((n, k, *shape), dtype=dtype)
         std, ids = torch.zeros_like(mean), torch.zeros((n, k), dtype=torch.long)
         seen = 0
         for path in sorted((folder / "shards").glob("latents-*.parquet")):

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from shoemodel.models.device import resolve_device
 from shoemodel.models.runtime import prepare_imports
 from shoemodel.models.sw.base import load_base_model, make_controlnet
 from shoemodel.models.sw.generator import META_FILE
@@ -95,8 +96,7 @@ def prepare_cache(cfg: SWConfig, base: Any, base_path: str, log: Callable[[str],
         if not is_fresh(cfg.latent_cache, cache_key(cfg, base_path)):
             if log is not None:
                 log(f"SW: latent cache {cfg.latent_cache} is missing or stale; building it")
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-            build_cache(cfg, base, base_path, cfg.latent_cache, device=device, log=log)
+            build_cache(cfg, base, base_path, cfg.latent_cache, device=resolve_device(), log=log)
             for m in (base.vae, base.text_encoder):
                 m.to("cpu")
     return LatentCache.load(cfg.latent_cache)
@@ -115,9 +115,8 @@ def build_sw_cache(cfg: SWConfig, log: Callable[[str], None] | None = None) -> d
     with tempfile.TemporaryDirectory() as tmp:  # a tiny base is rebuilt where training builds it: same bytes, same key
         base_path, _ = resolve_base(cfg, Path(tmp) / "tiny_base")
         if not is_fresh(cfg.latent_cache, cache_key(cfg, base_path)):
-            device = "cuda" if torch.cuda.is_available() else "cpu"
             build_cache(cfg, load_base_model(base_path, cfg.base_config or None), base_path, cfg.latent_cache,
-                        device=device, log=log)
+                        device=resolve_device(), log=log)
         elif log is not None:
             log(f"sw-cache: {cfg.latent_cache} is up to date")
     meta = json.loads((Path(cfg.latent_cache) / META).read_text())

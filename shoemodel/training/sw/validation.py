@@ -63,7 +63,7 @@ def make_validate(cfg: SWConfig, base: BaseModel) -> ValidateFn:
 
     The records are read on the first call, so only the main process (the one that validates) reads them.
     """
-    from shoemodel.models.sw.generator import build_pipeline
+    from shoemodel.models.sw.generator import diffusers_pipeline
 
     conditions: list[Condition] = []
 
@@ -77,7 +77,7 @@ def make_validate(cfg: SWConfig, base: BaseModel) -> ValidateFn:
         # Under mixed precision on a GPU the frozen parts are fp16/bf16 and the ControlNet fp32: sample with a
         # cast copy (autocast would change what validation measures).
         net = controlnet if next(controlnet.parameters()).dtype == dtype else copy.deepcopy(controlnet).to(dtype=dtype)
-        pipe = build_pipeline(dataclasses.replace(base, unet=eager_view(base.unet)), eager_view(net))
+        pipe = diffusers_pipeline(dataclasses.replace(base, unet=eager_view(base.unet)), eager_view(net))
         pipe.set_progress_bar_config(disable=True)
         save_validation_images(pipe, conditions, Path(cfg.output_dir) / "validation" / f"step-{step:07d}.png",
                                cfg.validation_inference_steps, cfg.seed)

@@ -76,7 +76,8 @@ class WearableAreaDataset(Dataset):
             img, mask = self.load_cropped(idx, rng if self.train else None)
         if not self.train:
             return img, mask
-        m, _ = A.random_affine(s, rng, c.rotate_prob, c.rotate_deg, (c.scale_min, c.scale_max), 0.1, c.flip_prob)
+        m, _ = A.random_affine(s, rng, rotate_prob=c.rotate_prob, rotate_deg=c.rotate_deg,
+                               scale_range=(c.scale_min, c.scale_max), translate=0.1, flip_prob=c.flip_prob)
         img, mask = G.warp_image(img, m, s), G.warp_image(mask, m, s, nearest=True)
         keep_black = img.max(-1) > 0 if c.input == "shoe_on_black" else None  # X_m's black stays black
         img = A.color_jitter(img, rng, c.brightness, c.contrast, c.saturation, c.hue, foreground=keep_black)

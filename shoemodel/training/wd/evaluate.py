@@ -49,7 +49,7 @@ def foreground_baseline(set_root: str, split: str = "test", two_class: bool = Fa
     return segmentation_metrics(conf, class_names(two_class))
 
 
-def evaluate_wd(checkpoint: str, set_root: str, split: str = "test", model_size: str = "tiny",
+def evaluate_wd(checkpoint: str, set_root: str, *, split: str = "test", model_size: str = "tiny",
                 image_size: int = 64, two_class: bool = False, seed: int = 0) -> dict[str, Any]:
     """Trained model, the same architecture untrained, and the foreground rule, side by side."""
     model = WDPredictor.from_checkpoint(checkpoint)
