@@ -100,6 +100,8 @@ class SegmentConfig:
     prior_threshold: float = 0.5  # shoe_prior backend: shoe probability counted as shoe
     prior_reach: float = 0.5  # shoe_prior backend: keep mask parts within this x foot length of the foot's points
     prior_ankle_margin: float = 0.0  # shoe_prior backend: > 0 drops mask pixels this x foot length above the ankle (leg)
+    prior_person_mask: str = "none"  # shoe_prior backend: selfie | pose keeps only pixels the person mask calls person
+    prior_person_threshold: float = 0.2  # shoe_prior backend: person probability counted as person (shoes score low)
     prior_fallback: str = "grabcut"  # shoe_prior backend: grabcut (a foot the prior finds nothing for) | none
     sam_prior_prompts: bool = True  # sam / hf_sam: box, sure-shoe positives and not-shoe negatives from the shoe prior
     prior_check: bool = True  # every backend: each mask's agreement with the shoe prior goes into its quality

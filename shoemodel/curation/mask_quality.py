@@ -4,8 +4,8 @@ Parts per foot (each in [0, 1]; those that were not measured are left out and th
 - `point_conf`: the pose's mean score of the foot's points (ankle, heel, toes);
 - `prior_iou`: agreement of the mask with the shoe prior's mask of that foot (any backend; the prior's own
   masks agree with themselves, so for them `prior_sure` carries the signal);
-- `prior_sure`: how sure the prior is of the mask's pixels (mean of |2p - 1| over the mask: near 1 when every pixel
-  is clearly shoe, near 0 on a blurred guess);
+- `prior_sure`: how sure the prior is that the mask's pixels are shoe (mean of max(2p - 1, 0) over the mask: near 1
+  when every pixel is clearly shoe, near 0 on a blurred guess or on pixels the prior calls not-shoe);
 - `points_in_mask`: share of the foot's heel/toe points inside the mask grown by a tenth of the foot length;
 - `qc`: the QC numbers as one term: (1 - above-ankle share) x (1 - other-foot share) x min(1, thickness / 0.25);
 - `sam_iou`, `sam_stability`: SAM's predicted IoU and stability score, when SAM made the mask.
@@ -39,10 +39,10 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def prior_sure(mask: np.ndarray, prob: np.ndarray | None) -> float | None:
-    """Mean |2p - 1| of the prior's probability over the mask's pixels (None without a prior map)."""
+    """Mean max(2p - 1, 0) of the prior's shoe probability over the mask's pixels (None without a prior map)."""
     if prob is None or not mask.any():
         return None
-    return float(np.abs(2 * prob[mask] - 1).mean())
+    return float(np.clip(2 * prob[mask] - 1, 0, 1).mean())
 
 
 def heel_toe(p: FootPrompt) -> dict[str, np.ndarray]:

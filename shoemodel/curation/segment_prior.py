@@ -120,9 +120,9 @@ class PriorSegmenter:
     name = "shoe_prior"
 
     def __init__(self, prior: ShoePrior, threshold: float = 0.5, reach: float = 0.5, fallback: Any = None,
-                 ankle_margin: float = 0.0):
+                 ankle_margin: float = 0.0, person_masker: Any = None, person_threshold: float = 0.2):
         self.prior, self.threshold, self.reach, self.fallback = prior, threshold, reach, fallback
-        self.ankle_margin = ankle_margin
+        self.ankle_margin, self.person_masker, self.person_threshold = ankle_margin, person_masker, person_threshold
         self.version = prior.version + (f" fallback-{fallback.name}-{fallback.version}" if fallback is not None else "")
         self.fallback_feet = 0  # feet the fallback segmented (the prior found no shoe pixels)
         self.mask_scores: dict[int, dict[str, Any]] = {}  # id(mask) -> {"source": "grabcut"} for a fallback foot
@@ -131,6 +131,15 @@ class PriorSegmenter:
         maps = prior_maps(self.prior, image, prompts)
         masks = [foot_mask(pm, p, image.shape[:2], self.threshold, self.reach, ankle_margin=self.ankle_margin)
                  for pm, p in zip(maps, prompts)]
+        if self.person_masker is not None:  # a shoe is part of its person: not a ball, the floor or a shadow
+            cache: dict[tuple[float, ...], np.ndarray] = {}
+            for i, p in enumerate(prompts):
+                if p.person_box is None or not masks[i].any():
+                    continue
+                key = tuple(float(v) for v in p.person_box[:4])
+                if key not in cache:
+                    cache[key] = self.person_masker.probability(image, p.person_box) >= self.person_threshold
+                masks[i] = masks[i] & cache[key]
         empty = [i for i, m in enumerate(masks) if not m.any()]
         if empty and self.fallback is not None:
             if len(self.mask_scores) > 4096:
@@ -148,8 +157,13 @@ def from_config(cfg: Any) -> PriorSegmenter:
     if cfg.prior_fallback not in ("grabcut", "none"):
         raise ValueError(f"curation.segment.prior_fallback must be grabcut or none, got {cfg.prior_fallback!r}")
     fallback = _LazyGrabCut(cfg) if cfg.prior_fallback == "grabcut" else None
+    masker = None
+    if cfg.prior_person_mask != "none":
+        from shoemodel.curation.person_mask import PersonMasker
+
+        masker = PersonMasker(cfg.prior_person_mask)
     return PriorSegmenter(load_prior(str(cfg.prior_weights or "")), cfg.prior_threshold, cfg.prior_reach, fallback,
-                          cfg.prior_ankle_margin)
+                          cfg.prior_ankle_margin, masker, cfg.prior_person_threshold)
 
 
 class _LazyGrabCut:

@@ -46,7 +46,7 @@ def test_each_stage_has_its_backends_and_config_types_come_from_the_registry() -
 
 def test_modules_name_each_backend_module_once() -> None:
     assert "shoemodel.curation.segment_sam" in backends.modules("segment")
-    assert len(backends.modules("segment")) == 2  # sam and hf_sam share one module
+    assert len(backends.modules("segment")) == 3  # sam and hf_sam share one module; grabcut, shoe_prior
     assert set(backends.modules("pose")) == {b.module for b in backends.all_backends() if b.stage == "pose"}
 
 
