@@ -8,7 +8,7 @@ import typer
 
 from shoemodel.cli_options import PARAMS, SET, group_callback
 
-app = typer.Typer(no_args_is_help=True, callback=group_callback, help="Train and evaluate WD, LpS phase 1 / phase 2 and SW.")
+app = typer.Typer(no_args_is_help=True, callback=group_callback, help="Train and evaluate WD, LpS phase 1 / phase 2 and SW; train the curation's shoe prior.")
 
 
 @app.command("sw")
