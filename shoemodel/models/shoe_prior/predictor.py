@@ -37,16 +37,15 @@ class PriorMap:
 class ShoePrior:
     """Tiny UNet + its crop geometry; `version` names the weights (their SHA-256 prefix)."""
 
-    def __init__(self, model: TinyUNet, card: dict, version: str, threads: int = 1):
-        self.model, self.card, self.version, self.threads = model.eval(), card, version, threads
+    def __init__(self, model: TinyUNet, card: dict, version: str):
+        self.model, self.card, self.version = model.eval(), card, version
         self.arch = model.arch
 
     @classmethod
-    def load(cls, folder: str | Path | None = None, threads: int = 1) -> ShoePrior:
+    def load(cls, folder: str | Path | None = None) -> ShoePrior:
         """The model in `folder` (shoe_prior.safetensors + card.json); the shipped one when None or empty."""
         import hashlib
 
-        import torch
         from safetensors.torch import load_file
 
         from shoemodel.models.weights import require_weights
@@ -62,8 +61,7 @@ class ShoePrior:
         state = {k: v.float() for k, v in load_file(str(wpath)).items()}
         model.load_state_dict(state)
         version = "shoe-prior-" + hashlib.sha256(wpath.read_bytes()).hexdigest()[:12]
-        torch.set_num_threads(max(1, threads)) if threads else None
-        return cls(model, card, version, threads)
+        return cls(model, card, version)
 
     def inputs(self, image: np.ndarray, keypoints: np.ndarray, matrix: np.ndarray) -> np.ndarray:
         """(C, S, S) float32 model input of one crop."""
