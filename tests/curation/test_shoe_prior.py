@@ -88,23 +88,26 @@ def test_prior_backend_masks_split_by_foot_and_quality_ranks(fixtures_dir: Path)
     from shoemodel.training.shoe_prior import ccp
 
     root = _ccp(fixtures_dir)
-    image, labels = ccp.read_photo(root, ccp.load_split(SPLIT, "test")[0])
-    gt = ccp.footwear_mask(labels)
-    k = gt_keypoints(gt)
-    h, w = gt.shape
-    prompts = foot_prompts(k, w, h, person_box=person_box(labels))
     seg = PriorSegmenter(load_prior(), fallback=None)
-    masks = seg.segment(image, prompts)
-    assert len(masks) == len(prompts) and all(m.any() for m in masks)
-    if len(masks) == 2:
-        assert not (masks[0] & masks[1]).any()
-    cfg = SegmentConfig(backend="shoe_prior")
-    union, reason, qc, extra = person_result((h, w), prompts, masks, cfg, k, image)
-    assert reason is None and 0 <= extra["quality"] <= 1
-    assert (union & gt).sum() / (union | gt).sum() >= 0.5  # right (IoU >= 0.5); this photo ~0.56, val mean 0.68
+    cfg = SegmentConfig(backend="shoe_prior", min_quality=0.0)  # the floor itself: the strict config below
+    ious = []
+    for pid in ccp.load_split(SPLIT, "test")[:4]:  # foot points read off the labels (no pose model)
+        image, labels = ccp.read_photo(root, pid)
+        gt = ccp.footwear_mask(labels)
+        k = gt_keypoints(gt)
+        h, w = gt.shape
+        prompts = foot_prompts(k, w, h, person_box=person_box(labels))
+        masks = seg.segment(image, prompts)
+        assert len(masks) == len(prompts) and all(m.any() for m in masks)
+        if len(masks) == 2:
+            assert not (masks[0] & masks[1]).any()
+        union, reason, qc, extra = person_result((h, w), prompts, masks, cfg, k, image)
+        assert reason is None and 0 <= extra["quality"] <= 1
+        ious.append((union & gt).sum() / (union | gt).sum())
+    assert np.mean(ious) >= 0.5, ious  # right on average (IoU >= 0.5; val mean 0.70 with pose points)
     up = [np.roll(m, -int(0.5 * (np.ptp(np.nonzero(m)[0]) + 1)) - 20, axis=0) for m in masks]  # onto the leg
     _, _, qc_up, extra_up = person_result((h, w), prompts, up, SegmentConfig(backend="shoe_prior", max_above_ankle_frac=1.0,
-                                                                             max_leg_overlap=1.0), k, image)
+                                                                             max_leg_overlap=1.0, min_quality=0.0), k, image)
     assert extra_up.get("quality", 0.0) < extra["quality"] - 0.2, (extra_up, extra)
     strict = SegmentConfig(backend="shoe_prior", min_quality=0.99)
     _, reason, _, _ = person_result((h, w), prompts, masks, strict, k, image)

@@ -20,7 +20,7 @@ class ShoePriorConfig(LoopConfig):
     output_dir: ParamPath = "models/shoe_prior"  # model.safetensors + card.json (ship: shoemodel/models/shoe_prior/weights)
     metrics_dir: ParamPath = "metrics/shoe_prior"
     size: int = 96  # crop side in pixels
-    widths: list[int] = field(default_factory=lambda: [16, 32, 48])
+    widths: list[int] = field(default_factory=lambda: [16, 32, 64, 96])  # the shipped run
     stem: int = 2
     fine: int = 8
     points_channel: bool = False  # a 4th input: blobs on the foot points
