@@ -12,6 +12,8 @@
 - Which config class reads which section: `shoemodel.config_registry.SECTIONS`, the one table.
 - Any other error is one line too (exit 1; a full disk, read-only folder or denied permission names the
   path); `--debug` or SHOEMODEL_DEBUG=1 shows the traceback instead.
+- Libraries' own messages (MediaPipe/TFLite, MongoDB, weight-loading bars) go to a log file (shoemodel/quiet.py);
+  `--verbose` or SHOEMODEL_VERBOSE=1 shows them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
+from shoemodel import quiet
 from shoemodel.config import ConfigTypeError, check_params_file, load_section, params_path, parse_set
 from shoemodel.config_registry import config_class
 
@@ -79,10 +82,17 @@ def _version(value: bool) -> None:
 def root_callback(ctx: typer.Context, params: Path | None = PARAMS, set_: list[str] | None = SET,
                   debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error "
                                              "(also SHOEMODEL_DEBUG=1)."),
+                  verbose: bool = typer.Option(False, "--verbose", help="Show the libraries' own messages "
+                                               "(MediaPipe/TFLite, MongoDB, weight loading); else they go to "
+                                               "$SHOEMODEL_LOG_FILE, default ~/.cache/shoemodel/third_party.log "
+                                               "(also SHOEMODEL_VERBOSE=1)."),
                   version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                                help="Print the version and exit.")) -> None:
     """ShoeModel toolkit: build the shoe-wearing dataset, train WD / LpS / SW, benchmark, generate."""
     _DEBUG.set(debug)
+    quiet.set_verbose(verbose)
+    if not ctx.resilient_parsing:
+        ctx.with_resource(quiet.third_party_to_log())
     _ROOT.set(RootOptions(params, list(set_ or [])))
     ctx.call_on_close(lambda: _ROOT.set(None))
 
@@ -152,6 +162,20 @@ class OneLineErrors(TyperGroup):
             raise typer.Exit(1) from None
         finally:
             _DEBUG.set(False)
+            quiet.set_verbose(False)
+
+
+def param_help(text: str, key: str) -> str:
+    """`text [params.yaml: KEY, default VALUE]`, VALUE read from the section's config dataclass (where the default
+    lives), so a help text never names a stale default."""
+    from shoemodel.config_registry import section_for
+
+    section = section_for(key)
+    value: Any = config_class(section)() if section else None
+    for part in key[len(section) + 1:].split(".") if section else []:
+        value = getattr(value, part)
+    shown = "none" if value in (None, "") else value
+    return f"{text} [params.yaml: {key}, default {shown}]"
 
 
 def need_path(path: str | Path, what: str, kind: str = "dir") -> Path:

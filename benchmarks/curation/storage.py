@@ -9,8 +9,12 @@ driver-side work of ingest (listing, rerun plan, duplicate index) at a million f
    (kept rows with random content hashes and pHashes, every fifth a near copy), then `run_ingest` as a no-op
    rerun: it walks the folders, plans (footer + stat per file), builds the duplicate index on disk (first time)
    or, the parts being the same, reads only its saved decisions (second), and sums the footers. No photo is decoded: this is the part of ingest that grows with N.
+3. The curation ledger at list-only sizes up to 1M rows: the parts written as a run writes them (each with its
+   ledger part: the ledger's share of that time), then the end of a run (`ledger.finish_run`: the totals summed
+   from the ledger parts' footers, checked, written) in its own process (its time and peak RSS: flat with N).
 CPU only; every figure is from this machine (2 cores shared with other jobs: noisy).
-Run:  python benchmarks/curation/storage.py --photos 250,1000 --rows 125000,250000,500000,1000000
+Run:  python benchmarks/curation/storage.py --photos 250,1000 --rows 125000,250000,500000,1000000 \
+          --ledger-rows 125000,250000,500000,1000000
       (writes storage.json / storage.md beside this file)
 """
 
@@ -159,6 +163,15 @@ def child_noop(folder: str, work: str, n: int) -> dict:
             "parts_made": parts.run_counts["ingest"], "peak_rss_mb": _peak_mb()}
 
 
+def _ledger_child(work: str) -> dict:
+    """The end of a run's ledger work on the ingest parts: sum the footers' counts, check, write ledger.json."""
+    from shoemodel.curation.ledger import finish_run
+
+    t = time.perf_counter()
+    counts = finish_run(Path(work), ("ingest",), {"ingest": None})
+    return {"seconds": time.perf_counter() - t, "rows": counts["ingest"]["photos"]["in"], "peak_rss_mb": _peak_mb()}
+
+
 def _listing_child(folder: str, n: int) -> dict:
     from shoemodel.curation.sources import iter_sources
 
@@ -231,6 +244,57 @@ def run_rows(tmp: Path, sizes: list[int]) -> list[dict]:
     return rows
 
 
+def run_ledger(tmp: Path, sizes: list[int]) -> list[dict]:
+    """List-only rows written as a run writes its parts (each with its ledger part), then the run's ledger end."""
+    import pyarrow as pa
+
+    from shoemodel.curation import ledger, parts
+
+    schema = pa.schema(parts.BASE_FIELDS)
+    spent = [0.0]
+    write_ledger_part = ledger.write_ledger_part
+
+    def timed(*a, **k):
+        t = time.perf_counter()
+        try:
+            return write_ledger_part(*a, **k)
+        finally:
+            spent[0] += time.perf_counter() - t
+
+    ledger.write_ledger_part = timed
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"x": [1]}), tmp / "warm.parquet", compression="zstd")  # the process's first write (~1 s) untimed
+    rows_out = []
+    try:
+        for n in sizes:
+            work = tmp / f"ledger_{n}"
+            stage = work / "ingest"
+            spent[0] = 0.0
+            t = time.perf_counter()
+            for index in range(-(-n // LIST_PART_SIZE)):
+                lo = index * LIST_PART_SIZE
+                rows = [parts.row(f"/photos/{i // FILES_PER_DIR:04d}/{i:07d}.jpg", f"{i:064x}", parts.KEPT) if i % 10
+                        else parts.row(f"/photos/{i // FILES_PER_DIR:04d}/{i:07d}.jpg", f"{i:064x}", parts.DROPPED,
+                                       "too small: 1x1, min side 32") for i in range(lo, min(n, lo + LIST_PART_SIZE))]
+                parts.write_part(stage, index, rows, schema, f"fp{index}")
+            wrote = time.perf_counter() - t
+            fin = _child("ledger", str(work))
+            assert fin["rows"] == n, fin
+            rows_out.append({"rows": n, "parts": -(-n // LIST_PART_SIZE), "write_s": round(wrote, 1),
+                             "ledger_write_s": round(spent[0], 1), "ledger_write_share_pct": round(100 * spent[0] / wrote, 1),
+                             "ledger_write_us_per_row": round(1e6 * spent[0] / n, 1),
+                             "finish_s": round(fin["seconds"], 2), "finish_us_per_row": round(1e6 * fin["seconds"] / n, 2),
+                             "finish_peak_rss_mb": fin["peak_rss_mb"],
+                             "ledger_parts_MB": round(_tree_bytes(stage / "ledger") / 1e6, 1),
+                             "stage_parts_MB": round(_tree_bytes(stage / "parts") / 1e6, 1)})
+            print(rows_out[-1], flush=True)
+            shutil.rmtree(work)
+    finally:
+        ledger.write_ledger_part = write_ledger_part
+    return rows_out
+
+
 def markdown(res: dict) -> str:
     md = ["Photos (synthetic JPEGs, 1024x768), ingest in its own process, default part_size 64:", "",
           "| photos | mode | photos MB | ingest parts MB | parts / photos | part bytes / photo | ingest ms / image | ingest peak RSS MB | read ms / image (later stages) |",
@@ -242,6 +306,18 @@ def markdown(res: dict) -> str:
            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     md += [f"| {r['rows']} | {r['listing_s']} | {r['noop_cold_index_s']} | {r['us_per_row_cold']} | {r['noop_cold_peak_rss_mb']} | "
            f"{r['noop_warm_index_s']} | {r['us_per_row_warm']} | {r['noop_warm_peak_rss_mb']} | {r['dup_index_MB']} |" for r in res["rows"]]
+    if res.get("ledger"):
+        md += ["", f"The curation ledger with list-only rows (parts of {LIST_PART_SIZE}, every tenth row dropped with a "
+               "reason), written by `parts.write_part` as a run writes them (the ledger part first, then the stage part); "
+               "then the end of a run: `ledger.finish_run` sums the footers' counts, checks them and writes ledger.json, "
+               "in its own process:", "",
+               "| rows | parts | part writes s | of which ledger parts s | ledger share of part writes | ledger µs / row | "
+               "finish_run s | µs / row | finish_run peak RSS MB | ledger parts MB | stage parts MB |",
+               "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        md += [f"| {r['rows']} | {r['parts']} | {r['write_s']} | {r['ledger_write_s']} | {r['ledger_write_share_pct']} % | "
+               f"{r['ledger_write_us_per_row']} | "
+               f"{r['finish_s']} | {r['finish_us_per_row']} | {r['finish_peak_rss_mb']} | {r['ledger_parts_MB']} | "
+               f"{r['stage_parts_MB']} |" for r in res["ledger"]]
     return "\n".join(md) + "\n"
 
 
@@ -249,13 +325,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--photos", default="250,1000", help="photo counts (comma-separated)")
     ap.add_argument("--rows", default="125000,250000,500000,1000000", help="list-only row counts")
+    ap.add_argument("--ledger-rows", default="125000,250000,500000,1000000", help="list-only row counts for the ledger")
     ap.add_argument("--tmp", default=None, help="scratch folder (default: a temporary one, removed after)")
     ap.add_argument("--child", nargs="+", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
         kind, *args = a.child
         fn = {"ingest": lambda: child_ingest(*args), "read": lambda: child_read(*args),
-              "noop": lambda: child_noop(args[0], args[1], int(args[2])), "listing": lambda: _listing_child(args[0], int(args[1]))}[kind]
+              "noop": lambda: child_noop(args[0], args[1], int(args[2])), "listing": lambda: _listing_child(args[0], int(args[1])),
+              "ledger": lambda: _ledger_child(args[0])}[kind]
         print(json.dumps(fn()))
         return
     tmp = Path(a.tmp or tempfile.mkdtemp(prefix="storage-bench-"))
@@ -264,10 +342,15 @@ def main() -> None:
         res = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "gpu": "none (CPU only)",
                            "python": platform.python_version()},
                "photos": run_photos(tmp, [int(x) for x in a.photos.split(",") if x]) if a.photos else [],
-               "rows": run_rows(tmp, [int(x) for x in a.rows.split(",") if x]) if a.rows else []}
+               "rows": run_rows(tmp, [int(x) for x in a.rows.split(",") if x]) if a.rows else [],
+               "ledger": run_ledger(tmp, [int(x) for x in a.ledger_rows.split(",") if x]) if a.ledger_rows else []}
     finally:
         if a.tmp is None:
             shutil.rmtree(tmp, ignore_errors=True)
+    previous = json.loads((HERE / "storage.json").read_text()) if (HERE / "storage.json").exists() else {}
+    for part in ("photos", "rows", "ledger"):  # a part not asked for this time keeps its earlier figures
+        if not res[part]:
+            res[part] = previous.get(part, [])
     (HERE / "storage.json").write_text(json.dumps(res, indent=2) + "\n")
     (HERE / "storage.md").write_text(markdown(res))
     print(markdown(res))

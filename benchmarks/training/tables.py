@@ -59,7 +59,8 @@ def main() -> None:
     print("\nLpS phase 2\n" + ld_table(_load("metrics/lps_diffusion/eval.json")))
     for m in ("wd", "lps_keypoints", "lps_diffusion"):
         t = _load(f"metrics/{m}/train.json")
-        print(f"\n{m}: {t['steps']} steps in {t['seconds']} s, final loss {t['final_loss']:.4f}")
+        s = _load(f"metrics/{m}/timing.json")
+        print(f"\n{m}: {t['steps']} steps in {s['seconds']} s, final loss {t['final_loss']:.4f}")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ database). Keypoints carry the schema's names and skeleton and their visibility 
 colours (black / blue / yellow), and the App opens with masks and keypoints shown; image metadata
 (width, height, size) is computed. With a WD predictor, its masks sit beside the ground truth with
 per-sample scores and a saved view of the worst samples. Dropped items from the set's recorded
-failures become tagged samples with one saved view per reason. A set whose manifest did not change
-is not reloaded.
+failures become tagged samples with one saved view per reason; a curated set's ledger adds every photo
+and person curation dropped or failed, and a quality on each record (`browse_ledger`). A set whose manifest
+did not change is not reloaded.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from shoemodel.annotation.agreement import mean_iou
+from shoemodel.annotation.browse_ledger import add_quality, ledger_samples, ledger_work_dir, save_views
 from shoemodel.compat.fiftyone import import_fiftyone
 from shoemodel.schemas.classes import CLASS_HEX, CLASS_NAMES, WEARABLE
 from shoemodel.schemas.keypoints import KEYPOINT_NAMES, SKELETON
@@ -105,8 +107,10 @@ def load_set(root: str | Path, name: str | None = None, media_dir: str | Path = 
     media = Path(media_dir) / name
     ds = fo.Dataset(name, persistent=True)
     samples = (_sample(rec, manifest.set_name, media, predictor) for rec in iter_records(root))
-    ds.add_samples(itertools.chain(samples, _failure_samples(root, media)), num_samples=manifest.num_records
-                   + manifest.num_failures, progress=False)  # streamed in batches, never the whole set in memory
+    work = ledger_work_dir(root) if manifest.ledger else None  # a curated set: its ledger says what is not in it
+    ds.add_samples(itertools.chain(samples, _failure_samples(root, media), ledger_samples(work, media) if work else ()),
+                   num_samples=manifest.num_records + manifest.num_failures,
+                   progress=False)  # streamed in batches, never the whole set in memory
 
     ds.default_skeleton = fo.KeypointSkeleton(labels=list(KEYPOINT_NAMES), edges=[list(e) for e in SKELETON])
     ds.skeletons = {"keypoints": ds.default_skeleton}
@@ -125,6 +129,9 @@ def load_set(root: str | Path, name: str | None = None, media_dir: str | Path = 
     if ds.has_field("split"):
         for split in ds.distinct("split"):
             ds.save_view(f"split-{_slug(split)}", ds.match(F("split") == split), overwrite=True)
+    if work is not None:
+        add_quality(ds, work)
+        save_views(ds)
     if ds.has_field("wd_miou"):
         ds.save_view("worst-wd", ds.exists("wd_miou").sort_by("wd_miou").limit(WORST_WD), overwrite=True)
     ds.info["manifest_sha256"] = digest  # last: an interrupted load is rebuilt next time, not reused
@@ -196,7 +203,9 @@ def _failure_samples(root: Path, media: Path) -> Iterator[Any]:
 
 def launch(name: str, address: str = "127.0.0.1", port: int = 5151, remote: bool = True) -> None:
     """Serve the App for dataset `name` and block until interrupted (remote: no browser is opened)."""
-    fo = import_fiftyone()
+    from shoemodel import quiet
 
-    session = fo.launch_app(fo.load_dataset(name), address=address, port=port, remote=remote, auto=False)
-    session.wait(-1)
+    fo = import_fiftyone()
+    with quiet.divert_prints("Could not connect session"):  # its client's retries while the App server starts
+        session = fo.launch_app(fo.load_dataset(name), address=address, port=port, remote=remote, auto=False)
+        session.wait(-1)

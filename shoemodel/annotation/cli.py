@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from shoemodel.cli_options import PARAMS, SET, command_config, group_callback, need_path
+from shoemodel.cli_options import PARAMS, SET, command_config, group_callback, need_path, param_help
 from shoemodel.cli_options import fail as _fail
 
 app = typer.Typer(no_args_is_help=True, callback=group_callback, help="Label Studio rounds for the wearable-area set (params: annotation).")
@@ -131,9 +131,9 @@ def build_cmd(params: Path | None = PARAMS, set_: list[str] | None = SET) -> Non
 
 
 @app.command("ml-backend")
-def ml_backend_cmd(checkpoint: Path | None = typer.Option(None, "--checkpoint", help="WD folder (params: annotation.ml_backend.checkpoint)."),
+def ml_backend_cmd(checkpoint: Path | None = typer.Option(None, "--checkpoint", help=param_help("WD folder.", "annotation.ml_backend.checkpoint")),
                    sam: Path | None = typer.Option(None, "--sam", help="SAM checkpoint for keypoint / box prompts (params: annotation.ml_backend.sam_checkpoint)."),
-                   port: int | None = typer.Option(None, "--port", help="Port on 127.0.0.1 (params: annotation.ml_backend.port)."),
+                   port: int | None = typer.Option(None, "--port", help=param_help("Port on 127.0.0.1.", "annotation.ml_backend.port")),
                    connect_project: bool = typer.Option(False, "--connect", help="Also add it to the round project in Label Studio (needs the server and token)."),
                    url: str = URL, token: str = TOKEN, params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
     """Serve WD pre-annotations to Label Studio (its ML backend protocol: /health /setup /predict /webhook) on 127.0.0.1."""
@@ -153,6 +153,9 @@ def ml_backend_cmd(checkpoint: Path | None = typer.Option(None, "--checkpoint", 
     import threading
 
     backend_url = f"http://{mb.host}:{server.server_address[1]}"
+    from shoemodel.children import stop_children_on_sigterm
+
+    stop_children_on_sigterm()
     thread = threading.Thread(target=server.serve_forever, name="ml-backend", daemon=True)
     thread.start()  # serving before connecting: Label Studio calls /health and /setup when the backend is added
     typer.echo(f"ML backend {backend_url} serving {server.backend_model.model_version} (Ctrl-C to stop)")
@@ -187,12 +190,12 @@ def status_cmd(url: str = URL, token: str = TOKEN, params: Path | None = PARAMS,
 
 def browse(set_root: Path = typer.Argument(..., help="A set folder (shoe_leg or wearable_area shards)."),
            name: str = typer.Option(None, "--name", help="FiftyOne dataset name (default shoemodel-<folder>)."),
-           media_dir: Path | None = typer.Option(None, "--media-dir", help="Where decoded images/masks go (params: browse.media_dir)."),
+           media_dir: Path | None = typer.Option(None, "--media-dir", help=param_help("Where decoded images/masks go.", "browse.media_dir")),
            predictor: str = typer.Option("", "--predictor", help="WD predictor 'module:factory': adds predictions and per-sample mIoU."),
            wd: Path | None = typer.Option(None, "--wd", help="WD checkpoint folder (models/wd): its predictions beside the "
                                           "ground truth, per-sample mIoU and a worst-wd saved view."),
-           address: str | None = typer.Option(None, "--address", help="App address (params: browse.address)."),
-           port: int | None = typer.Option(None, "--port", help="App port (params: browse.port)."),
+           address: str | None = typer.Option(None, "--address", help=param_help("App address.", "browse.address")),
+           port: int | None = typer.Option(None, "--port", help=param_help("App port.", "browse.port")),
            launch: bool = typer.Option(True, "--launch/--no-launch", help="Serve the App (remote mode) after loading."),
            overwrite: bool = typer.Option(False, "--overwrite", help="Rebuild the dataset even if unchanged."),
            params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
@@ -216,6 +219,9 @@ def browse(set_root: Path = typer.Argument(..., help="A set folder (shoe_leg or 
         _fail(str(exc), 1)
     typer.echo(f"dataset {ds.name}: {len(ds)} samples; saved views: {', '.join(ds.list_saved_views()) or 'none'}")
     if launch:
+        from shoemodel.children import stop_children_on_sigterm
+
+        stop_children_on_sigterm()  # the App server and MongoDB go with us
         typer.echo(f"App: http://{cfg.address}:{cfg.port} (Ctrl-C to stop; from a laptop: ssh -L {cfg.port}:localhost:{cfg.port} SERVER)")
         fob.launch(ds.name, cfg.address, cfg.port, remote=True)
 

@@ -100,9 +100,19 @@ class BackendModel:
                                            else record_input(predictor, rec))
         for t in tasks:
             if t["id"] not in images:
-                photo = self.fetch_image(t["data"].get("image", ""))
+                photo = self.task_photo(t)
                 images[t["id"]] = (photo, None) if photo_only else photo_input(predictor, photo)
         return images
+
+    def task_photo(self, task: dict[str, Any]) -> np.ndarray:
+        """The photo of a task without a pool record: the file named by `data.photo_path` when it is on this machine
+        (shoe-leg review tasks; the backend runs beside Label Studio), else fetched by its URL."""
+        from shoemodel.schemas.records import decode_image
+
+        path = task.get("data", {}).get("photo_path")
+        if path and Path(path).is_file():
+            return decode_image(Path(path).read_bytes(), "RGB", "image", path)
+        return self.fetch_image(task.get("data", {}).get("image", ""))
 
     def fetch_image(self, url: str) -> np.ndarray:
         """A task image by its URL (relative URLs are Label Studio's: the host and token come from /setup)."""
@@ -118,16 +128,22 @@ class BackendModel:
     # ---- predictions ----
     def predict_tasks(self, tasks: list[dict[str, Any]], context: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """One prediction per task, in order: a SAM mask when the context holds a prompt and SAM is loaded, else WD."""
+        from shoemodel.curation.review_tasks import is_review_task, prompt_side
+
         with self._lock:
             wd, version = self._wd, self._version
         prompts = prompt_of(context)
         use_sam = prompts is not None and self.sam() is not None
+        side = prompt_side(context)  # a prompt from the shoe-leg review tools: the answer is that shoe's brush
+        if not use_sam and tasks and all(is_review_task(t) for t in tasks):
+            return [{"result": [], "model_version": version} for _ in tasks]  # review tasks carry their prediction
         images = self.task_images(tasks, wd, photo_only=use_sam)
         out = []
         for task in tasks:
             image, content = images[task["id"]]
             if use_sam:
-                out.append(self.sam_prediction(image, *prompts))
+                out.append(self.sam_prediction(image, *prompts) if side is None
+                           else self.sam_review_prediction(image, side, *prompts[1:]))
                 continue
             mask, probs = predict(wd, image, content)
             score = 1.0 - uncertainty(probs, mask > 0) if probs is not None else None
@@ -144,6 +160,20 @@ class BackendModel:
                                     labels=point_labels[None] if points is not None else None)
         mask = np.where(masks[0], label, BACKGROUND).astype(np.uint8)
         return {"result": mask_to_results(mask), "score": float(scores[0]), "model_version": f"sam:{sam.version}"}
+
+    def sam_review_prediction(self, image: np.ndarray, side: str, points: np.ndarray | None,
+                              point_labels: np.ndarray | None, box: np.ndarray | None) -> dict[str, Any]:
+        """SAM's mask for a shoe-leg review prompt, as that shoe's brush (`curation.review_tasks`)."""
+        from shoemodel.curation.review_tasks import brush_result
+
+        sam = self.sam()
+        sam.set_image(image)
+        masks, scores = sam.predict(boxes=box[None] if box is not None else None,
+                                    points=points[None] if points is not None else None,
+                                    labels=point_labels[None] if points is not None else None)
+        mask = np.asarray(masks[0], bool)
+        return {"result": [brush_result(mask, side)] if mask.any() else [], "score": float(scores[0]),
+                "model_version": f"sam:{sam.version}"}
 
 
 def prompt_of(context: dict[str, Any] | None) -> tuple[int, np.ndarray | None, np.ndarray | None, np.ndarray | None] | None:

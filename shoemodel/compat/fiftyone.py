@@ -40,4 +40,7 @@ def import_fiftyone() -> ModuleType:
         import fiftyone
     finally:
         _metadata.metadata = original
+    from shoemodel import quiet
+
+    quiet.adopt_loggers("fiftyone", "eta")  # its import puts a stdout handler on them: MongoDB notices and the like
     return fiftyone

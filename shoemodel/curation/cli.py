@@ -25,12 +25,16 @@ _ADDR = typer.Option(None, "--address", help="Dask scheduler address; implies --
 _WORKERS = typer.Option(None, "--workers", help="LocalCluster worker processes (params: curation.executor.n_workers).")
 _WORK = typer.Option(None, "--work-dir", help="Folder of the intermediate stage tables (params: curation.work_dir; with --out X: X.work).")
 _OUT = typer.Option(None, "--out", help=f"Folder of the shoe-leg set written by `build` (params: curation.out); the stage tables then go to OUT{WORK_SUFFIX} unless --work-dir is given.")
-_QUIET = typer.Option(False, "--quiet", help="No progress bars (curation.progress=false).")
+_QUIET = typer.Option(False, "--quiet", help="No progress bars (curation.progress=false): only the stage table. The libraries' own messages are in "
+                                        "the log unless `shoemodel --verbose`.")
 _METRICS = typer.Option(None, "--metrics", help="Also write the per-stage summary JSON here (for DVC metrics).")
 
 
 def register(root: typer.Typer) -> None:
     """Add this area's command group (and any top-level commands) to the root CLI."""
+    from shoemodel.curation.review_cli import app as review_app
+
+    app.add_typer(review_app, name="review")  # curate review [import]: Label Studio review rounds
     root.add_typer(app, name="curate")
 
 
@@ -68,6 +72,8 @@ def _run(stages: tuple[str, ...], *, params: Path | None, sets: list[str] | None
     from shoemodel.parallel import executor_from_config
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from shoemodel.curation.corrections import CorrectionsError
+    from shoemodel.curation.ledger import LedgerMismatch
     from shoemodel.curation.sources import SourceNotFound
     from shoemodel.store.atomic import user_os_error
     from shoemodel.store.lock import FolderLocked, folder_locks
@@ -85,7 +91,7 @@ def _run(stages: tuple[str, ...], *, params: Path | None, sets: list[str] | None
         with folder_locks(*folders, command="shoemodel curate " + " ".join(stages)), \
                 executor_from_config(executor_config(cfg)) as ex:
             summary = run_all(cfg, cfg.out, ex, stages)
-    except (FolderLocked, SourceNotFound, OSError) as exc:
+    except (FolderLocked, SourceNotFound, LedgerMismatch, CorrectionsError, OSError) as exc:
         if isinstance(exc, OSError) and not isinstance(exc, SourceNotFound) and not user_os_error(exc):
             raise
         fail(str(exc))
@@ -147,6 +153,37 @@ for _stage in STAGES:
 app.command("run", help="All stages in order (" + " -> ".join(stage_names()) + "); each resumes where a crashed run stopped.")(_run_command)
 
 
+def _work_of(out: Path | None, params: Path | None, set_: list[str] | None) -> tuple[Path, Path]:
+    """(the run's --out folder or work folder as given, its work folder with the stage tables)."""
+    if out is None:
+        out = Path(_config(params, set_, quiet=True).work_dir)
+    work = out if (out / "ingest").is_dir() else Path(f"{out}{WORK_SUFFIX}")
+    if not (work / "ingest").is_dir():
+        fail(f"no curation stage tables at {out} or {work} (run `shoemodel curate run --out {out}` first)")
+    return out, work
+
+
+@app.command("report", help="One self-contained HTML page of a run: funnel, counts and thumbnails per reason, quality, failed files.")
+def _report_command(out: Path | None = typer.Argument(None, help=f"The run's --out folder (its tables are in OUT{WORK_SUFFIX}) or a work folder (default: the params' curation.work_dir)."),
+                    html: Path | None = typer.Option(None, "--html", help="Where to write the page (default: OUT.report.html)."),
+                    per_reason: int = typer.Option(6, "--per-reason", help="Thumbnails per reason."),
+                    worst: int = typer.Option(24, "--worst", help="How many of the lowest-quality kept records to show."),
+                    params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
+    from shoemodel.curation.report_html import write_report
+
+    out, work = _work_of(out, params, set_)
+    if per_reason < 0 or worst < 0:
+        fail("--per-reason and --worst must be at least 0")
+    target = html or Path(f"{out}.report.html")
+    set_root = out if (out / "manifest.json").exists() else None
+    try:
+        data = write_report(work, target, set_root, per_reason=per_reason, worst=worst)
+    except (OSError, ValueError) as exc:
+        fail(f"curate report: {exc}")
+    typer.echo(f"wrote {target}: {sum(len(v) for v in data.examples.values())} examples over {len(data.examples)} "
+               f"reasons, {len(data.worst)} worst kept, {data.failed_total} failed")
+
+
 @app.command("show", help="Contact sheet PNG of kept and dropped photos (keypoints, skeleton, mask outline, drop reason).")
 def _show_command(out: Path | None = typer.Argument(None, help=f"The run's --out folder (its tables are in OUT{WORK_SUFFIX}) or a work folder (default: the params' curation.work_dir)."),
                   n: int = typer.Option(32, "--n", help="Photos on the sheet (half kept, half dropped when both exist)."),
@@ -155,11 +192,7 @@ def _show_command(out: Path | None = typer.Argument(None, help=f"The run's --out
                   params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
     from shoemodel.curation.show import contact_sheet
 
-    if out is None:
-        out = Path(_config(params, set_, quiet=True).work_dir)
-    work = out if (out / "ingest").is_dir() else Path(f"{out}{WORK_SUFFIX}")
-    if not (work / "ingest").is_dir():
-        fail(f"no curation stage tables at {out} or {work} (run `shoemodel curate run --out {out}` first)")
+    out, work = _work_of(out, params, set_)
     if n < 1:
         fail("--n must be at least 1")
     target = png or Path(f"{out}.show.png")

@@ -127,6 +127,26 @@ class BuildConfig:
 
 
 @dataclass
+class ReviewConfig:
+    """`shoemodel curate review`: a Label Studio review round of the shoe-leg set, and the corrections table that
+    `curate build` applies on every run (docs/curation.md, "Review rounds")."""
+
+    #: The corrections table (JSON lines, one per reviewed person; git-tracked, the `curate_build` stage's dep).
+    corrections: ParamPath = "annotation/review/corrections.jsonl"
+    project_title: str = "shoemodel shoe-leg review"  # the Label Studio project of the review rounds
+    #: Folder the review photos are written below (<document_root>/images/); Label Studio must serve it.
+    document_root: ParamPath = "data/annotation/review"
+    #: Prefix that turns a path relative to document_root into a URL Label Studio loads (local files by default:
+    #: the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT is data/annotation, as for the wearable-area rounds).
+    image_url_prefix: str = "/data/local-files/?d=review/"
+    n: int = 200  # kept records per round, lowest review priority (mask QC, later the quality score) first
+    #: Also send persons the segment stage dropped with a reason starting with this ("" none; e.g. "mask qc").
+    dropped_reason: str = ""
+    n_dropped: int = 0  # how many such persons (0: as many as `n`)
+    timeout_s: float = 60.0  # per Label Studio request
+
+
+@dataclass
 class CurationConfig:
     """All curation settings; `executor` says where the stages run, `gpu_resources` what GPU stages ask Dask for."""
 
@@ -137,6 +157,7 @@ class CurationConfig:
     pose: PoseConfig = field(default_factory=PoseConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     build: BuildConfig = field(default_factory=BuildConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     gpu_resources: dict[str, float] = field(default_factory=lambda: {"GPU": 1})
     fused: bool = False  # detect -> pose -> segment back to back on each decoded batch (one task, three parts)

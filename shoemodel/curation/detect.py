@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from shoemodel.curation import backends, parts
 from shoemodel.curation.config import DetectConfig
+from shoemodel.curation.ledger import PERSON_VERDICTS
 from shoemodel.curation.prefetch import failure_reason
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,37 @@ def full_frame(cfg: DetectConfig) -> FullFrameDetector:
     return FullFrameDetector()
 
 
+#: Why a photo has no person left, by how far its best box got through the filters (a box's level is the first
+#: filter it fails; 4 = it passes them all).
+IMAGE_REASONS = ("no person", "person too small", "lower legs not in the box", "feet hidden by another person")
+#: The same, said of one box (the ledger's per-person reason); a box past max_persons is dropped too.
+PERSON_REASONS = ("low score", "person too small", "lower legs not in the box", "feet hidden by another person")
+
+
+def person_checks(det: np.ndarray, kpts: np.ndarray | None, width: int, height: int, cfg: DetectConfig,
+                  box_edge_rule: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per box: its level (the first filter it fails, 4 when none), and the value and threshold of that filter."""
+    n = len(det)
+    values = np.zeros((4, n), np.float64)
+    limits = np.zeros((4, n), np.float64)
+    passed = np.ones((4, n), bool)
+    values[0], limits[0] = det[:, 4], cfg.score_threshold
+    passed[0] = det[:, 4] >= cfg.score_threshold
+    values[1], limits[1] = (det[:, 3] - det[:, 1]) / max(height, 1), cfg.min_box_height_frac
+    passed[1] = (det[:, 3] - det[:, 1]) >= cfg.min_box_height_frac * height
+    if kpts is not None:
+        values[2], limits[2] = kpts[:, list(ANKLES), 2].max(1), cfg.min_ankle_score
+        passed[2] = values[2] >= cfg.min_ankle_score
+    elif box_edge_rule and cfg.bottom_margin_frac > 0:
+        values[2], limits[2] = det[:, 3] / max(height, 1), 1 - cfg.bottom_margin_frac
+        passed[2] = det[:, 3] <= height * (1 - cfg.bottom_margin_frac) - 1e-3
+    values[3], limits[3] = feet_occlusion(det), cfg.max_feet_occlusion
+    passed[3] = values[3] <= cfg.max_feet_occlusion
+    level = np.where(passed.all(0), 4, np.argmin(passed, axis=0)) if n else np.zeros(0, int)
+    pick = np.minimum(level, 3)
+    return level, values[pick, np.arange(n)], limits[pick, np.arange(n)]
+
+
 def select_persons(det: np.ndarray, kpts: np.ndarray | None, width: int, height: int,
                    cfg: DetectConfig, box_edge_rule: bool = True) -> tuple[np.ndarray, str | None]:
     """Persons that pass the filter, largest first (at most max_persons), or the reason none did.
@@ -75,29 +107,36 @@ def select_persons(det: np.ndarray, kpts: np.ndarray | None, width: int, height:
     A person passes with a confident, tall enough box whose lower legs are in view (ankle scores for pose
     detectors, else the box ends above the image bottom) and whose feet no other person in front hides.
     """
+    keep, reason, _ = select_with_verdicts(det, kpts, width, height, cfg, box_edge_rule)
+    return keep, reason
+
+
+def select_with_verdicts(det: np.ndarray, kpts: np.ndarray | None, width: int, height: int, cfg: DetectConfig,
+                         box_edge_rule: bool = True) -> tuple[np.ndarray, str | None, list[dict[str, Any]]]:
+    """`select_persons` plus every box's verdict for the ledger: person index (kept boxes first, in the order the
+    row holds them, so it is the record id's; then the dropped ones in detector order), box, outcome, reason and
+    the value and threshold of the filter it failed."""
     if len(det) == 0:
-        return det, "no person"
-    ok = det[:, 4] >= cfg.score_threshold
+        return det, "no person", []
+    level, values, limits = person_checks(det, kpts, width, height, cfg, box_edge_rule)
+    ok = level == 4
+    passing = np.flatnonzero(ok)
+    area = (det[passing, 2] - det[passing, 0]) * (det[passing, 3] - det[passing, 1])
+    order = passing[np.argsort(-area, kind="stable")]
+    chosen, extra = order[: cfg.max_persons], order[cfg.max_persons:]
+    verdicts = [{"person": j, "box": det[i].tolist(), "outcome": parts.KEPT, "reason": None, "level": 4}
+                for j, i in enumerate(chosen)]
+    for rank, i in enumerate(extra, start=len(chosen)):
+        verdicts.append({"box": det[i].tolist(), "outcome": parts.DROPPED, "level": 4, "value": rank + 1,
+                         "threshold": cfg.max_persons, "reason": f"beyond max_persons: {rank + 1} > {cfg.max_persons}"})
+    for i in np.flatnonzero(~ok):
+        verdicts.append({"box": det[i].tolist(), "outcome": parts.DROPPED, "level": int(level[i]),
+                         "reason": PERSON_REASONS[level[i]], "value": float(values[i]), "threshold": float(limits[i])})
+    for j, v in enumerate(verdicts[len(chosen):], start=len(chosen)):
+        v["person"] = j
     if not ok.any():
-        return det[:0], "no person"
-    ok &= (det[:, 3] - det[:, 1]) >= cfg.min_box_height_frac * height
-    if not ok.any():
-        return det[:0], "person too small"
-    if kpts is not None:
-        legs = kpts[:, list(ANKLES), 2].max(1) >= cfg.min_ankle_score
-    elif box_edge_rule and cfg.bottom_margin_frac > 0:
-        legs = det[:, 3] <= height * (1 - cfg.bottom_margin_frac) - 1e-3
-    else:
-        legs = np.ones(len(det), bool)
-    ok &= legs
-    if not ok.any():
-        return det[:0], "lower legs not in the box"
-    ok &= feet_occlusion(det) <= cfg.max_feet_occlusion
-    if not ok.any():
-        return det[:0], "feet hidden by another person"
-    keep = det[ok]
-    area = (keep[:, 2] - keep[:, 0]) * (keep[:, 3] - keep[:, 1])
-    return keep[np.argsort(-area, kind="stable")][: cfg.max_persons], None
+        return det[:0], IMAGE_REASONS[int(level.max())], verdicts
+    return det[chosen], None, verdicts
 
 
 def feet_occlusion(det: np.ndarray, foot_frac: float = 0.15) -> np.ndarray:
@@ -151,11 +190,12 @@ def detect_decoded(batch: list[dict[str, Any]], decoded: list[Any], detector: Pe
             out.append(parts.row(r["source_uri"], r["content_hash"], parts.FAILED, f"detect: {type(res).__name__}: {res}"))
             continue
         det, kp = res
-        keep, reason = select_persons(det, kp, im.shape[1], im.shape[0], cfg,
-                                      not getattr(detector, "whole_frame", False))
+        keep, reason, verdicts = select_with_verdicts(det, kp, im.shape[1], im.shape[0], cfg,
+                                                      not getattr(detector, "whole_frame", False))
         status = parts.KEPT if reason is None else parts.DROPPED
         out.append(parts.row(r["source_uri"], r["content_hash"], status, reason,
-                             boxes=keep.reshape(-1).tolist() if reason is None else None, num_persons=int(len(det))))
+                             boxes=keep.reshape(-1).tolist() if reason is None else None, num_persons=int(len(det)),
+                             **{PERSON_VERDICTS: verdicts}))
     return out
 
 

@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from shoemodel.curation import models, parts, runtime_log
+from shoemodel.curation import ledger, models, parts, runtime_log
 from shoemodel.curation.config import CurationConfig
 from shoemodel.curation.detect import detect_decoded
 from shoemodel.curation.pose import pose_decoded
@@ -48,12 +48,14 @@ def fused_part(task: tuple[int, tuple[frozenset[int], dict[str, str]]], work_dir
         upstream_redone = any(done[n] is None for n in done)
         done[s.name] = None if upstream_redone else _existing(work_dir, s.name, index, fingerprints[s.name])
     out: dict[str, list[dict[str, Any]]] = {name: [] for name in FUSED}
+    ins: dict[str, list[dict[str, Any]]] = {name: [] for name in FUSED}  # each stage's input rows, for its ledger
     rows = kept_rows(work_dir, index, (INGEST,), duplicates)
     det = sections["detect"]
     for b in batches(rows, det.batch_size, det.loader_threads):
         current, images = b.rows, b.images
         for s in stages:
             made = _run(s.name, current, images, mdl[s.name], sections[s.name], done[s.name])
+            ins[s.name] += current
             out[s.name] += made
             kept = {r["source_uri"]: r for r in made if r["status"] == parts.KEPT}
             pairs = [(r, im) for r, im in zip(current, images) if r["source_uri"] in kept]
@@ -61,7 +63,8 @@ def fused_part(task: tuple[int, tuple[frozenset[int], dict[str, str]]], work_dir
             images = [im for _, im in pairs]
     for s in stages:  # in chain order, so a crash never leaves a part without its upstream part
         if done[s.name] is None:
-            parts.write_part(stage_dir(work_dir, s.name), index, out[s.name], s.schema, fingerprints[s.name])
+            parts.write_part(stage_dir(work_dir, s.name), index, out[s.name], s.schema, fingerprints[s.name],
+                             ledger_rows=ledger.entries(s.name, ins[s.name], out[s.name], sections[s.name]))
     final = out["segment"] if done["segment"] is None else list(done["segment"].values())
     return index, Counter(r["status"] for r in final)
 
@@ -79,7 +82,7 @@ def _run(name: str, rows: list[dict[str, Any]], images: list[Any], model: Any, c
 
 
 def _payload(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k not in ("status", "reason", "source_uri", "content_hash")}
+    return {k: v for k, v in row.items() if k not in ("status", "reason", "source_uri", "content_hash", *ledger.SIDE_KEYS)}
 
 
 def _existing(work_dir: str, name: str, index: int, fingerprint: str) -> dict[str, dict[str, Any]] | None:

@@ -37,14 +37,15 @@ from shoemodel.curation.sources import (
     used_sources,
 )
 from shoemodel.curation.storage import COPY, REFERENCE, check_mode, needs_upright, storage_for, upright_image
+from shoemodel.store.content_cache import cache_dir
 
 INGEST_SCHEMA = pa.schema(parts.BASE_FIELDS + [
     pa.field("width", pa.int32()),
     pa.field("height", pa.int32()),
     pa.field("format", pa.string()),
     pa.field("phash", pa.string()),
-    pa.field("size", pa.int64()),  # of the source file, with mtime_ns: the fast "unchanged" check on a rerun
-    pa.field("mtime_ns", pa.int64()),
+    pa.field("size", pa.int64()),  # of the source file, with its mtime: the fast "unchanged" check on a rerun
+    pa.field("mtime_ns", pa.int64()),  # null in a written part: the mtimes live in the stage's stamps (_write_stamps)
     pa.field("orientation", pa.int32()),  # EXIF orientation of the source file (1: upright as stored)
     pa.field("stored", pa.string()),  # copy: `image` holds the bytes; reference: read from source_uri, hash-checked
     pa.field("image", pa.binary()),  # the upright encoded photo (copy rows only)
@@ -170,9 +171,58 @@ def _part_fingerprint(settings_fp: str, rows: list[dict[str, Any]]) -> str:
     return parts.fingerprint_of([settings_fp, [(r["source_uri"], r["content_hash"], r["status"], r["reason"]) for r in rows]])
 
 
+STAMPS_DIR = "stamps"  # in cache_dir(stage): per part, {uri: [size, mtime_ns, sha256]} of its files as read
+
+
+def _stamps_path(stage_dir: str | Path, index: int) -> Path:
+    return cache_dir(stage_dir) / STAMPS_DIR / f"part-{index:06d}.json"
+
+
+def _write_stamps(stage_dir: str | Path, index: int, rows: list[dict[str, Any]]) -> None:
+    """Move each row's mtime out of the part (which must hash the same in a fresh clone) into the part's stamp file,
+    with the size and SHA-256 it goes with: a stamp counts only for the content the part holds."""
+    from shoemodel.store.atomic import atomic_write_text
+
+    stamps = {r["source_uri"]: [r["size"], r["mtime_ns"], r["content_hash"]] for r in rows if r["mtime_ns"] is not None}
+    for r in rows:
+        r["mtime_ns"] = None
+    path = _stamps_path(stage_dir, index)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(stamps))
+
+
+def _refresh_stamps(stage_dir: str | Path, index: int, rows: list[dict[str, Any]], stamps: dict[str, list]) -> None:
+    """After a kept part's local files were confirmed (by hash where their stamps were missing, as in a fresh clone,
+    or stale), note their present mtimes, so the next run trusts them on size + mtime instead of hashing again."""
+    from shoemodel.store.atomic import atomic_write_text
+
+    now = dict(stamps)
+    for r in rows:
+        path = local_path(r["source_uri"])
+        if path is None or r["content_hash"] is None:
+            continue
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        now[r["source_uri"]] = [st.st_size, st.st_mtime_ns, r["content_hash"]]
+    if now != stamps:
+        path = _stamps_path(stage_dir, index)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(now))
+
+
+def _read_stamps(stage_dir: str | Path, index: int) -> dict[str, list]:
+    try:
+        return json.loads(_stamps_path(stage_dir, index).read_text())
+    except (OSError, ValueError):
+        return {}  # none (a fresh clone): the files are hashed once, as on any mtime change
+
+
 def _ingest_part(task: tuple[int, list[str]], stage_dir: str, cfg: IngestConfig, settings_fp: str) -> tuple[int, Counter]:
     index, uris = task
     rows = [ingest_one(u, cfg) for u in uris]
+    _write_stamps(stage_dir, index, rows)  # before the part: a stamp without its part matches no content there
     parts.write_part(stage_dir, index, rows, INGEST_SCHEMA, _part_fingerprint(settings_fp, rows))
     return index, Counter(r["status"] for r in rows)
 
@@ -204,6 +254,15 @@ def _content_unchanged(uri: str, size: int | None, mtime: int | None, digest: st
         return hashlib.sha256(path.read_bytes()).hexdigest() == digest
     except OSError:
         return False
+
+
+def _mtime(row: dict[str, Any], stamps: dict[str, list]) -> int | None:
+    """The mtime the file had when the part read it: from the part's stamps (for the same size and content), or from
+    the row itself in a part written before the stamps moved out of it."""
+    stamp = stamps.get(row["source_uri"])
+    if stamp and stamp[0] == row["size"] and stamp[2] == row["content_hash"]:
+        return stamp[1]
+    return row.get("mtime_ns")
 
 
 def _remote_unchanged(uri: str, size: int | None, mtime: int | None, digest: str | None) -> bool:
@@ -260,6 +319,7 @@ def plan_ingest(stage_dir: Path, listing: Iterable[str], settings_fp: str, new_u
         try:
             rows = parts.read_part(stage_dir, index, ["source_uri", "content_hash", "status", "reason", "size", "mtime_ns",
                                                       "stored"], missing_ok=True)
+            stamps = _read_stamps(stage_dir, index)
         except Exception:  # noqa: BLE001 - a damaged part: its files are listed again as new
             rows = None
         if fp is None or rows is None:
@@ -268,9 +328,10 @@ def plan_ingest(stage_dir: Path, listing: Iterable[str], settings_fp: str, new_u
             continue
         sizes[index] = len(rows)
         if _part_fingerprint(settings_fp, rows) == fp and all(
-                _content_unchanged(r["source_uri"], r["size"], r["mtime_ns"], r["content_hash"], r.get("stored"))
+                _content_unchanged(r["source_uri"], r["size"], _mtime(r, stamps), r["content_hash"], r.get("stored"))
                 and _storage_unchanged(r, cfg) for r in rows):
             clean.add(index)
+            _refresh_stamps(stage_dir, index, rows, stamps)
         for r in rows:
             _add_place(where, r["source_uri"], index)
     listed = dict.fromkeys(sizes, 0)
@@ -353,7 +414,7 @@ def find_duplicates(stage_dir: str | Path, cfg: IngestConfig) -> list[list]:
     """
     stage_dir = Path(stage_dir)
     indices = parts.part_indices(stage_dir)
-    fps = {i: parts.part_fingerprint(stage_dir, i) for i in indices}
+    fps = {i: parts.part_fingerprint(stage_dir, i, check_ledger=False) for i in indices}  # plan_ingest checked them
     saved = DuplicateIndex.saved_decisions(stage_dir, cfg.phash_max_distance, cfg.near_duplicates, fps)
     if saved is not None and (stage_dir / INDEX_FILE).exists():
         return saved  # the same parts as last time: nothing to decide, the index stays on disk

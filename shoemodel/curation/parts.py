@@ -81,9 +81,18 @@ def part_path(stage_dir: str | Path, index: int) -> Path:
 
 
 def write_part(stage_dir: str | Path, index: int, rows: list[dict[str, Any]], schema: pa.Schema,
-               fingerprint: str | None = None) -> Path:
-    """Write one part atomically (a crash leaves either the whole part or nothing); its fingerprint goes in the footer."""
+               fingerprint: str | None = None, *, ledger_rows: list[dict[str, Any]] | None = None) -> Path:
+    """Write one part atomically (a crash leaves either the whole part or nothing); its fingerprint goes in the footer.
+
+    Its ledger part (`ledger_rows`, default: one row per photo from the rows' status and reason) is written
+    first with the same fingerprint: a crash between the two leaves a ledger part whose stage part is missing,
+    so the part is redone (`part_fingerprint` trusts a part only with its ledger part)."""
+    from shoemodel.curation import ledger
+
     final = Path(stage_dir) / PART_DIR / part_name(index)
+    if ledger_rows is None:
+        ledger_rows = ledger.photo_entries(Path(stage_dir).name, rows)
+    ledger.write_ledger_part(stage_dir, index, ledger_rows, fingerprint)
     meta = {**(schema.metadata or {}), COUNTS_KEY: json.dumps(_counts(rows), sort_keys=True).encode()}
     if fingerprint is not None:
         meta[FP_KEY] = fingerprint.encode()
@@ -97,16 +106,22 @@ def write_part(stage_dir: str | Path, index: int, rows: list[dict[str, Any]], sc
     return final
 
 
-def part_fingerprint(stage_dir: str | Path, index: int) -> str | None:
-    """The fingerprint in a part's footer; None when the part is missing or damaged (then it is redone).
+def part_fingerprint(stage_dir: str | Path, index: int, *, check_ledger: bool = True) -> str | None:
+    """The fingerprint in a part's footer; None when the part is missing or damaged, or its ledger part is missing
+    or was made for another fingerprint (then it is redone). `check_ledger=False`: the part's content fingerprint
+    alone, for a reader that only keys on it (its own stage decides whether the part is redone).
 
     A sound part written without one (by an older version, or by hand) is keyed on its file's SHA-256."""
+    from shoemodel.curation.ledger import has_ledger, ledger_fingerprint
+
     path = part_path(stage_dir, index)
     try:
         meta = pq.read_schema(path).metadata or {}
         fp = meta.get(FP_KEY)
         if fp:
-            return fp.decode()
+            return fp.decode() if not check_ledger or ledger_fingerprint(stage_dir, index) == fp.decode() else None
+        if check_ledger and not has_ledger(stage_dir, index):
+            return None
         from shoemodel.store.manifest import file_sha256
 
         return "file-" + file_sha256(path)[:16]
@@ -142,6 +157,7 @@ def prepare_stage_dir(stage_dir: str | Path, fingerprint: str) -> None:
     fp = d / FINGERPRINT
     (d / PART_DIR).mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(d / PART_DIR)
+    remove_stale_temporaries(d / "ledger")
     if not fp.exists() or json.loads(fp.read_text() or "{}").get("fingerprint") != fingerprint:
         atomic_write_text(fp, json.dumps({"fingerprint": fingerprint}))
 
@@ -154,6 +170,9 @@ def remove_parts_except(stage_dir: str | Path, keep: Iterable[int]) -> int:
         if index not in keep:
             part_path(stage_dir, index).unlink(missing_ok=True)
             n += 1
+    from shoemodel.curation.ledger import remove_ledger_parts_except
+
+    remove_ledger_parts_except(stage_dir, keep)
     return n
 
 

@@ -23,7 +23,9 @@ class PersonMasker:
     def __init__(self, model: str = "selfie", box_padding: float = 0.25):
         if model not in PERSON_MASK_MODELS[:2]:
             raise ValueError(f"curation.segment.person_mask '{model}' unknown; use {', '.join(PERSON_MASK_MODELS)}")
-        import mediapipe as mp
+        from shoemodel.compat.mediapipe import import_mediapipe
+
+        mp = import_mediapipe()
 
         self.model = model
         if model == "selfie":

@@ -106,9 +106,27 @@ def run_all(cfg: CurationConfig, out_root: str | Path, executor: Any = None, sta
             continue
         res = run_stage(name, cfg, out_root, executor)
         out[name] = res.to_dict() if isinstance(res, StageSummary) else build_summary(res)
+    if "build" not in stages:  # build checks the whole funnel itself, before it writes the manifest
+        from shoemodel.curation.ledger import finish_run
+        from shoemodel.curation.stages import upstreams
+
+        finish_run(cfg.work_dir, stages, upstreams())
+    add_persons(out, Path(cfg.work_dir))
     Path(cfg.work_dir).mkdir(parents=True, exist_ok=True)
     (Path(cfg.work_dir) / "summary.json").write_text(json.dumps(out, indent=2) + "\n")
     return out
+
+
+def add_persons(summary: dict[str, Any], work_dir: Path) -> None:
+    """Each stage's person counts from the run's ledger totals (photos are the stage summaries' own counts)."""
+    from shoemodel.curation.ledger import PERSONS, TOTALS
+
+    p = work_dir / TOTALS
+    counts = json.loads(p.read_text()) if p.exists() else {}
+    for name, s in summary.items():
+        persons = counts.get(name, {}).get(PERSONS)
+        if persons and persons["in"]:
+            s["persons"] = persons
 
 
 def build_summary(manifest: Any) -> dict[str, Any]:
@@ -126,4 +144,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         d = ", ".join(f"{k} {v}" for k, v in s["dropped"].items()) or "-"
         f = ", ".join(f"{k} {v}" for k, v in s["failed"].items()) or "-"
         lines.append(f"{name:<8} {s['inputs']:>6} {s['kept']:>6}  {d} / {f}")
+        if s.get("persons"):  # persons dropped inside a kept photo are counted too
+            p = s["persons"]
+            d = ", ".join(f"{k} {v}" for k, v in p["dropped"].items()) or "-"
+            f = ", ".join(f"{k} {v}" for k, v in p["failed"].items()) or "-"
+            lines.append(f"{'  persons':<8} {p['in']:>6} {p['kept']:>6}  {d} / {f}")
     return "\n".join(lines)

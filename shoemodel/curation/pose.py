@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from shoemodel.curation import backends, parts
 from shoemodel.curation.config import PoseConfig
+from shoemodel.curation.ledger import PERSON_REASONS
 from shoemodel.curation.prefetch import failure_reason
 from shoemodel.schemas.keypoints import KEYPOINT_NAMES, wholebody_to_shoeleg
 
@@ -165,20 +166,22 @@ def pose_decoded(batch: list[dict[str, Any]], images: list[Any], estimator: Whol
 
 def _choose(r: dict[str, Any], wb: np.ndarray, boxes: np.ndarray, width: int, height: int, cfg: PoseConfig) -> dict[str, Any]:
     """Every person whose points pass the filters (in detect order); dropped with the first person's reason if none."""
-    reasons, kept = [], []
+    verdicts: list[str | None] = []  # per box: None (kept) or its reason (the ledger records each)
+    kept = []
     for i, (person, box) in enumerate(zip(wb, boxes)):
         k = to_shoeleg(person, width, height, cfg.min_point_score)
         if cfg.derive_heel:
             k = derive_heels(k, wholebody_to_shoeleg(person))
         k[outside_box(k, box, cfg.box_slack)] = 0
         reason = quality_reason(k, box, cfg)
+        verdicts.append(reason)
         if reason is None:
             kept.append((i, k, box))
-        else:
-            reasons.append(reason)
+    reasons = [v for v in verdicts if v is not None]
     if not kept:
-        return parts.row(r["source_uri"], r["content_hash"], parts.DROPPED, reasons[0] if reasons else "no person box")
+        return parts.row(r["source_uri"], r["content_hash"], parts.DROPPED, reasons[0] if reasons else "no person box",
+                         **{PERSON_REASONS: verdicts})
     return parts.row(r["source_uri"], r["content_hash"], parts.KEPT, None,
                      keypoints=np.concatenate([k.reshape(-1) for _, k, _ in kept]).tolist(),
                      person_box=np.concatenate([np.asarray(b, np.float32).reshape(-1) for _, _, b in kept]).tolist(),
-                     person_index=[i for i, _, _ in kept])
+                     person_index=[i for i, _, _ in kept], **{PERSON_REASONS: verdicts})

@@ -37,7 +37,9 @@ class MediaPipePose:
     name = "mediapipe"
 
     def __init__(self, model_complexity: int = 1, box_padding: float = 0.25):
-        import mediapipe as mp
+        from shoemodel.compat.mediapipe import import_mediapipe
+
+        mp = import_mediapipe()
 
         self._pose = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=model_complexity,
                                             enable_segmentation=False, min_detection_confidence=0.3)

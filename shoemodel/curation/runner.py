@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from shoemodel.curation import models, parts, runtime_log
+from shoemodel.curation import ledger, models, parts, runtime_log
 from shoemodel.curation.stage_io import INGEST, kept_rows, stage_dir
 from shoemodel.curation.stages import Stage, lineage
 from shoemodel.store.atomic import atomic_write_text
@@ -27,8 +27,10 @@ def run_part(task: tuple[int, tuple[frozenset[int], str]], stage: Stage, work_di
     index, (duplicates, fingerprint) = task
     model = models.cached(stage.name, cfg, stage.build_model)
     runtime_log.note(stage_dir(work_dir, stage.name), run_id, model, models.builds(stage.name, cfg))
-    rows = stage.rows(kept_rows(work_dir, index, lineage(stage.upstream), duplicates), model, cfg)
-    parts.write_part(stage_dir(work_dir, stage.name), index, rows, stage.schema, fingerprint)
+    inputs = kept_rows(work_dir, index, lineage(stage.upstream), duplicates)
+    rows = stage.rows(inputs, model, cfg)
+    parts.write_part(stage_dir(work_dir, stage.name), index, rows, stage.schema, fingerprint,
+                     ledger_rows=ledger.entries(stage.name, inputs, rows, cfg))
     return index, Counter(r["status"] for r in rows)
 
 
@@ -47,7 +49,7 @@ def upstream_fingerprints(up_dir: Path) -> dict[int, str]:
     """Part index -> fingerprint read from each upstream part's footer; a part without one is skipped."""
     out = {}
     for i in parts.part_indices(up_dir):
-        up = parts.part_fingerprint(up_dir, i)
+        up = parts.part_fingerprint(up_dir, i, check_ledger=False)  # the upstream stage checks its own parts
         if up is not None:
             out[i] = up
     return out
@@ -94,7 +96,9 @@ def finish_stage(stage: Stage, out_dir: Path, info: dict[str, Any]) -> parts.Sta
     summary.extra = {**info, **({"runtime": runtimes} if runtimes else {})}
     parts.write_summary(out_dir, summary)
     text = json.dumps({"model_builds_per_process": loads}, indent=2) + "\n"
-    runtime = Path(out_dir) / "runtime.json"
+    runtime = runtime_log.loads_path(out_dir)
     if not (runtime.exists() and runtime.read_text() == text):  # a no-op run writes nothing
+        runtime.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(runtime, text)
+    (Path(out_dir) / runtime_log.LOADS_FILE).unlink(missing_ok=True)  # where older versions wrote it
     return summary

@@ -1,8 +1,8 @@
 """Contact sheet of a curation run: kept and dropped photos in one PNG, so a user sees what curation did in seconds.
 
 Each tile is one photo: the detected person boxes, per kept person its 12 keypoints with the skeleton and
-its shoe-mask outline (green), per dropped person its reason; a photo dropped earlier shows the stage and
-reason it stopped at. It reads the stage tables of the work folder only (nothing is rerun).
+its shoe-mask outline (green), per dropped person (at detect, pose or segment: the ledger's rows) its box in red
+and its reason; a photo dropped earlier shows the stage and reason it stopped at. It reads the stage tables of the work folder only (nothing is rerun).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from shoemodel.curation import parts
+from shoemodel.curation.ledger import duplicate_map
 from shoemodel.curation.stage_io import decode_rgb, stage_dir
 from shoemodel.curation.storage import row_image_bytes
 from shoemodel.schemas.keypoints import SKELETON, SKELETON_COLORS
@@ -33,6 +34,7 @@ class Tile:
     reason: str | None
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 5), np.float32))
     persons: list[dict[str, Any]] = field(default_factory=list)  # keypoints (12,3), box, mask (bytes|None), reason
+    dropped: list[dict[str, Any]] = field(default_factory=list)  # persons dropped at any stage: box, stage, reason (ledger)
 
 
 def collect(work_dir: str | Path) -> list[Tile]:
@@ -41,13 +43,36 @@ def collect(work_dir: str | Path) -> list[Tile]:
     ingest = stage_dir(work_dir, "ingest")
     if not parts.part_indices(ingest):
         raise FileNotFoundError(f"no curation stage tables in {work_dir} (run `shoemodel curate run` first)")
+    dups = duplicate_map(ingest)
     for index in parts.part_indices(ingest):
         rows = {s: {r["source_uri"]: r for r in _read(work_dir, s, index)} for s in MODEL_STAGES}
-        for r in parts.read_part(ingest, index):
+        dropped = _dropped_persons(work_dir, index)
+        for pos, r in enumerate(parts.read_part(ingest, index)):
             if r["status"] != parts.KEPT:
                 continue
             tiles.append(_tile(r, rows))
+            tiles[-1].dropped = dropped.get(r["source_uri"], [])
+            if (index, pos) in dups:  # ingest's duplicate pass: no later stage saw it
+                tiles[-1].reason = f"duplicate of {Path(dups[(index, pos)]).name}"
     return tiles
+
+
+def _dropped_persons(work_dir: str | Path, index: int) -> dict[str, list[dict[str, Any]]]:
+    """uri -> the persons of its photo dropped at some stage, with the stage and reason code (the ledger's rows)."""
+    import pyarrow.parquet as pq
+
+    from shoemodel.curation.ledger import KEPT, ledger_path
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for s in MODEL_STAGES:
+        path = ledger_path(stage_dir(work_dir, s), index)
+        if not path.exists():
+            continue
+        for r in pq.read_table(path, columns=["source_uri", "person", "box", "outcome", "reason"]).to_pylist():
+            if r["person"] is not None and r["outcome"] != KEPT and r["box"] is not None:
+                out.setdefault(r["source_uri"], []).append({"box": r["box"], "stage": s, "reason": r["reason"],
+                                                            "person": r["person"]})
+    return out
 
 
 def _read(work_dir: str | Path, stage: str, index: int) -> list[dict[str, Any]]:
@@ -125,9 +150,16 @@ def draw_tile(t: Tile, size: int = 320) -> np.ndarray:
                 cv2.circle(canvas, _p((x, y), s), 2, (255, 0, 0), -1)
         if p["mask"] is None and p["reason"]:
             cv2.putText(canvas, "x", _p(p["box"][:2], s), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (220, 0, 0), 2)
+    for d in t.dropped:  # a person dropped inside the photo: its box in red, with why
+        x1, y1 = _p(d["box"][:2], s)
+        cv2.rectangle(canvas, (x1, y1), _p(d["box"][2:4], s), (220, 0, 0), 1)
+        cv2.putText(canvas, f"p{d['person']}", (x1 + 2, y1 + 11), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (220, 0, 0), 1)
     status = "KEPT" if t.kept else f"DROPPED at {t.stage}"
     reasons = [t.reason] if (t.reason and not t.kept) else []
     reasons += [p["reason"] for p in t.persons if p["mask"] is None and p["reason"]]
+    seen = {p["reason"] for p in t.persons if p["mask"] is None}
+    reasons += [f"p{d['person']} {d['stage']}: {d['reason']}" for d in t.dropped
+                if d["stage"] != "segment" or d["reason"] not in seen]
     cv2.putText(canvas, f"{status}  {Path(t.source_uri).name}"[:48], (3, size + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.38,
                 (0, 140, 0) if t.kept else (200, 0, 0), 1)
     text = "; ".join(r for r in reasons if r)

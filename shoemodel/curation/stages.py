@@ -59,7 +59,20 @@ def _ingest(cfg: CurationConfig, out_root: Path, executor: Any) -> Any:
 
 def _build(cfg: CurationConfig, out_root: Path, executor: Any) -> Any:
     return run_build(cfg.work_dir, out_root, cfg.build, thresholds=thresholds(cfg), chain=lineage(stage("build").upstream),
-                     executor=executor, progress=cfg.progress, part_size=cfg.ingest.part_size)
+                     executor=executor, progress=cfg.progress, part_size=cfg.ingest.part_size,
+                     corrections=cfg.review.corrections, amend=partial(_ledger_counts, cfg.work_dir))
+
+
+def _ledger_counts(work_dir: str | Path, manifest: Any) -> None:
+    """The set's manifest gets the ledger's counts of every stage; a funnel that does not add up refuses the set."""
+    from shoemodel.curation.ledger import finish_run
+
+    finish_run(work_dir, stage_names(), upstreams(), manifest)
+
+
+def upstreams() -> dict[str, str | None]:
+    """Stage -> the stage whose kept rows it reads, in run order (the ledger checks its counts with it)."""
+    return {s.name: s.upstream for s in STAGES}
 
 
 STAGES: tuple[Stage, ...] = (

@@ -8,6 +8,7 @@ poses and the outputs. The models are loaded once, by the paths of the params fi
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import uuid
 from pathlib import Path
@@ -18,6 +19,23 @@ import numpy as np
 from shoemodel.demo.config import DemoConfig
 from shoemodel.pipelines.config import GenerateConfig
 from shoemodel.pipelines.run_generate import build_pipeline, run_generate
+
+log = logging.getLogger("shoemodel.demo")
+
+#: generate's messages name its command-line flags; on the page they name what the page has instead.
+PAGE_WORDS = (
+    (" (give --mask)", ": upload its class mask (the 'Class mask 0/1/2' box), or a photo on a plain studio background"),
+    ("class mask (--area-mask)", "class mask (the 'Class mask 0/1/2' box)"),
+    ("(--area-mask)", "(the 'Class mask 0/1/2' box)"),
+)
+
+
+def page_message(exc: BaseException) -> str:
+    """The one line the page (and the log) shows for a refused request, in the page's words."""
+    text = " ".join(str(exc).split())
+    for flag, words in PAGE_WORDS:
+        text = text.replace(flag, words)
+    return text
 
 
 class Generator:
@@ -78,8 +96,10 @@ def build_app(gen: GenerateConfig, demo: DemoConfig, generator: Generator | None
     def handle(*args: Any) -> tuple[Any, ...]:
         try:
             return run(*args)
-        except (ValueError, FileNotFoundError) as exc:  # bad input or a missing checkpoint: say it on the page
-            raise gr.Error(" ".join(str(exc).split())) from None
+        except (ValueError, FileNotFoundError) as exc:  # bad input or a missing checkpoint: say it on the page,
+            message = page_message(exc)  # and one line in the log (a traceback only for an unexpected error)
+            log.warning("request refused: %s", message)
+            raise gr.Error(message, print_exception=False) from None
 
     with gr.Blocks(title="ShoeModel: generate") as page:
         gr.Markdown("# ShoeModel\nA shoe photo and a prompt in; people wearing exactly that shoe out "

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import typer
 
-from shoemodel.cli_options import PARAMS, SET, command_config, fail
+from shoemodel.cli_options import PARAMS, SET, command_config, fail, param_help
 
 
 def demo(
     address: str | None = typer.Option(None, "--address", help="Address to serve on [params.yaml: demo.address, "
                                        "default 127.0.0.1: this machine only]."),
-    port: int | None = typer.Option(None, "--port", help="Port [params.yaml: demo.port]."),
+    port: int | None = typer.Option(None, "--port", help=param_help("Port.", "demo.port")),
     params: Path | None = PARAMS,
     set_: list[str] | None = SET,
 ) -> None:
@@ -31,9 +31,27 @@ def demo(
         run.pipeline()  # load the models now: a missing checkpoint is an error here, not on the first click
     except FileNotFoundError as exc:
         fail(str(exc))
+    from shoemodel.children import stop_children_on_sigterm
+
+    stop_children_on_sigterm()
+    _log_refusals()
     typer.echo(f"demo on http://{cfg.address}:{cfg.port} (Ctrl-C to stop)")
     build_app(gen, cfg, run).queue().launch(server_name=cfg.address, server_port=cfg.port, show_error=True,
                                             allowed_paths=[str(Path(cfg.out).resolve())])
+
+
+def _log_refusals() -> None:
+    """The page's refused requests, one line each on the console (shoemodel.demo.app.log)."""
+    import logging
+    import sys
+
+    log = logging.getLogger("shoemodel.demo")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s demo: %(message)s", "%H:%M:%S"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
 
 
 def register(root: typer.Typer) -> None:

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import typer
 
-from shoemodel.cli_options import PARAMS, SET, command_config, fail
+from shoemodel.cli_options import PARAMS, SET, command_config, fail, param_help
 
 
 def generate(
     shoe: Path = typer.Option(..., "--shoe", help="Product photo of one shoe."),
     prompt: str = typer.Option(..., "--prompt", help="Text prompt describing the wanted image."),
-    n: int | None = typer.Option(None, "-n", "--n", help="Number of images (diverse leg poses) (params: generate.n)."),
-    out: Path | None = typer.Option(None, "--out", help="Output folder (params: generate.out)."),
+    n: int | None = typer.Option(None, "-n", "--n", help=param_help("Number of images (diverse leg poses), at least 1.", "generate.n")),
+    out: Path | None = typer.Option(None, "--out", help=param_help("Output folder.", "generate.out")),
     size: int | None = typer.Option(None, "--size", help="Output long side in px; default the photo's own size, up to "
                                     "generate.max_side (params: generate.size)."),
     mask: Path | None = typer.Option(None, "--mask", help="Foreground mask of the photo (non-zero = shoe)."),
@@ -35,6 +35,7 @@ def generate(
     from shoemodel.pipelines.run_generate import InputError, NoShoeError, run_generate
 
     cfg = command_config(params, set_, "generate").load("generate", {"n": n, "out": out, "size": size})
+    check_ranges(cfg)
     try:
         record = run_generate(shoe, prompt, cfg.out, cfg, mask=mask, area_mask=area_mask)
     except (FileNotFoundError, InputError, NoShoeError) as exc:  # a bad input or missing checkpoint: one line
@@ -54,6 +55,19 @@ def generate(
                     "model(s): these images test the plumbing, they say nothing about ShoeModel's quality",
                     fg=typer.colors.YELLOW, bold=True)
     typer.echo(f"wrote {len(record['files']['images'])} images and {Path(cfg.out) / record['files']['sheet']}")
+
+
+#: generate's numbers that have a least sensible value: (field, flag, minimum); the sizes are checked with the
+#: photo (run_generate.prepare_inputs).
+_MINIMUM = (("n", "-n", 1), ("steps", None, 1), ("guidance", None, 0))
+
+
+def check_ranges(cfg: object) -> None:
+    """One line, exit 2, for a value no run can use (`-n 0` would write 0 images and succeed)."""
+    for name, flag, least in _MINIMUM:
+        value = getattr(cfg, name, None)
+        if value is not None and value < least:
+            fail(f"generate.{name}{f' ({flag})' if flag else ''} must be >= {least}, got {value}")
 
 
 def benchmark(

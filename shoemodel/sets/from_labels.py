@@ -31,7 +31,7 @@ from shoemodel.schemas.classes import NUM_CLASSES
 from shoemodel.schemas.keypoints import NUM_KEYPOINTS
 from shoemodel.schemas.records import RecordError, encode_png
 from shoemodel.sets.config import SetsConfig
-from shoemodel.store.content_cache import ContentCache
+from shoemodel.store.content_cache import ContentCache, cache_dir
 from shoemodel.store.manifest import Manifest
 from shoemodel.store.writer import write_set
 
@@ -217,7 +217,7 @@ def _keypoints(value: Any, source: str) -> np.ndarray:
     return arr
 
 
-INPUT_CACHE = ".inputs.json"
+INPUT_CACHE = "inputs.json"  # in store.content_cache.cache_dir(out): outside the set, which must not hold mtimes
 
 
 def _chunk_key(folder: Path, cache: ContentCache, settings: str, _index: int, chunk: list[LabelLine]) -> str:
@@ -242,7 +242,8 @@ def build_set_from_labels(folder: str | Path, out: str | Path, set_name: str, co
     folder = Path(folder)
     settings = {"records_per_shard": config.records_per_shard, "set": set_name, "decode_check": config.decode_check,
                 "max_pixels": config.max_pixels, "allow_outside": config.allow_outside, "version": __version__}
-    cache = ContentCache(Path(out) / INPUT_CACHE)
+    cache = ContentCache(cache_dir(out) / INPUT_CACHE)
+    (Path(out) / ".inputs.json").unlink(missing_ok=True)  # where older versions kept it
     key = partial(_chunk_key, folder, cache, json.dumps(settings, sort_keys=True))
     manifest = write_set(
         out, set_name, iter_label_lines(folder, set_name), partial(record_from_label, set_name=set_name, config=config),

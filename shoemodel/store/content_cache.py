@@ -3,6 +3,9 @@
 Resume keys (per shard, per part) must change when a file's content changes, but hashing every
 photo on every no-op rerun would cost as much as reading them. The cache remembers (size, mtime_ns,
 sha256) per path; a file whose size and mtime are unchanged is not read again, any other is re-hashed.
+
+Such caches live beside an output folder, never in it (`cache_dir`): a DVC output must hash the same in a fresh
+clone, whose files have other mtimes and whose folder has another path.
 """
 
 from __future__ import annotations
@@ -12,6 +15,14 @@ from pathlib import Path
 
 from shoemodel.store.atomic import atomic_write_text
 from shoemodel.store.manifest import file_sha256
+
+CACHE_DIR = ".shoemodel-cache"
+
+
+def cache_dir(out: str | Path) -> Path:
+    """The folder of the mtime-keyed caches of output folder `out`: OUT/../.shoemodel-cache/OUT_NAME."""
+    out = Path(out)
+    return out.parent / CACHE_DIR / out.name
 
 
 class ContentCache:
@@ -41,12 +52,17 @@ class ContentCache:
         except OSError:
             return None
         self.hashed += 1
-        self._known[key] = [st.st_size, st.st_mtime_ns, digest]
-        self._dirty = True
+        self.remember(file, st.st_size, st.st_mtime_ns, digest)
         return digest
+
+    def remember(self, file: str | Path, size: int, mtime_ns: int, digest: str) -> None:
+        """Record a file hashed elsewhere (a worker that wrote it), so the next run trusts it on size + mtime."""
+        self._known[str(file)] = [size, mtime_ns, digest]
+        self._dirty = True
 
     def save(self) -> None:
         """Write the cache if anything was hashed."""
         if self._dirty:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(self.path, json.dumps(self._known))
             self._dirty = False

@@ -43,9 +43,14 @@ class Manifest:
     shards: list[ShardInfo] = field(default_factory=list)
     failures_by_reason: dict[str, int] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: curation sets: per stage, photos and persons in / kept / dropped and failed by reason (the ledger's sums)
+    ledger: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
+        data = asdict(self)
+        if not data["ledger"]:  # sets not made by curation keep the manifest they always had
+            data.pop("ledger")
+        return json.dumps(data, indent=2, sort_keys=True)
 
     def write(self, root: str | Path) -> None:
         """Write manifest.json (not again when it already holds the same: a no-op rerun leaves the set untouched)."""

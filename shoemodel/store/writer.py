@@ -13,7 +13,8 @@ With `chunk_fingerprint`, each shard also carries the fingerprint of its own chu
 caller hashes the content the records are made from), so a changed input redoes exactly its shard
 and appended input adds shards while the finished ones stay. Before a finished shard is trusted its
 files are verified against its sidecar: size, a readable Parquet footer, and the SHA-256 whenever a
-file's mtime is not the one recorded; a damaged shard is redone.
+file's mtime is not the one recorded; a damaged shard is redone. The mtimes are kept outside the set
+(store.content_cache.cache_dir), so the set's bytes depend only on its input and settings.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import os
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -45,10 +46,12 @@ from shoemodel.schemas.records import (
 )
 from shoemodel.store.atomic import atomic_path, atomic_write_text, file_mode, remove_stale_temporaries
 from shoemodel.store.card import write_card
+from shoemodel.store.content_cache import ContentCache, cache_dir
 from shoemodel.store.hf import shard_schema
 from shoemodel.store.manifest import SHARD_DIR, Manifest, ShardInfo, file_sha256
 
 FINGERPRINT_NAME = "fingerprint.json"
+SHARD_STAMPS = "shards.json"  # in cache_dir(set): size, mtime and SHA-256 of each shard file
 ROW_GROUP_SIZE = 64
 
 
@@ -73,6 +76,7 @@ class ShardResult:
     files: list[ShardInfo]
     failures: list[Failure]
     skipped: bool = False
+    mtimes_ns: dict[str, int] = field(default_factory=dict)  # file -> mtime as written (for the stamp cache)
 
     @property
     def num_records(self) -> int:
@@ -103,8 +107,15 @@ def is_complete(root: Path, index: int) -> bool:
     return isinstance(files, list) and all((root / f["file"]).exists() for f in files)
 
 
-def shard_is_sound(root: Path, index: int, data: dict[str, Any]) -> bool:
-    """A finished shard matches its sidecar: for each file its size, footer, and SHA-256 unless the mtime is the recorded one."""
+def shard_stamps(root: str | Path) -> ContentCache:
+    """The (size, mtime, SHA-256) cache of a set's shard files, outside the set."""
+    return ContentCache(cache_dir(root) / SHARD_STAMPS)
+
+
+def shard_is_sound(root: Path, index: int, data: dict[str, Any], stamps: ContentCache | None = None) -> bool:
+    """A finished shard matches its sidecar: for each file its size, footer, and SHA-256 (read again unless `stamps`
+    knows the file at its size and mtime)."""
+    stamps = stamps if stamps is not None else shard_stamps(root)
     try:
         for f in data["files"]:
             path = root / f["file"]
@@ -112,7 +123,7 @@ def shard_is_sound(root: Path, index: int, data: dict[str, Any]) -> bool:
             if st.st_size != f["num_bytes"]:
                 return False
             pq.read_metadata(path)
-            if f.get("mtime_ns") != st.st_mtime_ns and file_sha256(path) != f["sha256"]:
+            if stamps.digest(path) != f["sha256"]:
                 return False
         return True
     except (OSError, KeyError, TypeError, pa.ArrowException):
@@ -177,20 +188,21 @@ def write_shard(root: str | Path, set_name: str, index: int, items: list[Any], m
                 flush(split)
         for w in writers.values():
             w.close()
-        files, entries = [], []
+        files, entries, mtimes = [], [], {}
         for split in sorted(writers):
             os.chmod(tmps[split], file_mode())  # before the stat: the mtime recorded is the one the file keeps
             st = tmps[split].stat()
             info = ShardInfo(index, f"{SHARD_DIR}/{_shard_file(root, index, split).name}", counts[split], 0,
                              file_sha256(tmps[split]), st.st_size)
             files.append(info)
-            entries.append({**asdict(info), "mtime_ns": st.st_mtime_ns})
+            entries.append(asdict(info))
+            mtimes[info.file] = st.st_mtime_ns
         _sidecar(root, index).unlink(missing_ok=True)  # never an old sidecar beside the new files
     # the files are renamed into place (leaving the block); the sidecar, the commit mark, comes last
     atomic_write_text(_sidecar(root, index), json.dumps(
         {"index": index, "fingerprint": fingerprint, "schema_version": SCHEMA_VERSION, "files": entries,
          "failures": [asdict(f) for f in failures]}, indent=1))
-    return ShardResult(index, files, failures)
+    return ShardResult(index, files, failures, mtimes_ns=mtimes)
 
 
 def _compression(schema: pa.Schema) -> dict[str, str]:
@@ -212,7 +224,7 @@ def _run_chunk(task: tuple[int, list[Any], str | None], root: str, set_name: str
                        fingerprint=fingerprint, expand=expand)
 
 
-def _trusted(root: Path, index: int, fingerprint: str | None) -> bool:
+def _trusted(root: Path, index: int, fingerprint: str | None, stamps: ContentCache | None = None) -> bool:
     """Keep a finished shard only if it is sound, in this schema version's layout (a set of an older one is
     rewritten whole, never mixed), and (when chunks are fingerprinted) made from the same chunk."""
     if not is_complete(root, index):
@@ -222,7 +234,7 @@ def _trusted(root: Path, index: int, fingerprint: str | None) -> bool:
     except (OSError, ValueError):
         return False
     return (data.get("schema_version") == SCHEMA_VERSION
-            and (fingerprint is None or data.get("fingerprint") == fingerprint) and shard_is_sound(root, index, data))
+            and (fingerprint is None or data.get("fingerprint") == fingerprint) and shard_is_sound(root, index, data, stamps))
 
 
 def check_fingerprint(root: Path, fingerprint: dict[str, Any] | None) -> None:
@@ -245,13 +257,15 @@ def write_set(root: str | Path, set_name: str, items: Iterable[Any], make_record
               fingerprint: dict[str, Any] | None = None, resources: dict[str, float] | None = None,
               total: int | None = None, progress: bool = True, desc: str | None = None,
               chunk_fingerprint: Callable[[int, list[Any]], str] | None = None,
-              expand: Callable[[Any], Iterable[Any]] | None = None, chunk_size: int | None = None) -> Manifest:
+              expand: Callable[[Any], Iterable[Any]] | None = None, chunk_size: int | None = None,
+              amend: Callable[[Manifest], None] | None = None) -> Manifest:
     """Stream `items` through `make_record` into a sharded set at `root`, resuming if shards exist.
 
     `make_record` (and `item_key`, `expand`) must be picklable when `executor` is a Dask executor.
     `chunk_fingerprint(index, chunk)` keys each shard on its own input (see the module note); `expand`
     turns one item into the items of its records on the worker; `chunk_size` items make one shard
-    (default `records_per_shard`). Returns the manifest, also written to root/manifest.json.
+    (default `records_per_shard`); `amend(manifest)` adds to the manifest before it is written (e.g. curation's
+    ledger counts; it may raise to refuse the set). Returns the manifest, also written to root/manifest.json.
     """
     if set_name not in SCHEMAS:
         raise ValueError(f"unknown set '{set_name}'; known: {sorted(SCHEMAS)}")
@@ -267,13 +281,14 @@ def write_set(root: str | Path, set_name: str, items: Iterable[Any], make_record
 
     results: dict[int, ShardResult] = {}
     seen = [0]
+    stamps = shard_stamps(root)
 
     def pending() -> Iterator[tuple[int, list[Any], str | None]]:
         # Lazily: the input is never listed whole; finished shards are read back from their sidecars.
         for index, chunk in _chunks(items, chunk_size or records_per_shard):
             seen[0] = index + 1
             fp = chunk_fingerprint(index, chunk) if chunk_fingerprint is not None else None
-            if _trusted(root, index, fp):
+            if _trusted(root, index, fp, stamps):
                 results[index] = _load_result(root, index)
                 bar.update(1)
             else:
@@ -289,6 +304,11 @@ def write_set(root: str | Path, set_name: str, items: Iterable[Any], make_record
         bar.set_postfix(records=sum(r.num_records for r in results.values()))
     bar.close()
     _remove_shards_beyond(root, seen[0])
+    for r in results.values():
+        for f in r.files:
+            if f.file in r.mtimes_ns:
+                stamps.remember(root / f.file, f.num_bytes, r.mtimes_ns[f.file], f.sha256)
+    stamps.save()
 
     ordered = [results[i] for i in sorted(results)]
     reasons = Counter(f"{f.kind}: {f.reason.split(':')[0]}" for r in ordered for f in r.failures)
@@ -302,6 +322,8 @@ def write_set(root: str | Path, set_name: str, items: Iterable[Any], make_record
         failures_by_reason=dict(sorted(reasons.items())),
         provenance=provenance or {},
     )
+    if amend is not None:
+        amend(manifest)
     manifest.write(root)
     write_card(root, manifest)
     write_counts[str(root)] = sum(not r.skipped for r in ordered)

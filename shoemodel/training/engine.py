@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -31,6 +33,8 @@ from shoemodel.models.device import accelerate_precision, resolve_device, resolv
 from shoemodel.models.runtime import prepare_imports, set_torch_threads
 from shoemodel.store.atomic import write_json
 from shoemodel.training.common import LoopConfig, MetricLog, StepBatchSampler
+
+TIMING_FILE = "timing.json"  # wall time and samples/s of the last run, beside train.json (not a DVC output)
 
 
 class StepRandom:
@@ -219,7 +223,7 @@ def train_loop(cfg: LoopConfig, model: torch.nn.Module, dataset: Dataset, collat
     A step is `cfg.gradient_accumulation_steps` micro-batches of `cfg.batch_size`. `frozen` modules (used
     by `loss_fn` through its closure) are moved to the device once and never saved in the state. The
     returned model carries EMA weights when `use_ema` is set. Losses go to `<metrics_dir>/train_log.csv`
-    (a DVC plot) and a summary to `<metrics_dir>/train.json`.
+    (a DVC plot) and a summary to `<metrics_dir>/train.json` (its times in `timing.json`).
     """
     prepare_imports()  # before diffusers: its EMA helper pulls in torchvision ops the CPU wheel lacks
     from accelerate import Accelerator
@@ -235,6 +239,8 @@ def train_loop(cfg: LoopConfig, model: torch.nn.Module, dataset: Dataset, collat
     if accelerator.device.type == "cpu":
         set_torch_threads(cfg.cpu_threads)
     torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)  # the global RNGs too: accelerate saves them in the state, and two runs of one config
+    np.random.seed(cfg.seed % 2**32)  # must write the same output folder (dvc.lock hashes it)
     _place_frozen(frozen, accelerator.device, accelerator.mixed_precision)
     model.to(accelerator.device)  # before the optimiser, so a fused AdamW sees device parameters
     if accelerator.num_processes > 1 and accelerator.device.type == "cuda":  # batch statistics over the global batch
@@ -325,10 +331,12 @@ def train_loop(cfg: LoopConfig, model: torch.nn.Module, dataset: Dataset, collat
     timed = end - start - 1  # steps after the first
     per_step = cfg.batch_size * accum * accelerator.num_processes
     sps = timed * per_step / (t_end - t_first) if t_first is not None and timed > 0 and t_end > t_first else float("nan")
-    summary = {"steps": max(end, start), "resumed_from": start, "seconds": round(time.time() - t0, 2),
-               "samples_per_second": sps, "mixed_precision": accelerator.mixed_precision,
+    summary = {"steps": max(end, start), "resumed_from": start, "mixed_precision": accelerator.mixed_precision,
                "final_loss": last.get("loss", float("nan")),
                "mean_loss_last_10pct": sum(tail) / len(tail) if tail else float("nan")}
-    if main:
+    timing = {"seconds": round(time.time() - t0, 2), "samples_per_second": sps}
+    if main:  # train.json is a DVC metric (hashed in dvc.lock): the same config gives the same file; times beside it
         write_json(Path(cfg.metrics_dir) / "train.json", summary)
+        write_json(Path(cfg.metrics_dir) / TIMING_FILE, timing)
+    summary = {**summary, **timing}
     return final, {**summary, "losses": losses, "is_main_process": main}

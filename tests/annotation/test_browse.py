@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
+import socket
 import subprocess
 import sys
 
@@ -105,12 +107,20 @@ def test_browse_command_serves_the_app(tmp_path, mongo_uri):
     root = write_pool(tmp_path / "wearable", 2)
     port = servers.free_port()
     log = tmp_path / "app.log"
+    env = {**os.environ, "SHOEMODEL_LOG_FILE": str(tmp_path / "third_party.log")}
+    env.pop("SHOEMODEL_VERBOSE", None)
     proc = subprocess.Popen([sys.executable, "-m", "shoemodel.cli", "browse", str(root), "--name", "t-app",
                              "--media-dir", str(tmp_path / "media"), "--port", str(port), "--address", "127.0.0.1"],
-                            stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True, env=dict(os.environ))
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True, env=env)
     try:
         seconds = servers.wait_http(f"http://127.0.0.1:{port}/", 120, proc, log)
         print(f"FiftyOne App answered after {seconds:.1f} s")
+        proc.send_signal(signal.SIGTERM)  # the command alone, not its group: it stops the App server itself
+        assert proc.wait(60) == 128 + signal.SIGTERM
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0, "the App server still holds its port"
+        lines = [line for line in log.read_text().splitlines() if line.strip()]
+        assert all(line.startswith(("dataset t-app:", "App: ")) for line in lines), lines  # FiftyOne's notices: the log
     finally:
         servers.stop_group(proc)
 

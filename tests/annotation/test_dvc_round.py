@@ -73,6 +73,7 @@ def test_one_round_reruns_exactly_merge_train_wd_evaluate_generate_benchmark(rep
     proj = tmp_path / "proj"
     proj.mkdir()
     for name in ("dvc.yaml", "params.yaml", "annotation/dvc.yaml", "annotation/tasks.jsonl",
+                 "annotation/review/corrections.jsonl",  # curate_build's review corrections (empty)
                  "benchmarks/annotation/results.json"):  # the committed loop rounds the plots stage draws
         (proj / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(repo_root / name, proj / name)

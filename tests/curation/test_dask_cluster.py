@@ -2,7 +2,7 @@
 
 `shoemodel curate run --address` runs on it; one worker is killed (SIGKILL, with its nanny) in the middle of the
 pose stage; the run finishes on the other and builds the same set as an in-process run. Every worker process
-builds each stage's model once (its note in <stage>/runtime.json), and a task is one part.
+builds each stage's model once (its note in runtime_log.loads_path(<stage>)), and a task is one part.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from shoemodel.curation import runtime_log
 from shoemodel.curation.pipeline import run_all
 from shoemodel.store import iter_records
 
@@ -103,7 +104,7 @@ def test_scheduler_and_two_gpu_workers_survive_a_killed_worker(tmp_path: Path, f
     assert [(r["id"], r["keypoints"], r["shoe_mask"], r["provenance"]) for r in got] == \
            [(r["id"], r["keypoints"], r["shoe_mask"], r["provenance"]) for r in reference]
     for stage in ("detect", "pose", "segment"):
-        builds = json.loads((work / stage / "runtime.json").read_text())["model_builds_per_process"]
+        builds = json.loads(runtime_log.loads_path(work / stage).read_text())["model_builds_per_process"]
         assert builds and set(builds.values()) == {1}, (stage, builds)  # one model build per worker process
         assert len(list((work / stage / "parts").glob("part-*.parquet"))) == n_parts  # one task = one part
-    assert len(json.loads((work / "segment" / "runtime.json").read_text())["model_builds_per_process"]) <= 2
+    assert len(json.loads(runtime_log.loads_path(work / "segment").read_text())["model_builds_per_process"]) <= 2

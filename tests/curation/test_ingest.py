@@ -165,3 +165,44 @@ def test_rerun_with_files_no_longer_listed_redoes_only_their_parts(tmp_path: Pat
     assert kept_part.stat().st_mtime_ns == mtime and parts.run_counts["ingest"] == 1  # only part 1 is redone
     assert [r["source_uri"] for r in rows] == files[:3] + [files[4], files[0]]
     assert s.inputs == 5 and s.dropped == {"duplicate": 1}
+
+
+def test_parts_hold_no_mtimes_and_a_fresh_clone_hashes_each_photo_once(tmp_path: Path, monkeypatch) -> None:
+    """The mtimes live in the stage's stamp cache beside the output: parts are the same bytes whatever the files'
+    times; a rerun without the cache (a fresh clone, new mtimes) confirms the photos by hash, keeps every part and
+    notes the new mtimes, so the run after it hashes nothing."""
+    import os
+
+    from shoemodel.store.content_cache import cache_dir
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for i in range(3):
+        _save(_photo(i), raw / f"p{i}.jpg")
+    cfg = IngestConfig(sources=[str(raw)], part_size=2)
+    stage = tmp_path / "ingest"
+    run_ingest(stage, cfg, progress=False)
+    rows = pq.read_table(parts.part_path(stage, 0)).to_pylist()
+    assert all(r["mtime_ns"] is None for r in rows) and (cache_dir(stage) / "stamps").is_dir()
+    before = parts.part_path(stage, 0).read_bytes()
+
+    import shutil
+
+    shutil.rmtree(cache_dir(stage))
+    for p in raw.iterdir():
+        os.utime(p, (1_000_000_000, 1_000_000_000))
+    hashed = []  # photos read (to hash them) by the rerun check
+    real = Path.read_bytes
+
+    def counted(self: Path) -> bytes:
+        if self.parent == raw:
+            hashed.append(self)
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counted)
+    run_ingest(stage, cfg, progress=False)
+    assert parts.run_counts["ingest"] == 0 and len(hashed) == 3  # kept, each photo confirmed once by its hash
+    assert parts.part_path(stage, 0).read_bytes() == before
+    hashed.clear()
+    run_ingest(stage, cfg, progress=False)
+    assert parts.run_counts["ingest"] == 0 and hashed == []  # the new mtimes were noted

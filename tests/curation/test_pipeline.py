@@ -58,6 +58,7 @@ def test_inline_run_builds_valid_shoe_leg_records(reference: dict) -> None:
     assert {r["id"][:24] for r in recs} == {r["content_hash"][:24] for r in recs}
 
 
+@pytest.mark.slow  # ~35 s; the by-address test below runs the same stages on a LocalCluster too
 @pytest.mark.fixtures
 @pytest.mark.server
 def test_local_dask_cluster_gives_the_same_records(reference: dict, tmp_path: Path) -> None:

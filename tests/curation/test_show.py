@@ -30,6 +30,8 @@ def test_curate_show_draws_kept_and_dropped_photos(fixtures_dir: Path, yolox_wei
     tiles = {Path(t.source_uri).name: t for t in collect(tmp_path / "set.work")}
     assert tiles["bus.jpg"].kept and tiles["bus.jpg"].persons and tiles["bus.jpg"].persons[0]["mask"] is not None
     assert not tiles["zidane.jpg"].kept and tiles["zidane.jpg"].reason
+    # its persons dropped at detect or pose are drawn with their reason (from the ledger)
+    assert tiles["zidane.jpg"].dropped and all(d["reason"] and d["stage"] in ("detect", "pose") for d in tiles["zidane.jpg"].dropped)
     res = CliRunner().invoke(app, ["curate", "show", str(tmp_path / "set"), "--n", "32"])
     assert res.exit_code == 0, res.output
     assert "1 kept + 1 dropped" in res.output

@@ -143,3 +143,38 @@ def test_huge_jpeg_is_decoded_reduced_with_bounded_memory(tmp_path, product):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[:4] == ["(1024,", "1024)", "(6000,", "6000)"] and out[4] == "True"
     assert int(out[5]) < 50, f"peak memory grew by {out[5]} MB"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-n", "0"], "generate.n (-n) must be >= 1, got 0"),
+    (["--size", "0"], "generate.size must be at least 8 px, got 0"),
+    (["--set", "generate.steps=0"], "generate.steps must be >= 1, got 0"),
+])
+def test_out_of_range_numbers_are_one_line_errors(tmp_path, args, message):
+    from typer.testing import CliRunner
+
+    from shoemodel.cli import app
+
+    photo = tmp_path / "shoe.png"
+    Image.new("RGB", (16, 16)).save(photo)
+    r = CliRunner().invoke(app, ["generate", "--shoe", str(photo), "--prompt", "p", "--out", str(tmp_path / "o"), *args])
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert r.exit_code == 2 and lines == [f"error: {message}"], r.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_demo_page_messages_name_the_page_not_cli_flags(tmp_path):
+    """generate's messages name its flags (--mask, --area-mask); the demo page has boxes instead, and says so."""
+    from shoemodel.demo.app import page_message
+    from shoemodel.pipelines.run_generate import GenerateConfig, prepare_inputs
+
+    empty, classes = tmp_path / "empty.png", tmp_path / "classes.png"
+    grain = np.random.default_rng(0).integers(-3, 4, (64, 64, 3))
+    Image.fromarray(np.clip(240 + grain, 0, 255).astype(np.uint8)).save(empty)  # a backdrop, no shoe
+    Image.fromarray(np.full((64, 64), 7, np.uint8)).save(classes)  # 7: no such class
+    for kwargs in ({}, {"area_mask": classes}):
+        with pytest.raises(ValueError) as err:
+            prepare_inputs(empty, GenerateConfig(), **kwargs)
+        assert "--" in str(err.value)  # the command's message names a flag ...
+        shown = page_message(err.value)
+        assert "--" not in shown and "'Class mask 0/1/2' box" in shown, shown  # ... the page names its box

@@ -61,3 +61,46 @@ def test_media_are_rewritten_when_their_content_changes(tmp_path: Path) -> None:
     assert write_bytes_if_changed(p, b"old mask")
     assert not write_bytes_if_changed(p, b"old mask")
     assert write_bytes_if_changed(p, b"corrected mask") and p.read_bytes() == b"corrected mask"
+
+
+def test_no_lock_file_is_left_when_a_run_ends_normally_or_by_an_error(tmp_path: Path) -> None:
+    from shoemodel.store.lock import folder_locks, lock_path
+
+    out = tmp_path / "set"
+    with folder_locks(out, Path(f"{out}.work")):
+        assert lock_path(out).exists() and lock_path(f"{out}.work").exists()
+    assert not lock_path(out).exists() and not lock_path(f"{out}.work").exists()
+    with pytest.raises(KeyboardInterrupt):
+        with folder_lock(out):
+            raise KeyboardInterrupt
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set", "set.work"]
+
+
+HOLD = """
+import sys, time
+from shoemodel.store.lock import folder_lock
+with folder_lock(sys.argv[1], "holder-command"):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_ctrl_c_removes_the_lock_and_a_killed_runs_lock_is_taken_over_with_a_note(tmp_path: Path, caplog) -> None:
+    import signal
+
+    from shoemodel.store.lock import lock_path
+
+    out = tmp_path / "set"
+    for sig, left in ((signal.SIGINT, False), (signal.SIGKILL, True)):
+        proc = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        assert proc.stdout.readline().strip() == "held"
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+        assert lock_path(out).exists() == left, sig
+    with caplog.at_level("WARNING", logger="shoemodel.store.lock"):
+        with folder_lock(out, "next run"):
+            assert "next run" in lock_path(out).read_text()
+    notes = [r.getMessage() for r in caplog.records]
+    assert len(notes) == 1 and f"pid {proc.pid}" in notes[0] and "holder-command" in notes[0], notes
+    assert not lock_path(out).exists()

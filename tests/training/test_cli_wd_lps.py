@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 import torch
 import yaml
 from typer.testing import CliRunner
@@ -63,3 +65,29 @@ def test_torchvision_fallback_nms_matches_greedy_nms():
     boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30], [0, 0, 9, 10.0]])
     scores = torch.tensor([0.9, 0.8, 0.7, 0.95])
     assert _nms(boxes, scores, 0.5).tolist() == [3, 2]
+
+
+@pytest.mark.slow  # 15-45 s: two `shoemodel train` processes (torch imports)
+def test_the_same_config_trains_the_same_files_in_another_folder(shoe_leg_set, tmp_path, monkeypatch):
+    """What dvc.lock hashes (the model folder with its training state, train.json) is byte-identical when a fresh
+    clone trains again: torch is deterministic on this CPU, and times go to timing.json, which DVC does not track."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    built = []
+    for folder in (tmp_path / "clone", tmp_path / "another clone"):
+        folder.mkdir()
+        monkeypatch.chdir(folder)
+        Path("params.yaml").write_text(yaml.safe_dump({"train": {"lps_diffusion": {
+            "train_set": str(shoe_leg_set), "output_dir": "models", "metrics_dir": "metrics", "hidden_size": 32,
+            "num_blocks": 1, "time_embed_dim": 16, "steps": 4, "batch_size": 8, "warmup_steps": 1,
+            "mixed_precision": "no", "num_workers": 0, "progress": False}}}))
+        r = subprocess.run([sys.executable, "-m", "shoemodel.cli", "train", "lps-diffusion"], capture_output=True,
+                           text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+        assert r.returncode == 0, r.stderr[-2000:]  # a process each, as `dvc repro` runs them (own global RNG states)
+        assert json.loads(Path("metrics/timing.json").read_text())["seconds"] >= 0
+        built.append({str(p): hashlib.md5(p.read_bytes()).hexdigest()
+                      for p in sorted([*Path("models").rglob("*"), Path("metrics/train.json")]) if p.is_file()})
+    assert built[0] == built[1]

@@ -133,7 +133,7 @@ def write_sw_folder(controlnet: Any, cfg: SWConfig, base_path: str, tiny: bool, 
         "base_model": str(Path(base_path).relative_to(out)) if tiny else base_path,
         "base_config": cfg.base_config or None, "resolution": cfg.resolution, "steps": summary["steps"],
         "tiny_random_base": tiny, "final_loss": loss if math.isfinite(loss) else None,
-        "train_seconds": summary["seconds"], "train_config": dataclasses.asdict(cfg)})
+        "train_config": dataclasses.asdict(cfg)})  # no wall time: the folder is a DVC output, hashed in dvc.lock
     return out
 
 
