@@ -358,7 +358,7 @@ def ccp_main(args: argparse.Namespace) -> None:
         else:
             runs.append(run)
         out.write_text(json.dumps({"command": "python benchmarks/curation/quality.py --ccp SPLIT --label LABEL [--set ...]",
-                                   "runs": runs}, indent=1))
+                                   "runs": runs}, separators=(",", ":")))  # per-photo rows of every run: compact
     out.with_suffix(".md").write_text(ccp_markdown(args.ccp, runs))
     print(out.with_suffix(".md").read_text())
 
