@@ -90,7 +90,7 @@ def person_result(shape: tuple[int, int], prompts: list[FootPrompt], masks: list
     extra["quality"] = round(float(np.mean(scores)), 4)
     if extra["quality"] < cfg.min_quality:
         parts = {f["side"]: f["quality_parts"] for f in qc if "quality_parts" in f}
-        return None, f"quality {extra['quality']:.3f} < min_quality {cfg.min_quality} ({json.dumps(parts)})", qc, extra
+        return None, f"quality: {extra['quality']:.3f} < min_quality {cfg.min_quality} ({json.dumps(parts)})", qc, extra
     if keypoints is not None and cfg.refine_below > 0:
         k, moved = np.asarray(keypoints, np.float32).reshape(12, 3), []
         for side, (m, p) in kept.items():

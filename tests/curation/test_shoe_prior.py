@@ -111,7 +111,7 @@ def test_prior_backend_masks_split_by_foot_and_quality_ranks(fixtures_dir: Path)
     assert extra_up.get("quality", 0.0) < extra["quality"] - 0.2, (extra_up, extra)
     strict = SegmentConfig(backend="shoe_prior", min_quality=0.99)
     _, reason, _, _ = person_result((h, w), prompts, masks, strict, k, image)
-    assert reason is not None and reason.startswith("quality ") and "prior_sure" in reason
+    assert reason is not None and reason.startswith("quality: ") and "prior_sure" in reason
 
 
 def test_quality_combines_measured_parts_only() -> None:
