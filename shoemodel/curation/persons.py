@@ -38,5 +38,5 @@ def expand_persons(item: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({**item, "keypoints": refined if refined is not None else ks[j].tolist(), "person_box": boxes[j].tolist(),
                     "shoe_mask": mask, "mask_qc": json.dumps(feet), "person_index": int(index[j]),
                     "id_suffix": person_suffix(int(index[j])),
-                    "quality": {k: person[k] for k in ("quality", "refined") if k in person}})
+                    "quality": person.get("quality"), "refined": person.get("refined")})
     return out
