@@ -22,6 +22,7 @@ SECTIONS: dict[str, str] = {
     "train.lps_keypoints": "shoemodel.training.lps_keypoints.config:FootKeypointsConfig",
     "train.lps_diffusion": "shoemodel.training.lps_diffusion.config:LegDiffusionConfig",
     "train.sw": "shoemodel.training.sw.config:SWConfig",
+    "train.shoe_prior": "shoemodel.training.shoe_prior.config:ShoePriorConfig",
     "generate": "shoemodel.pipelines.config:GenerateConfig",
     "benchmark": "shoemodel.pipelines.config:BenchmarkConfig",
     "plots": "shoemodel.plots.config:PlotsConfig",

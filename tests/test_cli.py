@@ -247,11 +247,13 @@ def test_every_path_field_is_marked() -> None:
     from shoemodel.synthetic.config import SampleConfig
     from shoemodel.training.lps_diffusion.config import LegDiffusionConfig
     from shoemodel.training.lps_keypoints.config import FootKeypointsConfig
+    from shoemodel.training.shoe_prior.config import ShoePriorConfig
     from shoemodel.training.wd.config import WDConfig
 
     expected = {
         SampleConfig: {"out"}, CurationConfig: {"work_dir", "out"}, IngestConfig: {"sources", "optional_sources", "copy_sources"},
-        DetectConfig: {"weights"}, PoseConfig: {"weights", "config"}, SegmentConfig: {"weights"},
+        DetectConfig: {"weights"}, PoseConfig: {"weights", "config"},
+        SegmentConfig: {"weights", "prior_weights"},
         AnnotationConfig: {"pool", "workdir", "output", "document_root", "snapshot"}, BrowseConfig: {"media_dir"},
         MLBackendConfig: {"checkpoint", "sam_checkpoint", "pool"}, MergeSpec: {"inputs", "out"},
         GenerateConfig: {"sw", "wd", "lps_keypoints", "lps_diffusion", "sam_checkpoint", "out"},
@@ -260,6 +262,7 @@ def test_every_path_field_is_marked() -> None:
         WDConfig: {"train_set", "output_dir", "metrics_dir", "pretrained"},
         FootKeypointsConfig: {"train_set", "output_dir", "metrics_dir"},
         LegDiffusionConfig: {"train_set", "output_dir", "metrics_dir"},
+        ShoePriorConfig: {"train_set", "output_dir", "metrics_dir", "ccp_root", "split_file", "pose_cache"},
     }
     for cls, names in expected.items():
         marked = {n for n, tp in field_types(cls).items() if path_marker(tp)[0] is not None}

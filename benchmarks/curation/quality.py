@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = Path(os.environ.get("SHOEMODEL_FIXTURES", HERE.parents[1].parent / "shared" / "fixtures"))
@@ -241,7 +242,7 @@ def _people_qc(seg_row: dict[str, Any]) -> list[dict[str, Any]]:
 
 def mask_stats(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The QC numbers of every kept foot mask: the largest box fill and the smallest size against the expected foot."""
-    fills, sizes, kept = [], [], 0
+    fills, own, sizes, kept = [], [], [], 0
     for res in results.values():
         seg = res.get("segment")
         if not seg or seg["status"] != "kept":
@@ -250,10 +251,13 @@ def mask_stats(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
             if f.get("ok"):
                 kept += 1
                 fills.append(f.get("box_fill", f.get("area_frac")))
+                if "own_box_fill" in f:
+                    own.append(f["own_box_fill"])
                 if "foot_area_ratio" in f:
                     sizes.append(f["foot_area_ratio"])
     return {"kept_feet": kept, "max_box_fill": round(max(fills), 4) if fills else None,
             "over_085": int(sum(v > 0.85 for v in fills)),
+            "max_own_box_fill": round(max(own), 4) if own else None,
             "min_foot_area_ratio": round(min(sizes), 4) if sizes else None}
 
 
@@ -306,6 +310,7 @@ def table(runs: list[dict[str, Any]]) -> str:
         ("filter precision / recall (TP FP FN TN)",
          lambda r: f"{r['filter']['precision']} / {r['filter']['recall']} ({r['filter']['tp']} {r['filter']['fp']} {r['filter']['fn']} {r['filter']['tn']})"),
         ("kept foot masks; largest box fill; > 0.85", lambda r: f"{r['kept_masks']['kept_feet']}; {r['kept_masks']['max_box_fill']}; {r['kept_masks']['over_085']}"),
+        ("largest kept mask / its own bounding box (a box: > 0.85)", lambda r: f"{r['kept_masks'].get('max_own_box_fill')}"),
         ("smallest kept mask / expected foot area", lambda r: f"{r['kept_masks']['min_foot_area_ratio']}"),
         ("records made (all photos)", lambda r: str(sum(p["records"] for p in r["filter"]["photos"]))),
         ("seconds (models built once, 22 photos)", lambda r: str(r["seconds"])),
@@ -314,14 +319,83 @@ def table(runs: list[dict[str, Any]]) -> str:
     return head + "".join(f"| {name} | " + " | ".join(fn(r) for r in runs) + " |\n" for name, fn in rows)
 
 
+def build_segmenter_for(cfg):
+    """The segment backend of the config."""
+    from shoemodel.curation.segment import build_segmenter
+
+    return build_segmenter(cfg.segment)
+
+
+def measure_ccp_run(label: str, split: str, sets: list[str], pose_cache: str = "", limit: int = 0) -> dict[str, Any]:
+    """One CCP column: the offline default (with --set overrides) on a split of the CCP photos."""
+    from quality_ccp import measure_ccp
+
+    from shoemodel.curation.detect import build_detector
+    from shoemodel.curation.pose import build_pose
+
+    cfg = default_config()
+    apply_sets(cfg, sets)
+    poses = json.loads(Path(pose_cache).read_text()) if pose_cache else None
+    models = (None, None, build_segmenter_for(cfg)) if poses else (build_detector(cfg.detect), build_pose(cfg.pose),
+                                                                   build_segmenter_for(cfg))
+    return {"label": label, "segment_backend": cfg.segment.backend, "sets": sets,
+            "ccp": measure_ccp(cfg, models, FIXTURES, split, poses, limit)}
+
+
+def ccp_main(args: argparse.Namespace) -> None:
+    """`--ccp SPLIT`: the CCP table (quality_ccp_SPLIT.json / .md beside this file; a run replaces its label's column).
+    `--render` only rewrites the .md from the .json."""
+    from quality_ccp import ranking
+
+    out = HERE / f"quality_ccp_{args.ccp}.json"
+    runs = json.loads(out.read_text())["runs"] if out.exists() else []
+    if not args.render:
+        run = measure_ccp_run(args.label, args.ccp, args.sets, args.pose_cache, args.limit)
+        run["ranking"] = ranking(run["ccp"])
+        labels = [r["label"] for r in runs]
+        if args.label in labels:
+            runs[labels.index(args.label)] = run
+        else:
+            runs.append(run)
+        out.write_text(json.dumps({"command": "python benchmarks/curation/quality.py --ccp SPLIT --label LABEL [--set ...]",
+                                   "runs": runs}, separators=(",", ":")))  # per-photo rows of every run: compact
+    out.with_suffix(".md").write_text(ccp_markdown(args.ccp, runs))
+    print(out.with_suffix(".md").read_text())
+
+
+def ccp_markdown(split: str, runs: list[dict[str, Any]]) -> str:
+    """The CCP table of every run, then per run: settings, per footwear type, quality ranking, photos left out."""
+    from quality_ccp import ccp_table, ranking_table, type_table
+
+    md = (f"# Shoe masks on the CCP {split} split\n\n`python benchmarks/curation/quality.py --ccp {split} --label LABEL "
+          f"[--set ...] [--pose-cache FILE]`\n\n" + ccp_table(runs))
+    for run in runs:
+        rk = run.get("ranking", {})
+        md += (f"\n## {run['label']}\n\nbackend {run['segment_backend']}, sets {run['sets'] or 'none'}, pose "
+               f"{run['ccp']['pose']}, {run['ccp']['seconds']} s\n\n" + type_table(run)
+               + f"\nQuality: Spearman(quality, IoU >= 0.5) = {rk.get('spearman_quality_right')}, Spearman(quality, IoU) = "
+               f"{rk.get('spearman_quality_iou')}; per part (vs IoU >= 0.5): {rk.get('spearman_parts_right')}\n\n"
+               + (ranking_table(rk) if rk else "")
+               + "\nLabelled person not kept: "
+               + (", ".join(f"{k} ({v})" for k, v in run["ccp"]["not_kept"].items()) or "none") + "\n")
+    left = runs[-1]["ccp"]["left_out"] if runs else {}
+    return md + "\nLeft out (every run): " + (", ".join(f"{k} ({v})" for k, v in left.items()) or "none") + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--ccp", default="", help="train | val | test: the CCP shoe-mask table of that split instead")
+    ap.add_argument("--pose-cache", default="", help="--ccp: detect + pose rows from this JSON (shoe_prior.ccp.pose_cache)")
+    ap.add_argument("--limit", type=int, default=0, help="--ccp: the first N photos of the split")
+    ap.add_argument("--render", action="store_true", help="--ccp: rewrite the .md from the .json only")
     ap.add_argument("--label", default="after", help="column name; a run replaces the column of the same label")
     ap.add_argument("--out", default=str(HERE / "quality.json"))
     ap.add_argument("--set", dest="sets", action="append", default=[], help="curation override, e.g. segment.person_mask=none")
     args = ap.parse_args()
     if not (FIXTURES / "images").is_dir():
         raise SystemExit(f"fixtures not found at {FIXTURES} (set SHOEMODEL_FIXTURES)")
+    if args.ccp:
+        return ccp_main(args)
     run = measure(args.label, args.sets)
     out = Path(args.out)
     runs = json.loads(out.read_text())["runs"] if out.exists() else []

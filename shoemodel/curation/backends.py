@@ -159,6 +159,11 @@ register(Backend(
     "grabcut", "segment", builder="shoemodel.curation.segment_grabcut:from_config",
     library=("opencv-python-headless", "opencv-python"),
     hint="No weights: keypoint-seeded GrabCut (the labelled fallback).", about="GrabCut fallback"))
+register(Backend(
+    "shoe_prior", "segment", builder="shoemodel.curation.segment_prior:from_config", library=("torch",),
+    hint="No download: the tiny shoe prior ships in the package (shoemodel/models/shoe_prior/weights; retrain with "
+         "shoemodel train shoe-prior); GrabCut segments a foot it finds nothing for.",
+    about="shoe prior (tiny UNet on foot crops, the default)"))
 
 # The config fields' types (shoemodel.config checks a Literal at load time, with the same message)
 DetectBackend = Literal[choices("detect")]  # type: ignore[valid-type]

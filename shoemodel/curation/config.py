@@ -76,7 +76,7 @@ class PoseConfig:
 class SegmentConfig:
     """Shoe masks from foot keypoints: SAM prompts per foot, then mask QC."""
 
-    backend: SegmentBackend = "grabcut"  # a segment backend of shoemodel.curation.backends
+    backend: SegmentBackend = "shoe_prior"  # a segment backend of shoemodel.curation.backends (shoe_prior: shipped, offline)
     weights: ParamPath = ""  # sam: .pth checkpoint; hf_sam: from_pretrained folder
     model_type: str = ""  # vit_b / vit_l / vit_h; empty: read from the file name, else from the checkpoint itself
     box_padding: float = 0.6  # foot box grows by this fraction of the foot size
@@ -96,6 +96,21 @@ class SegmentConfig:
     max_components: int = 3  # connected components after removing specks
     max_leg_overlap: float = 0.35  # fraction of mask pixels on the calf band above the ankle
     min_feet: int = 1  # feet with a mask that passes QC
+    prior_weights: ParamPath = ""  # shoe prior folder (shoe_prior.safetensors + card.json); "": the one shipped in the package
+    prior_threshold: float = 0.5  # shoe_prior backend: shoe probability counted as shoe
+    prior_reach: float = 0.5  # shoe_prior backend: keep mask parts within this x foot length of the foot's points
+    prior_ankle_margin: float = 0.0  # shoe_prior backend: > 0 drops mask pixels this x foot length above the ankle (leg)
+    prior_person_mask: str = "none"  # shoe_prior backend: selfie | pose keeps only pixels the person mask calls person
+    prior_person_threshold: float = 0.2  # shoe_prior backend: person probability counted as person (shoes score low)
+    prior_fallback: str = "grabcut"  # shoe_prior backend: grabcut (a foot the prior finds nothing for) | none
+    sam_prior_prompts: bool = True  # sam / hf_sam: box, sure-shoe positives and not-shoe negatives from the shoe prior
+    prior_check: bool = True  # every backend: each mask's agreement with the shoe prior goes into its quality
+    # a person whose masks' quality (mask_quality.py, in [0, 1]) is below: dropped with the parts. 0.65: chosen on the CCP
+    # val split (the highest threshold keeping >= 85 % of labelled persons; benchmarks/curation/quality_ccp_val.md)
+    min_quality: float = 0.65
+    # heel/toe with a pose score below this (or off the mask) move to the mask's extremes (0: off); 0.8 chosen on val
+    # (heel/toe on the shoe 0.75 -> 0.80; moving every point, 1.01, gave 0.76)
+    refine_below: float = 0.8
     batch_size: int = 4  # images whose SAM embeddings are computed in one encoder call
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     dtype: str = "auto"  # the image encoder's precision (the light prompt decoder stays float32)

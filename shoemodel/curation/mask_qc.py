@@ -1,7 +1,9 @@
 """Shoe-mask quality checks, each with its own drop reason and its numbers in the record's QC field.
 
 Every rule is relative to the foot it was prompted for, so it holds at any image size:
-- `box_fill`: a mask that fills its prompt box is the box, not a shoe (GrabCut's failure mode on trousers);
+- `box_fill`: a mask that fills its prompt box is the box, not a shoe (GrabCut's failure mode on trousers); it
+  fails only when the mask also fills its own bounding box (`own_box_fill`, a shoe fills ~0.6-0.75 of it): a
+  shoe-shaped mask larger than a box drawn from foot points that sit on the instep is a shoe, not the box;
 - `foot_area_ratio`: mask area / the expected foot area; a speck far below it is not a shoe. The expected
   foot is `expected_foot_area` below: a shoe seen from the side is about 0.35 x its length squared, and its
   length is at least the ankle-to-toe distance and at least `min_foot_length_frac` of the person box height
@@ -132,7 +134,9 @@ def check_mask(mask: np.ndarray, prompt: FootPrompt, cfg: SegmentConfig) -> tupl
         stats["other_foot_frac"] = round(other, 4)
     if area == 0:
         return m, "empty mask", stats
-    if stats["box_fill"] > cfg.max_box_fill:
+    ys, xs = np.nonzero(m)
+    stats["own_box_fill"] = round(area / float((np.ptp(xs) + 1) * (np.ptp(ys) + 1)), 4)
+    if stats["box_fill"] > cfg.max_box_fill and stats["own_box_fill"] > cfg.max_box_fill:
         return m, f"mask fills its prompt box ({stats['box_fill']:.2f} > {cfg.max_box_fill})", stats
     if stats["foot_area_ratio"] < cfg.min_foot_area_ratio:
         return m, f"speck: {stats['foot_area_ratio']:.3f} of the expected foot area", stats

@@ -20,7 +20,8 @@ def person_suffix(index: int) -> str:
 
 
 def expand_persons(item: dict[str, Any]) -> list[dict[str, Any]]:
-    """The single-person items of a joined row: keypoints (36), person_box (5), shoe_mask, mask_qc (feet) each."""
+    """The single-person items of a joined row: keypoints (36; the refined ones when the segment stage moved heel or
+    toe onto the mask), person_box (5), shoe_mask, mask_qc (feet), quality (score, moved points) each."""
     ks = np.asarray(item["keypoints"], np.float32).reshape(-1, 36)
     if "shoe_masks" not in item or item.get("shoe_masks") is None:  # a one-person row of the older shape
         return [{**item, "id_suffix": ""}]
@@ -31,7 +32,11 @@ def expand_persons(item: dict[str, Any]) -> list[dict[str, Any]]:
     for j, mask in enumerate(item["shoe_masks"]):
         if mask is None:
             continue
-        feet = qc[j]["feet"] if j < len(qc) and isinstance(qc[j], dict) else []
-        out.append({**item, "keypoints": ks[j].tolist(), "person_box": boxes[j].tolist(), "shoe_mask": mask,
-                    "mask_qc": json.dumps(feet), "person_index": int(index[j]), "id_suffix": person_suffix(int(index[j]))})
+        person = qc[j] if j < len(qc) and isinstance(qc[j], dict) else {}
+        feet = person.get("feet", [])
+        refined = person.get("keypoints_refined")  # heel/toe moved onto the mask where the pose was unsure
+        out.append({**item, "keypoints": refined if refined is not None else ks[j].tolist(), "person_box": boxes[j].tolist(),
+                    "shoe_mask": mask, "mask_qc": json.dumps(feet), "person_index": int(index[j]),
+                    "id_suffix": person_suffix(int(index[j])),
+                    "quality": person.get("quality"), "refined": person.get("refined")})
     return out

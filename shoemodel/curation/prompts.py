@@ -21,6 +21,7 @@ class FootPrompt:
     parts: dict[str, np.ndarray] = field(default_factory=dict)  # this foot's named points: ankle, heel, big_toe, small_toe, knee
     other: np.ndarray | None = None  # (M, 2) the other foot's points: a mask on them covers the wrong foot
     person_box: np.ndarray | None = None  # x1, y1, x2, y2 of the person: the expected foot size, the person mask's crop
+    scores: dict[str, float] = field(default_factory=dict)  # the pose's score of each foot point (ankle, heel, toes)
 
     @property
     def foot_length(self) -> float:
@@ -80,10 +81,69 @@ def foot_prompts(k: np.ndarray, width: int, height: int, box_padding: float = 0.
         points = np.array(positives + negatives, np.float32)
         labels = np.array([1] * len(positives) + [0] * len(negatives), np.int64)
         other = [p for n, p in _foot_parts(k, "right" if side == "left" else "left").items() if n != "knee"]
+        scores = {part: float(k[KEYPOINT_NAMES.index(f"{side}_{part}"), 2]) for part in ("ankle", "heel", "big_toe", "small_toe")
+                  if k[KEYPOINT_NAMES.index(f"{side}_{part}"), 2] > 0}
         out.append(FootPrompt(side, box, points, labels, calf, parts=_foot_parts(k, side),
-                              other=np.stack(other) if other else None, person_box=pb))
+                              other=np.stack(other) if other else None, person_box=pb, scores=scores))
     return out
 
 
 def _inside(p: np.ndarray, width: int, height: int) -> bool:
     return 0 <= p[0] < width and 0 <= p[1] < height
+
+
+def prior_prompts(prior: object, image: np.ndarray, prompts: list[FootPrompt], sure: float = 0.9,
+                  unsure: float = 0.2) -> list[FootPrompt]:
+    """SAM prompts from the shoe prior instead of the keypoints alone, per foot: the box of the prior's mask of that
+    foot (grown 5 %), positives where the prior is sure of shoe (probability >= `sure`: the innermost pixel of each
+    third along the shoe's long axis), negatives where it is sure of not-shoe (< `unsure`) on the trousers / calf
+    (the calf point), on the sock or skin just above the shoe, and on the floor just below its sole. A foot the
+    prior finds no shoe for keeps its keypoint prompt."""
+    import cv2
+
+    from shoemodel.curation.segment_prior import foot_mask, prior_maps
+
+    h, w = image.shape[:2]
+    out = []
+    for p, pm in zip(prompts, prior_maps(prior, image, prompts)):  # type: ignore[arg-type]
+        m = foot_mask(pm, p, (h, w)) if pm is not None else None
+        if m is None or m.sum() < 16:
+            out.append(p)
+            continue
+        prob = pm.full((h, w))
+        ys, xs = np.nonzero(m)
+        gx, gy = 0.05 * (np.ptp(xs) + 1), 0.05 * (np.ptp(ys) + 1)
+        box = np.clip(np.array([xs.min() - gx, ys.min() - gy, xs.max() + gx, ys.max() + gy], np.float32),
+                      0, [w - 1, h - 1, w - 1, h - 1])
+        core = (m & (prob >= sure)).astype(np.uint8)
+        if core.sum() < 4:
+            core = m.astype(np.uint8)
+        depth = cv2.distanceTransform(core, cv2.DIST_L2, 3)
+        cy, cx = np.nonzero(core)
+        pts = np.stack([cx, cy], 1).astype(np.float32)
+        c = pts - pts.mean(0)
+        axis = np.linalg.eigh(c.T @ c)[1][:, -1]
+        proj = c @ axis
+        cuts = np.quantile(proj, [0, 1 / 3, 2 / 3, 1])
+        positives = []
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            sel = (proj >= a) & (proj <= b)
+            if sel.any():
+                j = np.argmax(np.where(sel, depth[cy, cx], -1))
+                positives.append(pts[j])
+        length = max(p.foot_length, float(np.ptp(xs)), 8.0)
+        up = np.array([0.0, -1.0], np.float32)
+        if p.calf is not None and np.hypot(*(p.calf[1] - p.calf[0])) > 1:
+            up = (p.calf[1] - p.calf[0]) / np.hypot(*(p.calf[1] - p.calf[0]))
+        top = pts[np.argmax(c @ up)] if len(pts) else np.array([xs.mean(), ys.min()], np.float32)
+        bottom = np.array([np.median(xs[ys >= np.percentile(ys, 90)]), ys.max()], np.float32)
+        candidates = [top + up * 0.15 * length, bottom - up * 0.15 * length]
+        if p.calf is not None:
+            candidates.append(p.calf[1])
+        negatives = [q for q in candidates if _inside(q, w, h) and prob[int(q[1]), int(q[0])] < unsure
+                     and not m[int(q[1]), int(q[0])]]
+        points = np.array(positives + negatives, np.float32).reshape(-1, 2)
+        labels = np.array([1] * len(positives) + [0] * len(negatives), np.int64)
+        out.append(FootPrompt(p.side, box, points, labels, p.calf, parts=p.parts, other=p.other, person_box=p.person_box,
+                              scores=p.scores))
+    return out

@@ -113,10 +113,18 @@ def predict_best(predictor: Any, boxes: np.ndarray, points: np.ndarray | None, l
     the upsampling is per channel, so picking first gives the same masks at a third of the cost. All prompts
     have the same number of points (`shoemodel.models.sam.predict_by_count` groups them).
     """
+    return predict_scored(predictor, boxes, points, labels)[0]
+
+
+def predict_scored(predictor: Any, boxes: np.ndarray, points: np.ndarray,
+                   labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """`predict_best` with SAM's predicted IoU of each chosen mask and its stability score (the share of the mask
+    that survives moving the logit threshold by +-1; None where the library does not return the logits)."""
     import torch
 
     if predictor.source != "segment-anything":
-        return predictor.predict(boxes=boxes, points=points, labels=labels)[0]
+        masks, iou = predictor.predict(boxes=boxes, points=points, labels=labels)
+        return masks, np.asarray(iou, np.float32), None
     p = predictor.predictor
     model, size, dev = p.model, p.original_size, p.device
     prompt = None
@@ -129,6 +137,9 @@ def predict_best(predictor: Any, boxes: np.ndarray, points: np.ndarray | None, l
         low, iou = model.mask_decoder(image_embeddings=p.features, image_pe=model.prompt_encoder.get_dense_pe(),
                                       sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=True)
         best = iou.argmax(1)
-        low = low[torch.arange(len(best), device=best.device), best][:, None]
-        masks = model.postprocess_masks(low, p.input_size, p.original_size) > model.mask_threshold
-    return masks[:, 0].cpu().numpy()
+        rows = torch.arange(len(best), device=best.device)
+        low = low[rows, best][:, None]
+        t = model.mask_threshold
+        stability = ((low > t + 1).flatten(1).sum(1).float() / (low > t - 1).flatten(1).sum(1).clamp(min=1).float())
+        masks = model.postprocess_masks(low, p.input_size, p.original_size) > t
+    return masks[:, 0].cpu().numpy(), iou[rows, best].float().cpu().numpy(), stability.cpu().numpy()

@@ -53,19 +53,68 @@ def segment_image(image: np.ndarray, keypoints: np.ndarray, segmenter: ShoeSegme
 def masks_to_result(shape: tuple[int, int], prompts: list[FootPrompt], masks: list[np.ndarray],
                     cfg: SegmentConfig) -> tuple[np.ndarray | None, str | None, list[dict]]:
     """QC of each foot's mask; the union of those that pass, or the reason too few did."""
+    union, reason, qc, _ = person_result(shape, prompts, masks, cfg)
+    return union, reason, qc
+
+
+def person_result(shape: tuple[int, int], prompts: list[FootPrompt], masks: list[np.ndarray], cfg: SegmentConfig,
+                  keypoints: np.ndarray | None = None, image: np.ndarray | None = None,
+                  extras: list[dict] | None = None) -> tuple[np.ndarray | None, str | None, list[dict], dict]:
+    """QC of each foot's mask, the union of those that pass (or why too few did), per-foot QC with each foot's
+    quality and its parts, and the person's extras: `quality` (mean over kept feet), `keypoints_refined` (36 floats,
+    when refine_below > 0 moved a point) with what moved. With `image` and prior_check, the shoe prior is run on the
+    person's feet for the agreement parts; `extras` carries per-foot numbers a backend measured (SAM's scores)."""
+    from shoemodel.curation import mask_quality as Q
+
     union = np.zeros(shape, bool)
-    qc, reasons, good = [], [], 0
-    for p, m in zip(prompts, masks):
+    qc, reasons, good, scores = [], [], 0, []
+    priors = _prior_feet(image, prompts, cfg) if image is not None and cfg.prior_check else [(None, None)] * len(prompts)
+    kept: dict[str, tuple[np.ndarray, FootPrompt]] = {}
+    for n, (p, m) in enumerate(zip(prompts, masks)):
         m, reason, stats = check_mask(m, p, cfg)
-        qc.append({"side": p.side, **stats, "ok": reason is None, **({"reason": reason} if reason else {})})
+        measured = (extras or [{}] * len(prompts))[n]
+        entry = {"side": p.side, **({"mask_source": measured["source"]} if measured.get("source") else {}), **stats}
         if reason is None:
+            q, qparts = Q.foot_quality(m, p, stats, *priors[n], sam=measured)
+            entry.update(quality=q, quality_parts=qparts)
+            scores.append(q)
+            kept[p.side] = (m, p)
             union |= m
             good += 1
         else:
             reasons.append(reason)
+        qc.append({**entry, "ok": reason is None, **({"reason": reason} if reason else {})})
+    extra: dict = {}
     if good < cfg.min_feet:
-        return None, f"mask qc: {reasons[0] if reasons else 'too few feet'}", qc
-    return union, None, qc
+        return None, f"mask qc: {reasons[0] if reasons else 'too few feet'}", qc, extra
+    extra["quality"] = round(float(np.mean(scores)), 4)
+    if extra["quality"] < cfg.min_quality:
+        parts = {f["side"]: f["quality_parts"] for f in qc if "quality_parts" in f}
+        return None, f"quality: {extra['quality']:.3f} < min_quality {cfg.min_quality} ({json.dumps(parts)})", qc, extra
+    if keypoints is not None and cfg.refine_below > 0:
+        k, moved = np.asarray(keypoints, np.float32).reshape(12, 3), []
+        for side, (m, p) in kept.items():
+            k, what = Q.refine_points(k, side, m, p, cfg.refine_below)
+            moved += [f"{side}_{w}" for w in what]
+        if moved:
+            extra.update(keypoints_refined=[round(float(v), 2) for v in k.ravel()], refined=moved)
+    return union, None, qc, extra
+
+
+def _prior_feet(image: np.ndarray, prompts: list[FootPrompt], cfg: SegmentConfig) -> list[tuple[Any, Any]]:
+    """(prior mask, prior probability) per foot from the shoe prior on its check views (the agreement parts of the
+    quality: any backend's mask against the prior, the prior's own mask against the prior seen another way)."""
+    from shoemodel.curation.segment_prior import CHECK_VIEWS, foot_mask, load_prior, prior_maps
+
+    maps = prior_maps(load_prior(str(cfg.prior_weights or "")), image, prompts, CHECK_VIEWS)
+    out = []
+    for pm, p in zip(maps, prompts):
+        if pm is None:
+            out.append((None, None))
+            continue
+        full = pm.full(image.shape[:2])
+        out.append((foot_mask(pm, p, image.shape[:2], cfg.prior_threshold, cfg.prior_reach), full))
+    return out
 
 
 def segment_rows(rows: list[dict[str, Any]], segmenter: ShoeSegmenter, cfg: SegmentConfig) -> list[dict[str, Any]]:
@@ -101,11 +150,11 @@ def segment_decoded(batch: list[dict[str, Any]], images: list[Any], segmenter: S
             for j, k in enumerate(ks):
                 box = boxes[j] if j < len(boxes) else None
                 persons[i].append((int(index[j]), foot_prompts(k, im.shape[1], im.shape[0], cfg.box_padding,
-                                                               cfg.negative_on_calf, box)))
+                                                               cfg.negative_on_calf, box), k))
         except Exception as exc:  # noqa: BLE001
             failed[i] = exc_row(r, exc)
-    todo = [i for i in range(len(batch)) if failed[i] is None and any(p for _, p in persons[i])]
-    flat = {i: [f for _, p in persons[i] for f in p] for i in todo}  # all persons' feet: one embedding per image
+    todo = [i for i in range(len(batch)) if failed[i] is None and any(p for _, p, _ in persons[i])]
+    flat = {i: [f for _, p, _ in persons[i] for f in p] for i in todo}  # all persons' feet: one embedding per image
     masks = dict(zip(todo, _masks(segmenter, [images[i] for i in todo], [flat[i] for i in todo],
                                   prepared if len(todo) == len(batch) else None)))
     out = []
@@ -118,11 +167,14 @@ def segment_decoded(batch: list[dict[str, Any]], images: list[Any], segmenter: S
             if isinstance(got, Exception):
                 raise got
             results, start = [], 0
-            for person, prompts in persons[i]:
+            scored = getattr(segmenter, "mask_scores", None)  # SAM: id(mask) -> its predicted IoU and stability
+            for person, prompts, k in persons[i]:
                 if not prompts:
-                    results.append((person, None, "no foot prompt", []))
+                    results.append((person, None, "no foot prompt", [], {}))
                     continue
-                res = masks_to_result(images[i].shape[:2], prompts, got[start: start + len(prompts)], cfg)
+                feet = got[start: start + len(prompts)]
+                res = person_result(images[i].shape[:2], prompts, feet, cfg, k, images[i],
+                                    [scored.pop(id(m), {}) for m in feet] if scored is not None else None)
                 start += len(prompts)
                 results.append((person, *res))
             out.append(_row(r, results))
@@ -153,11 +205,12 @@ def exc_row(r: dict[str, Any], exc: Exception, what: str = "segment") -> dict[st
     return parts.row(r["source_uri"], r["content_hash"], parts.FAILED, f"{what}: {type(exc).__name__}: {exc}")
 
 
-def _row(r: dict[str, Any], results: list[tuple[int, np.ndarray | None, str | None, list[dict]]]) -> dict[str, Any]:
-    """The row of an image from its persons' results (person index, union mask or None, reason, per-foot QC)."""
-    masks = [None if mask is None else encode_png(mask.astype(np.uint8) * 255) for _, mask, _, _ in results]
-    qc = [{"person": person, "ok": reason is None, **({"reason": reason} if reason else {}), "feet": feet}
-          for person, _, reason, feet in results]
+def _row(r: dict[str, Any], results: list[tuple[int, np.ndarray | None, str | None, list[dict], dict]]) -> dict[str, Any]:
+    """The row of an image from its persons' results (person index, union mask or None, reason, per-foot QC,
+    the person's quality and refined keypoints)."""
+    masks = [None if mask is None else encode_png(mask.astype(np.uint8) * 255) for _, mask, _, _, _ in results]
+    qc = [{"person": person, "ok": reason is None, **({"reason": reason} if reason else {}), **extra, "feet": feet}
+          for person, _, reason, feet, extra in results]
     kept = [m for m in masks if m is not None]
     if not kept:
         return parts.row(r["source_uri"], r["content_hash"], parts.DROPPED, qc[0].get("reason") if qc else "no person",

@@ -38,6 +38,8 @@ class SamSegmenter:
         # (SAM-HQ, SAM 2) keep float32 weights and run per image under autocast in that precision
         self.sam.dtype = None if sam_batch.supports(self.sam) else self.dtype
         self.runtime = {"device": self.device, "dtype": dtype_name(self.dtype), "attention": attention}
+        self.mask_scores: dict[int, dict[str, float]] = {}  # id(mask) -> sam_iou, sam_stability (taken by the quality)
+        self.prior: Any = None  # a ShoePrior: prompts from its mask (box, sure points, negatives) instead of the keypoints'
 
     @classmethod
     def from_weights(cls, backend: str, weights: str | Path, model_type: str = "", device: str = "auto",
@@ -80,11 +82,30 @@ class SamSegmenter:
             else:
                 self.sam.set_image(images[i])
             ps = prompts[i]
-            out[i] = predict_by_count(lambda b, pc, lab: sam_batch.predict_best(self.sam, b, pc, lab),
-                                      np.stack([p.box for p in ps]), [p.points for p in ps], [p.labels for p in ps])
+            if self.prior is not None:
+                from shoemodel.curation.prompts import prior_prompts
+
+                ps = prior_prompts(self.prior, images[i], ps)
+            if len(self.mask_scores) > 4096:  # scores of masks nobody asked for (segment called directly)
+                self.mask_scores.clear()
+
+            def predict(b: np.ndarray, pc: Any, lab: Any) -> list[np.ndarray]:
+                masks, iou, stability = sam_batch.predict_scored(self.sam, b, pc, lab)
+                out_masks = list(masks)
+                for n, m in enumerate(out_masks):
+                    self.mask_scores[id(m)] = {"sam_iou": float(iou[n]),
+                                               "sam_stability": None if stability is None else float(stability[n])}
+                return out_masks
+
+            out[i] = predict_by_count(predict, np.stack([p.box for p in ps]), [p.points for p in ps], [p.labels for p in ps])
         return out
 
 
 def from_config(cfg: Any) -> SamSegmenter:
     """The `sam` and `hf_sam` backends of curation.segment (the backend must match what the weights path holds)."""
-    return SamSegmenter.from_weights(cfg.backend, cfg.weights, cfg.model_type, cfg.device, cfg.dtype)
+    seg = SamSegmenter.from_weights(cfg.backend, cfg.weights, cfg.model_type, cfg.device, cfg.dtype)
+    if cfg.sam_prior_prompts:
+        from shoemodel.curation.segment_prior import load_prior
+
+        seg.prior = load_prior(str(cfg.prior_weights or ""))
+    return seg

@@ -8,7 +8,7 @@ import typer
 
 from shoemodel.cli_options import PARAMS, SET, group_callback
 
-app = typer.Typer(no_args_is_help=True, callback=group_callback, help="Train and evaluate WD, LpS phase 1 / phase 2 and SW.")
+app = typer.Typer(no_args_is_help=True, callback=group_callback, help="Train and evaluate WD, LpS phase 1 / phase 2 and SW; train the curation's shoe prior.")
 
 
 @app.command("sw")
@@ -39,6 +39,25 @@ def sw_cache_command(params: Path | None = PARAMS, set_: list[str] | None = SET)
 
     try:
         echo_summary(build_sw_cache(cfg, log=typer.echo))
+    except (ValueError, FileNotFoundError) as exc:
+        fail(str(exc))
+
+
+@app.command("shoe-prior")
+def train_shoe_prior_command(params: Path | None = PARAMS, set_: list[str] | None = SET) -> None:
+    """Shoe prior: train the tiny shoe segmenter on the CCP fixture photos' train split (foot crops from the
+    offline-default pose); writes shoe_prior.safetensors + card.json (val metrics) to output_dir.
+
+    Params: train.shoe_prior (ship the result: --set output_dir=shoemodel/models/shoe_prior/weights).
+    """
+    from shoemodel.cli_options import fail
+    from shoemodel.training.cli_wd_lps import echo_summary, load_model_config
+
+    cfg = load_model_config("shoe-prior", params, set_)
+    from shoemodel.training.shoe_prior.train import train_shoe_prior
+
+    try:
+        echo_summary(train_shoe_prior(cfg, log=typer.echo))
     except (ValueError, FileNotFoundError) as exc:
         fail(str(exc))
 

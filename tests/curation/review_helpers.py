@@ -30,6 +30,7 @@ def curated_config(tmp_path: Path, n: int = 6) -> CurationConfig:
     cfg = CurationConfig(work_dir=str(work), out=str(tmp_path / "set"), progress=False)
     cfg.ingest.sources, cfg.ingest.part_size = [str(raw)], 2
     cfg.segment.backend, cfg.segment.person_mask = "grabcut", "none"
+    cfg.segment.min_quality, cfg.segment.refine_below = 0.0, 0.0  # drawings: no quality floor, exact points stay
     cfg.build.records_per_shard = 2
     cfg.review.corrections = str(tmp_path / "corrections.jsonl")
     run_ingest(work / "ingest", cfg.ingest, progress=False)

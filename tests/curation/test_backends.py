@@ -37,7 +37,7 @@ def test_every_builder_path_names_a_function_of_one_argument(entry: backends.Bac
 def test_each_stage_has_its_backends_and_config_types_come_from_the_registry() -> None:
     assert set(backends.names("detect")) == {"yolox_onnx", "ultralytics", "full_frame"}
     assert set(backends.names("pose")) == {"mediapipe", "onnx_wholebody", "vitpose", "mmpose"}
-    assert set(backends.names("segment")) == {"sam", "hf_sam", "grabcut"}
+    assert set(backends.names("segment")) == {"sam", "hf_sam", "grabcut", "shoe_prior"}
     for stage, cls in CONFIGS.items():
         allowed = set(typing.get_args(field_types(cls)["backend"]))
         assert allowed == set(backends.names(stage)) | ({"auto"} if stage == "detect" else set())
@@ -46,7 +46,7 @@ def test_each_stage_has_its_backends_and_config_types_come_from_the_registry() -
 
 def test_modules_name_each_backend_module_once() -> None:
     assert "shoemodel.curation.segment_sam" in backends.modules("segment")
-    assert len(backends.modules("segment")) == 2  # sam and hf_sam share one module
+    assert len(backends.modules("segment")) == 3  # sam and hf_sam share one module; grabcut, shoe_prior
     assert set(backends.modules("pose")) == {b.module for b in backends.all_backends() if b.stage == "pose"}
 
 

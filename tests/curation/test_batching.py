@@ -121,7 +121,8 @@ def three_paths(tmp_path_factory: pytest.TempPathFactory, people_photos: list[Pa
         cfg.ingest.part_size = 3  # two parts: resume has a part to redo, batches still span images
         cfg.segment = dataclasses.replace(cfg.segment, backend="sam", weights=str(root / "sam_tiny.pth"), max_box_fill=1e9,
                                           min_foot_area_ratio=0.0, min_thickness_ratio=0.0, max_other_foot_frac=1.0,
-                                          max_above_ankle_frac=1.0, max_components=10**6, max_leg_overlap=1.0)
+                                          max_above_ankle_frac=1.0, max_components=10**6, max_leg_overlap=1.0,
+                                          min_quality=0.0)
         cfg.fused = fused
         for section in (cfg.detect, cfg.pose, cfg.segment):
             section.batch_size, section.loader_threads = batch, threads

@@ -26,7 +26,7 @@ def test_curate_help_lists_every_stage() -> None:
 
 def test_repo_params_curation_section_loads(repo_root: Path) -> None:
     cfg = load_section(CurationConfig, "curation", str(repo_root / "params.yaml"))
-    assert cfg.pose.backend == "mediapipe" and cfg.segment.backend in ("sam", "hf_sam", "grabcut")
+    assert cfg.pose.backend == "mediapipe" and cfg.segment.backend in ("sam", "hf_sam", "grabcut", "shoe_prior")
     with pytest.raises(ValueError, match="unknown key"):
         p = repo_root / "params.yaml"
         data = yaml.safe_load(p.read_text())

@@ -52,7 +52,7 @@ def test_inline_run_builds_valid_shoe_leg_records(reference: dict) -> None:
     for r in recs:
         validate_record(r, "shoe_leg")
         prov = json.loads(r["provenance"])
-        assert prov["detect"]["backend"] == "yolox_onnx" and prov["mask_source"] == "grabcut"
+        assert prov["detect"]["backend"] == "yolox_onnx" and prov["mask_source"] == reference["cfg"].segment.backend
         assert prov["thresholds"]["pose"]["min_point_score"] == reference["cfg"].pose.min_point_score
     assert len({r["id"] for r in recs}) == len(recs)  # several persons of one photo: one record each, own id
     assert {r["id"][:24] for r in recs} == {r["content_hash"][:24] for r in recs}

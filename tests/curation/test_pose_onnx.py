@@ -131,7 +131,8 @@ def test_curate_run_with_a_tiny_rtmw_onnx_end_to_end(tmp_path: Path, coco_dir: P
     args = ["curate", "run", str(coco_dir), "--out", str(tmp_path / "set"), "--quiet", "--metrics", str(metrics),
             "--set", "curation.detect.backend=yolox_onnx", "--set", f"curation.detect.weights={yolox_weights}",
             "--set", "curation.pose.backend=onnx_wholebody", "--set", f"curation.pose.weights={onnx_path}",
-            "--set", "curation.segment.backend=grabcut", "--set", "curation.ingest.part_size=2"]
+            "--set", "curation.segment.backend=grabcut", "--set", "curation.ingest.part_size=2",
+            "--set", "curation.segment.min_quality=0"]  # random pose weights: no quality floor, only the flow is tested
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     s = json.loads(metrics.read_text())

@@ -13,15 +13,31 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def quality(fixtures_dir: Path, yolox_weights: Path, mediapipe_installed) -> dict:
+#: The GrabCut backend as it ran before the shoe prior became the default (its own rules are tested on it).
+GRABCUT = ["segment.backend=grabcut", "segment.min_quality=0", "segment.refine_below=0", "segment.prior_check=false"]
+
+
+def _bench(fixtures_dir: Path):
+    import sys
+
+    sys.path.insert(0, str(REPO / "benchmarks" / "curation"))
     spec = importlib.util.spec_from_file_location("quality_bench", REPO / "benchmarks" / "curation" / "quality.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     mod.FIXTURES = fixtures_dir
     if not (fixtures_dir / "images" / "fashionpedia" / "sample.json").exists():
         pytest.skip("Fashionpedia fixture photos absent")
-    return mod.measure("test")
+    return mod
+
+
+@pytest.fixture(scope="module")
+def quality(fixtures_dir: Path, yolox_weights: Path, mediapipe_installed) -> dict:
+    return _bench(fixtures_dir).measure("test")
+
+
+@pytest.fixture(scope="module")
+def quality_grabcut(fixtures_dir: Path, yolox_weights: Path, mediapipe_installed) -> dict:
+    return _bench(fixtures_dir).measure("test", GRABCUT)
 
 
 @pytest.mark.fixtures
@@ -35,7 +51,7 @@ def test_filter_keeps_no_photo_without_feet(quality: dict) -> None:
 def test_no_kept_mask_is_the_box_or_a_speck(quality: dict) -> None:
     m = quality["kept_masks"]
     assert m["kept_feet"] >= 5
-    assert m["over_085"] == 0 and m["max_box_fill"] <= 0.85
+    assert m["max_own_box_fill"] <= 0.85  # (the shoe prior's masks may outgrow a box drawn from instep points)
     assert m["min_foot_area_ratio"] >= 0.1
 
 
@@ -47,9 +63,22 @@ def test_kept_persons_keypoints_are_on_their_own_feet(quality: dict) -> None:
 
 
 @pytest.mark.fixtures
-def test_segmenter_on_the_fashionpedia_shoes(quality: dict) -> None:
-    s = quality["shoe_masks"]
+def test_grabcut_on_the_fashionpedia_shoes(quality_grabcut: dict) -> None:
+    s = quality_grabcut["shoe_masks"]
     assert s["shoes"] == 2 and min(s["iou_oracle_points"]) >= 0.35, s
     # through the pipeline: the weak heel is derived, the shoe found below the instep points (measured 0.64 / 0;
     # the second shoe, seen from behind, has no foot point near it)
     assert s["segment_status"] == "kept" and max(s["iou_kept"]) >= 0.5, s
+
+
+@pytest.mark.fixtures
+def test_ccp_subset_offline_default(fixtures_dir: Path, yolox_weights: Path, mediapipe_installed) -> None:
+    """The CCP benchmark on the first 6 test photos, end to end (CI-sized; the full table: docs/benchmarks.md):
+    the labelled person is kept in most of them and most kept masks are right (measured on all 142: 0.88 / 0.80)."""
+    if not (fixtures_dir / "images" / "ccp" / "photos").is_dir():
+        pytest.skip("CCP fixture photos absent")
+    run = _bench(fixtures_dir).measure_ccp_run("ci", "test", [], limit=6)["ccp"]
+    o = run["overall"]
+    assert o["photos"] + len(run["left_out"]) == 6 and o["kept"] >= 4, run["not_kept"]
+    assert o["kept_right"] >= 0.5 and o["mean_iou"] >= 0.5, o
+    assert all(r.get("quality") is None or 0 <= r["quality"] <= 1 for r in run["rows"])

@@ -226,7 +226,8 @@ def test_hf_sam_loads_a_checkpoint_folder_by_path_and_runs_the_stage(fixtures_di
     torch.manual_seed(0)
     tiny_hf_sam().save_pretrained(tmp_path / "sam-tiny")
     cfg = SegmentConfig(backend="hf_sam", weights=str(tmp_path / "sam-tiny"), max_box_fill=1e9, min_foot_area_ratio=0.0,
-                        max_components=10**6, max_leg_overlap=1.0, max_other_foot_frac=1.0, max_above_ankle_frac=1.0)
+                        max_components=10**6, max_leg_overlap=1.0, max_other_foot_frac=1.0, max_above_ankle_frac=1.0,
+                        min_quality=0.0)  # random weights: no quality floor, QC alone decides
     seg = build_segmenter(cfg)
     assert seg.name == "hf_sam" and "sam-tiny" in seg.version
     bus = fixtures_dir / "images" / "ultralytics_samples" / "bus.jpg"

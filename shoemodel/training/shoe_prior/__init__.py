@@ -1,0 +1,1 @@
+"""Training of the shoe prior on the Clothing Co-Parsing fixture photos (`shoemodel train shoe-prior`)."""
