@@ -148,6 +148,12 @@ def _scalar_quality(r: dict[str, Any]) -> Any:
     return q if isinstance(q, (int, float)) else None
 
 
+def _qc_quality(q: dict[str, Any], r: dict[str, Any], j: int) -> Any:
+    """A segment person's quality: the score its mask QC entry carries (segment.masks_to_result), else the row's."""
+    value = q.get("quality")
+    return value if isinstance(value, (int, float)) else _person_quality(r, j)
+
+
 def _person_quality(r: dict[str, Any], j: int) -> Any:
     q = r.get("quality")
     if isinstance(q, (list, tuple)):
@@ -242,7 +248,7 @@ def segment_entries(inputs: list[dict[str, Any]], outputs: list[dict[str, Any]],
                 numbers = _mask_numbers(reason, q.get("feet") or [], cfg)
                 photo_numbers = photo_numbers or numbers
             persons.append(entry(r["source_uri"], r.get("content_hash"), "segment", outcome, reason, person=int(person),
-                                 box=box, quality=_person_quality(r, j), qc=q.get("feet"), **numbers))
+                                 box=box, quality=_qc_quality(q, r, j), qc=q.get("feet"), **numbers))
         out.append(entry(r["source_uri"], r.get("content_hash"), "segment", r["status"], r.get("reason"),
                          quality=_scalar_quality(r), **(photo_numbers if r["status"] == DROPPED else {})))
         out += persons

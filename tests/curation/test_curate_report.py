@@ -64,6 +64,8 @@ def test_every_file_and_person_is_on_record_and_the_counts_add_up(mixed_run: Pat
     for stage in chain:
         assert all(r["reason"] and r["detail"] for r in persons[stage].values() if r["outcome"] != "kept")
         assert all(r["box"] is not None and len(r["box"]) == 5 for r in persons[stage].values())
+    scored = [r["quality"] for r in persons["segment"].values() if r["outcome"] == "kept"]
+    assert scored and all(0.0 <= q <= 1.0 for q in scored)  # every kept record's quality score is on record
     dropped_in_kept = [k for k, r in persons["pose"].items() if r["outcome"] == "dropped"
                        and photos["pose"][Path(k[0]).name]["outcome"] == "kept"]
     assert dropped_in_kept  # persons discarded inside a kept photo are on record
