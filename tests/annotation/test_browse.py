@@ -49,6 +49,7 @@ def _reload(name: str) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # ~8 s: a second Python process reads the dataset back
 def test_shoe_leg_set_keypoints_skeleton_and_masks_survive_a_new_process(tmp_path, mongo_uri):
     from shoemodel.annotation.browse import load_set
 
@@ -103,6 +104,7 @@ def test_wearable_set_masks_predictions_and_reuse(tmp_path, mongo_uri):
     assert again.has_field("wd_miou") and len(again) == 4
 
 
+@pytest.mark.slow  # ~16 s: the FiftyOne App server, then SIGTERM
 def test_browse_command_serves_the_app(tmp_path, mongo_uri):
     root = write_pool(tmp_path / "wearable", 2)
     port = servers.free_port()

@@ -15,6 +15,7 @@ def _run(cmd, cwd):
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=True)
 
 
+@pytest.mark.slow  # ~25 s: a real dvc repro of a small pipeline, twice
 @pytest.mark.server
 def test_dvc_repro_idempotent_and_param_scoped(repo_root, tmp_path):
     if shutil.which("dvc") is None or shutil.which("shoemodel") is None:

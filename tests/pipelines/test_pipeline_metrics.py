@@ -110,6 +110,7 @@ def _published_inception_layout():
     return m.state_dict()
 
 
+@pytest.mark.slow  # ~21 s: builds and saves a full-size Inception
 def test_inception_loads_the_published_layout_by_path_and_refuses_another(tmp_path):
     import torch
 
