@@ -212,7 +212,7 @@ def config(work: Path, sources: list[str], files: dict[str, Any], device: str, d
     cfg.segment = dataclasses.replace(cfg.segment, backend="sam", weights=str(files["sam"]), max_box_fill=1e9,
                                       min_foot_area_ratio=0.0, min_foot_length_frac=0.0, min_thickness_ratio=0.0,
                                       max_other_foot_frac=1e9, max_above_ankle_frac=1e9, max_components=10**9,
-                                      max_leg_overlap=1e9, min_feet=0)
+                                      max_leg_overlap=1e9, min_feet=0, min_quality=0.0)
     for s in (cfg.detect, cfg.pose, cfg.segment):
         s.device, s.dtype, s.batch_size, s.loader_threads = device, dtype, batch, threads
     cfg.detect.device = device if device == "cpu" or _onnx_has_cuda() else "cpu"  # CPU onnxruntime: YOLOX on the CPU

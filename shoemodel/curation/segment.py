@@ -87,7 +87,7 @@ def person_result(shape: tuple[int, int], prompts: list[FootPrompt], masks: list
     extra: dict = {}
     if good < cfg.min_feet:
         return None, f"mask qc: {reasons[0] if reasons else 'too few feet'}", qc, extra
-    extra["quality"] = round(float(np.mean(scores)), 4)
+    extra["quality"] = round(float(np.mean(scores)), 4) if scores else 0.0  # no kept foot (min_feet 0): nothing to trust
     if extra["quality"] < cfg.min_quality:
         parts = {f["side"]: f["quality_parts"] for f in qc if "quality_parts" in f}
         return None, f"quality: {extra['quality']:.3f} < min_quality {cfg.min_quality} ({json.dumps(parts)})", qc, extra
