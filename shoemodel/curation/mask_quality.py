@@ -94,13 +94,15 @@ def refine_points(k: np.ndarray, side: str, mask: np.ndarray, p: FootPrompt, min
     """Heel and toe of one foot from its mask where the pose is unsure (score < min_score) or the point lies off
     the mask: the heel and the big toe go to the mask's extremes along the foot axis (heel -> toe from the pose,
     else the mask's long axis pointing away from the ankle), the median of the last 5 % of its pixels each way; a
-    small toe (unsure or off the mask) moves to its nearest mask pixel. Returns the new (12, 3) keypoints and what moved."""
+    small toe (unsure or off the mask) moves to its nearest mask pixel. Every heel/toe point then sits inside the
+    mask's interior (the mask eroded by 4 % of the foot length): a point on the mask's rim is a coin toss between
+    shoe and floor, one step inwards it is on the shoe. Returns the new (12, 3) keypoints and what moved."""
     from shoemodel.schemas.keypoints import KEYPOINT_NAMES
 
     out = k.copy()
     if not mask.any():
         return out, []
-    ys, xs = np.nonzero(mask)
+    ys, xs = np.nonzero(interior(mask, p.foot_length))
     pix = np.stack([xs, ys], 1).astype(np.float32)
     tol = 0.05 * max(p.foot_length, 8.0)
 
@@ -122,11 +124,31 @@ def refine_points(k: np.ndarray, side: str, mask: np.ndarray, p: FootPrompt, min
     lo, hi = np.percentile(proj, 5), np.percentile(proj, 95)
     ends = {"heel": np.median(pix[proj <= lo], 0), "big_toe": np.median(pix[proj >= hi], 0)}
     moved = []
+    inside = np.zeros(mask.shape, bool)
+    inside[ys, xs] = True
+    h, w = mask.shape
     for name in ("heel", "big_toe", "small_toe"):
         j = idx[name]
-        if k[j, 2] <= 0 or (k[j, 2] >= min_score and on_mask(k[j, :2])):
-            continue  # missing points stay missing; sure points on the mask stay where the pose put them
-        new = ends[name] if name in ends else pix[np.argmin(np.hypot(*(pix - k[j, :2]).T))]
+        if k[j, 2] <= 0:
+            continue  # missing points stay missing
+        if k[j, 2] >= min_score and on_mask(k[j, :2]):
+            new = k[j, :2]  # sure points on the mask stay where the pose put them (moved inwards when on the rim)
+        else:
+            new = ends[name] if name in ends else k[j, :2]
+        xi, yi = int(round(float(new[0]))), int(round(float(new[1])))
+        if not (0 <= xi < w and 0 <= yi < h and inside[yi, xi]):
+            new = pix[np.argmin(np.hypot(*(pix - new).T))]
+        if np.allclose(new, k[j, :2]):
+            continue
         out[j] = (float(new[0]), float(new[1]), float(k[j, 2]))
         moved.append(name)
     return out, moved
+
+
+def interior(mask: np.ndarray, foot_length: float) -> np.ndarray:
+    """The mask eroded by 4 % of the foot length (at least 1 px); the mask itself when that leaves nothing."""
+    import cv2
+
+    r = max(1, int(round(0.04 * max(foot_length, 8.0))))
+    core = cv2.erode(mask.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+    return core if core.any() else mask

@@ -51,3 +51,25 @@ def test_prior_learns_on_a_tiny_ccp_subset(fixtures_dir: Path, tmp_path: Path, f
     iou = (pred & gt).sum() / max((pred | gt).sum(), 1)
     assert iou >= 0.35, iou
     assert ccp.ids_hash(card["data"]["ids"]) == card["data"]["ids_sha256"]
+
+
+def test_samples_weight_hard_negatives_and_cut_legs_above_the_feet(fixtures_dir: Path) -> None:
+    """The loss weight is 1 + hard_negative_weight exactly on skin/tights/socks/trouser pixels; with negative_prob 1
+    every training sample is the square one side higher (where the footwear share is far lower than at the feet)."""
+    root = fixtures_dir / "images" / "ccp"
+    if not (root / "photos").is_dir():
+        pytest.skip(f"CCP fixture photos not found at {root}")
+    from shoemodel.training.shoe_prior import ccp
+    from shoemodel.training.shoe_prior.data import ShoeCropDataset
+
+    ids = ccp.load_split(REPO / "benchmarks" / "curation" / "ccp_split.json", "train")[:6]
+    plain = ShoeCropDataset(str(root), ids, {}, 48, "gt_box", train=False, hard_negative_weight=3.0)
+    weights = np.concatenate([plain[i]["weight"].numpy().ravel() for i in range(len(plain))])
+    assert set(np.unique(weights)) <= {1.0, 4.0} and (weights == 4.0).any()
+    for i in range(len(plain)):
+        it = plain[i]
+        assert not ((it["weight"] > 1) & (it["mask"] > 0)).any()  # a shoe pixel is never a hard negative
+    legs = ShoeCropDataset(str(root), ids, {}, 48, "gt_box", train=True, negative_prob=1.0, jitter_shift=0, jitter_scale=0)
+    feet_share = np.mean([plain[i]["mask"].mean().item() for i in range(len(plain))])
+    legs_share = np.mean([legs[(i, 0)]["mask"].mean().item() for i in range(len(legs))])
+    assert feet_share > 0.05 and legs_share < 0.3 * feet_share, (feet_share, legs_share)

@@ -18,6 +18,10 @@ import numpy as np
 #: CCP label value -> footwear type (every other label is not a shoe).
 FOOTWEAR: dict[int, str] = {7: "boots", 12: "clogs", 16: "flats", 21: "heels", 28: "loafers", 32: "pumps",
                             36: "sandals", 39: "shoes", 43: "sneakers", 58: "wedges"}
+#: CCP labels that touch a shoe and look like one to a small model (bare skin above pumps and sandals, tights,
+#: socks, trouser hems): the shoe prior's loss can weight them up (train.shoe_prior.hard_negative_weight).
+HARD_NEGATIVES: dict[int, str] = {25: "jeans", 27: "leggings", 31: "pants", 41: "skin", 44: "socks", 45: "stockings",
+                                  53: "tights"}
 SPLIT_FRACTIONS = (("train", 0.65), ("val", 0.15), ("test", 0.20))
 
 
@@ -71,6 +75,10 @@ def read_photo(root: str | Path, photo_id: str) -> tuple[np.ndarray, np.ndarray]
 
 def footwear_mask(labels: np.ndarray) -> np.ndarray:
     return np.isin(labels, list(FOOTWEAR))
+
+
+def hard_negative_mask(labels: np.ndarray) -> np.ndarray:
+    return np.isin(labels, list(HARD_NEGATIVES))
 
 
 def footwear_type(labels: np.ndarray) -> str | None:

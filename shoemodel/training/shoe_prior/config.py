@@ -28,6 +28,8 @@ class ShoePriorConfig(LoopConfig):
     jitter_scale: float = 0.25  # crop side x exp(+-this)
     flip_prob: float = 0.5
     color_jitter: float = 0.25  # brightness / contrast / saturation, each x (1 +- this)
+    hard_negative_weight: float = 0.0  # BCE weight 1 + this on skin, tights, socks, trousers (ccp.HARD_NEGATIVES)
+    negative_prob: float = 0.0  # share of samples cut one crop side higher (shins, knees: mostly no shoe)
     dice_weight: float = 1.0  # loss = BCE + dice_weight x soft Dice
     steps: int = 900  # the shipped run (weights/card.json)
     batch_size: int = 16

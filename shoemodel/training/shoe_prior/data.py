@@ -5,7 +5,11 @@ scale), around the labelled person's feet as inference crops them (`crop.crop_sq
 a sample then warps a jittered crop (shift, scale, flip) and colour-jitters it. The labelled person is the pose
 person whose crop holds the most footwear pixels; where pose kept no one with footwear in its crop (or with
 `crop_source: gt_box`) the crop is centred on the footwear's box, drawn as `crop_square` would from points at its
-corners, so the model also learns shoes its crop does not centre.
+corners, so the model also learns shoes its crop does not centre. Each sample also carries a per-pixel loss weight:
+1, or 1 + `hard_negative_weight` on the labels that look like shoes to a small model (ccp.HARD_NEGATIVES).
+With `negative_prob` > 0 a sample is, that often, the same square one side higher (shins and knees: mostly no shoe,
+its footwear labels as they are): a prior that has seen legs without shoes says "no shoe" on a leg that pose took for a
+foot, so its sureness can drop a mask that is off the feet.
 """
 
 from __future__ import annotations
@@ -54,12 +58,15 @@ class ShoeCropDataset(Dataset):
 
     def __init__(self, root: str, ids: list[str], poses: dict[str, dict[str, Any]], size: int, crop_source: str = "pose",
                  points: bool = False, train: bool = True, jitter_shift: float = 0.12, jitter_scale: float = 0.25,
-                 flip_prob: float = 0.5, color_jitter: float = 0.25):
+                 flip_prob: float = 0.5, color_jitter: float = 0.25, hard_negative_weight: float = 0.0,
+                 negative_prob: float = 0.0):
         if crop_source not in ("pose", "gt_box"):
             raise ValueError(f"train.shoe_prior.crop_source must be pose or gt_box, got {crop_source!r}")
         self.size, self.points, self.train = size, points, train
         self.jitter_shift, self.jitter_scale, self.flip_prob, self.color_jitter = jitter_shift, jitter_scale, flip_prob, color_jitter
-        self.ids, self.ctx, self.masks, self.kpts, self.skipped = [], [], [], [], {}
+        self.hard_negative_weight, self.negative_prob = hard_negative_weight, negative_prob
+        self.ids, self.ctx, self.masks, self.hard, self.kpts, self.skipped = [], [], [], [], [], {}
+        self.legs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (context, footwear, hard) one side higher
         self.from_pose = 0
         big = 2 * size
         for i in ids:
@@ -79,6 +86,11 @@ class ShoeCropDataset(Dataset):
             self.ids.append(i)
             self.ctx.append(C.warp(image, m, big))
             self.masks.append(C.warp(gt.astype(np.uint8), m, big, nearest=True))
+            self.hard.append(C.warp(ccp.hard_negative_mask(labels).astype(np.uint8), m, big, nearest=True))
+            if negative_prob > 0:
+                up = C.crop_matrix((cx, cy - side, 2 * side), big)
+                self.legs.append((C.warp(image, up, big), C.warp(gt.astype(np.uint8), up, big, nearest=True),
+                                  C.warp(ccp.hard_negative_mask(labels).astype(np.uint8), up, big, nearest=True)))
             kk = k.copy()
             kk[:, :2] = (np.c_[k[:, :2], np.ones(len(k))] @ m.T) if len(k) else kk[:, :2]
             self.kpts.append(kk)
@@ -103,8 +115,12 @@ class ShoeCropDataset(Dataset):
         idx, seed = key if isinstance(key, tuple) else (key, 0)
         rng = rng_for(seed, idx) if self.train else None
         m, _ = self.matrix(rng)
-        img = C.warp(self.ctx[idx], m, self.size).astype(np.float32) / 255
-        mask = C.warp(self.masks[idx], m, self.size, nearest=True).astype(np.float32)
+        ctx, gt, hard = self.ctx[idx], self.masks[idx], self.hard[idx]
+        if rng is not None and self.legs and rng.random() < self.negative_prob:
+            ctx, gt, hard = self.legs[idx]
+        img = C.warp(ctx, m, self.size).astype(np.float32) / 255
+        mask = C.warp(gt, m, self.size, nearest=True).astype(np.float32)
+        weight = 1 + self.hard_negative_weight * C.warp(hard, m, self.size, nearest=True).astype(np.float32)
         if rng is not None and self.color_jitter > 0:
             j = self.color_jitter
             img = img * rng.uniform(1 - j, 1 + j)  # brightness
@@ -117,7 +133,7 @@ class ShoeCropDataset(Dataset):
         if self.points:
             chans.append(C.points_channel(self.kpts[idx], m, self.size)[None])
         return {"pixels": torch.from_numpy(np.concatenate(chans).astype(np.float32)),
-                "mask": torch.from_numpy(mask[None])}
+                "mask": torch.from_numpy(mask[None]), "weight": torch.from_numpy(weight[None])}
 
 
 def collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

@@ -23,12 +23,14 @@ from shoemodel.training.shoe_prior.data import ShoeCropDataset, collate
 
 
 def make_loss(dice_weight: float):
-    """BCE + soft Dice: the shoe is a small part of the crop, Dice keeps its boundary from shrinking."""
+    """BCE (weighted per pixel by the batch's `weight`: hard negatives count more) + soft Dice: the shoe is a small part
+    of the crop, Dice keeps its boundary from shrinking."""
 
     def loss_fn(model: torch.nn.Module, batch: dict[str, torch.Tensor], gen: Any):
         logits = model(batch["pixels"])
         target = batch["mask"]
-        bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+        weight = batch.get("weight")
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, target, weight=weight)
         p = torch.sigmoid(logits)
         inter = (p * target).sum((1, 2, 3))
         dice = 1 - (2 * inter + 1) / (p.sum((1, 2, 3)) + target.sum((1, 2, 3)) + 1)
@@ -57,7 +59,8 @@ def train_shoe_prior(cfg: ShoePriorConfig, log: Any = print) -> dict[str, Any]:
     poses = ccp.pose_cache(root, ids + eval_ids, cfg.pose_cache, log=log) if cfg.crop_source == "pose" else {}
     t0 = time.time()
     data = ShoeCropDataset(str(root), ids, poses, cfg.size, cfg.crop_source, cfg.points_channel, True, cfg.jitter_shift,
-                           cfg.jitter_scale, cfg.flip_prob, cfg.color_jitter)
+                           cfg.jitter_scale, cfg.flip_prob, cfg.color_jitter, cfg.hard_negative_weight,
+                           cfg.negative_prob)
     torch.manual_seed(cfg.seed)
     model = TinyUNet(arch_of(cfg))
     final, summary = train_loop(cfg, model, data, collate, make_loss(cfg.dice_weight), ["bce"])
