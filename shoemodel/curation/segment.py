@@ -104,9 +104,10 @@ def person_result(shape: tuple[int, int], prompts: list[FootPrompt], masks: list
 def _prior_feet(image: np.ndarray, prompts: list[FootPrompt], cfg: SegmentConfig) -> list[tuple[Any, Any]]:
     """(prior mask, prior probability) per foot from the shoe prior on its check views (the agreement parts of the
     quality: any backend's mask against the prior, the prior's own mask against the prior seen another way)."""
-    from shoemodel.curation.segment_prior import CHECK_VIEWS, foot_mask, load_prior, prior_maps
+    from shoemodel.curation.segment_prior import foot_mask, load_prior, parse_views, prior_maps
 
-    maps = prior_maps(load_prior(str(cfg.prior_weights or "")), image, prompts, CHECK_VIEWS)
+    views = parse_views(cfg.prior_check_views, "curation.segment.prior_check_views")
+    maps = prior_maps(load_prior(str(cfg.prior_weights or "")), image, prompts, views)
     out = []
     for pm, p in zip(maps, prompts):
         if pm is None:

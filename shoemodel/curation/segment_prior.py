@@ -37,9 +37,19 @@ def person_points(p: FootPrompt) -> np.ndarray:
     return np.asarray(own + other, np.float32).reshape(-1, 2)
 
 
-#: The views the quality check runs the prior on (mirrored, and a 1.25 x wider crop): the backend's own view is not
-#: among them, so a prior mask that changes with the crop (a guess) disagrees with its check.
-CHECK_VIEWS = ((1.0, True), (1.25, False))
+def parse_views(spec: str, key: str = "curation.segment.prior_views") -> tuple[tuple[float, bool], ...]:
+    """"1,1f,1.25" -> ((1.0, False), (1.0, True), (1.25, False)): zooms of the foot crop, "f" mirrored."""
+    views = []
+    for item in str(spec).replace(" ", "").split(","):
+        flip = item.endswith("f")
+        try:
+            zoom = float(item[:-1] if flip else item)
+        except ValueError:
+            zoom = 0.0
+        if not 0.25 <= zoom <= 4:
+            raise ValueError(f"{key}: {item!r} is not a view (a zoom in 0.25..4, 'f' for mirrored; e.g. \"1,1f,1.25\")")
+        views.append((zoom, flip))
+    return tuple(views)
 
 
 def prior_maps(prior: ShoePrior, image: np.ndarray, prompts: list[FootPrompt],
@@ -120,15 +130,17 @@ class PriorSegmenter:
     name = "shoe_prior"
 
     def __init__(self, prior: ShoePrior, threshold: float = 0.5, reach: float = 0.5, fallback: Any = None,
-                 ankle_margin: float = 0.0, person_masker: Any = None, person_threshold: float = 0.2):
-        self.prior, self.threshold, self.reach, self.fallback = prior, threshold, reach, fallback
+                 ankle_margin: float = 0.0, person_masker: Any = None, person_threshold: float = 0.2,
+                 views: tuple[tuple[float, bool], ...] = ((1.0, False),)):
+        self.prior, self.threshold, self.reach, self.fallback, self.views = prior, threshold, reach, fallback, views
         self.ankle_margin, self.person_masker, self.person_threshold = ankle_margin, person_masker, person_threshold
-        self.version = prior.version + (f" fallback-{fallback.name}-{fallback.version}" if fallback is not None else "")
+        self.version = prior.version + ("" if views == ((1.0, False),) else " views-" + ",".join(
+            f"{z:g}{'f' if f else ''}" for z, f in views)) + (f" fallback-{fallback.name}-{fallback.version}" if fallback is not None else "")
         self.fallback_feet = 0  # feet the fallback segmented (the prior found no shoe pixels)
         self.mask_scores: dict[int, dict[str, Any]] = {}  # id(mask) -> {"source": "grabcut"} for a fallback foot
 
     def segment(self, image: np.ndarray, prompts: list[FootPrompt]) -> list[np.ndarray]:
-        maps = prior_maps(self.prior, image, prompts)
+        maps = prior_maps(self.prior, image, prompts, self.views)
         masks = [foot_mask(pm, p, image.shape[:2], self.threshold, self.reach, ankle_margin=self.ankle_margin)
                  for pm, p in zip(maps, prompts)]
         if self.person_masker is not None:  # a shoe is part of its person: not a ball, the floor or a shadow
@@ -163,7 +175,7 @@ def from_config(cfg: Any) -> PriorSegmenter:
 
         masker = PersonMasker(cfg.prior_person_mask)
     return PriorSegmenter(load_prior(str(cfg.prior_weights or "")), cfg.prior_threshold, cfg.prior_reach, fallback,
-                          cfg.prior_ankle_margin, masker, cfg.prior_person_threshold)
+                          cfg.prior_ankle_margin, masker, cfg.prior_person_threshold, parse_views(cfg.prior_views))
 
 
 class _LazyGrabCut:
