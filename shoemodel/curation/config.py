@@ -65,6 +65,7 @@ class PoseConfig:
     max_foot_frac: float = 0.3  # ankle-to-toe/heel / person box height (a foot is ~0.15 of a standing body)
     max_foot_calf_ratio: float = 1.2  # ankle-to-toe/heel / knee-to-ankle (a foot is ~0.6 of a calf)
     check_left_right: bool = True  # each foot's toes and heel nearer its own ankle than the other ankle
+    repair_left_right: bool = True  # before that check: swap a heel/toe given to the wrong foot on both feet, drop a lone one
     derive_heel: bool = True  # a weak heel with confident ankle and big toe: placed under the ankle on the leg line
     batch_size: int = 8  # images per call; all person crops of the batch go through the model together
     device: str = "auto"  # auto | cpu | cuda | cuda:N

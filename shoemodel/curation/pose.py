@@ -87,6 +87,32 @@ def _dist(k: np.ndarray, a: int, b: int) -> float | None:
     return float(np.hypot(*(k[a, :2] - k[b, :2]))) if k[a, 2] > 0 and k[b, 2] > 0 else None
 
 
+def _mixed(k: np.ndarray, side: str, other: str, part: str) -> bool:
+    """The point lies well on the other foot's side (sanity_reason's test)."""
+    p, own_a, other_a = _index(side, part), _index(side, "ankle"), _index(other, "ankle")
+    d_own, d_other, d_ankles = _dist(k, p, own_a), _dist(k, p, other_a), _dist(k, own_a, other_a)
+    return d_own is not None and d_other is not None and d_ankles is not None and d_other < d_own and d_ankles > 2 * d_other
+
+
+def repair_left_right(k: np.ndarray, min_score: float) -> np.ndarray:
+    """Heel / toe points the model gave the wrong foot: a part that is on the other foot's side on both feet is
+    swapped between them; one on the other foot's side on one foot only (two points on one shoe) is dropped, and
+    the foot's completeness check decides. Points below `min_score` are left alone (derived heels follow their ankle)."""
+    out = k.copy()
+    for part in ("big_toe", "small_toe", "heel"):
+        li, ri = _index("left", part), _index("right", part)
+        sure = out[li, 2] >= min_score, out[ri, 2] >= min_score
+        ml = sure[0] and _mixed(out, "left", "right", part)
+        mr = sure[1] and _mixed(out, "right", "left", part)
+        if ml and mr:
+            out[[li, ri]] = out[[ri, li]]
+        elif ml:
+            out[li] = 0
+        elif mr:
+            out[ri] = 0
+    return out
+
+
 def sanity_reason(k: np.ndarray, box: np.ndarray, cfg: PoseConfig) -> str | None:
     """Why these points cannot be one person's legs: bone lengths for the box, feet swapped left/right."""
     box_h = max(float(box[3] - box[1]), 1.0)
@@ -173,6 +199,8 @@ def _choose(r: dict[str, Any], wb: np.ndarray, boxes: np.ndarray, width: int, he
         if cfg.derive_heel:
             k = derive_heels(k, wholebody_to_shoeleg(person))
         k[outside_box(k, box, cfg.box_slack)] = 0
+        if cfg.repair_left_right:
+            k = repair_left_right(k, cfg.min_point_score)
         reason = quality_reason(k, box, cfg)
         verdicts.append(reason)
         if reason is None:

@@ -213,3 +213,27 @@ def test_vitpose_loads_a_checkpoint_folder_by_path(tmp_path: Path) -> None:
     image = np.zeros((120, 90, 3), np.uint8)
     out = est.estimate(image, np.array([[10, 10, 80, 110, 1]], np.float32))
     assert out.shape == (1, 133, 3) and np.isfinite(out).all()
+
+
+def test_heel_and_toe_given_to_the_wrong_foot_are_repaired() -> None:
+    """Heels swapped between the feet come back to their own feet; a toe put on the other shoe (two toes on one
+    shoe) is dropped; without the repair the same points fail the left/right check."""
+    from shoemodel.curation.pose import repair_left_right
+
+    box = np.array([0, 0, 100, 200, 1], np.float32)
+    both = dict(left_hip=(30, 100), right_hip=(70, 100), left_knee=(27, 140), right_knee=(73, 140),
+                left_ankle=(25, 180), right_ankle=(75, 180), left_big_toe=(12, 195), left_heel=(27, 192),
+                right_big_toe=(88, 195), right_heel=(73, 192))
+    swapped = _person(**{**both, "left_heel": (73, 192), "right_heel": (27, 192)})
+    fixed = repair_left_right(swapped, 0.3)
+    assert np.array_equal(fixed, _person(**both))
+    lone = _person(**{**both, "left_big_toe": (86, 196)})  # the left toe on the right shoe
+    out = repair_left_right(lone, 0.3)
+    assert out[KEYPOINT_NAMES.index("left_big_toe")].tolist() == [0, 0, 0]
+    assert np.array_equal(np.delete(out, KEYPOINT_NAMES.index("left_big_toe"), 0),
+                          np.delete(lone, KEYPOINT_NAMES.index("left_big_toe"), 0))
+    weak = swapped.copy()
+    weak[KEYPOINT_NAMES.index("left_heel"), 2] = weak[KEYPOINT_NAMES.index("right_heel"), 2] = 0.1
+    assert np.array_equal(repair_left_right(weak, 0.3), weak)  # unsure points are not the model's word: untouched
+    assert quality_reason(swapped, box, PoseConfig()).startswith("left/right mixed")
+    assert quality_reason(fixed, box, PoseConfig()) is None
