@@ -31,7 +31,7 @@ class ShoePriorConfig(LoopConfig):
     hard_negative_weight: float = 0.0  # BCE weight 1 + this on skin, tights, socks, trousers (ccp.HARD_NEGATIVES)
     negative_prob: float = 0.0  # share of samples cut one crop side higher (shins, knees: mostly no shoe)
     dice_weight: float = 1.0  # loss = BCE + dice_weight x soft Dice
-    steps: int = 900  # the shipped run (weights/card.json)
+    steps: int = 3000  # the shipped run (weights/card.json; 900 gave val mean IoU 0.69, 3000 0.73, 4500 0.74)
     batch_size: int = 16
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
