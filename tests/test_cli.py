@@ -253,7 +253,7 @@ def test_every_path_field_is_marked() -> None:
     expected = {
         SampleConfig: {"out"}, CurationConfig: {"work_dir", "out"}, IngestConfig: {"sources", "optional_sources", "copy_sources"},
         DetectConfig: {"weights"}, PoseConfig: {"weights", "config"},
-        SegmentConfig: {"weights", "prior_weights"},
+        SegmentConfig: {"weights", "prior_weights", "prior_check_weights"},
         AnnotationConfig: {"pool", "workdir", "output", "document_root", "snapshot"}, BrowseConfig: {"media_dir"},
         MLBackendConfig: {"checkpoint", "sam_checkpoint", "pool"}, MergeSpec: {"inputs", "out"},
         GenerateConfig: {"sw", "wd", "lps_keypoints", "lps_diffusion", "sam_checkpoint", "out"},

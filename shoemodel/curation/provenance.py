@@ -80,5 +80,15 @@ def backend_info(stage: str, backend: str, weights: str = "") -> dict[str, Any]:
 
 
 def model_info(stage: str, cfg: Any) -> dict[str, Any]:
-    """`backend_info` of a stage config with `backend` and `weights` fields (pose, segment)."""
-    return backend_info(stage, cfg.backend, cfg.weights)
+    """`backend_info` of a stage config with `backend` and `weights` fields (pose, segment); for segment also the
+    SHA-256 of the shoe prior and of its checker, so new shipped weights redo the parts they change."""
+    info = backend_info(stage, cfg.backend, cfg.weights)
+    if stage == "segment":
+        from shoemodel.models.shoe_prior.predictor import SHIPPED, SHIPPED_CHECK, WEIGHTS_FILE
+
+        for key, folder in (("prior_sha256", cfg.prior_weights or SHIPPED),
+                            ("prior_check_sha256", (cfg.prior_check_weights or SHIPPED_CHECK) if cfg.prior_check else "")):
+            f = Path(folder) / WEIGHTS_FILE if folder else None
+            if f is not None and f.is_file():
+                info[key] = weights_digest(str(f.resolve()))
+    return info

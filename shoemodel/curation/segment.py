@@ -102,12 +102,15 @@ def person_result(shape: tuple[int, int], prompts: list[FootPrompt], masks: list
 
 
 def _prior_feet(image: np.ndarray, prompts: list[FootPrompt], cfg: SegmentConfig) -> list[tuple[Any, Any]]:
-    """(prior mask, prior probability) per foot from the shoe prior on its check views (the agreement parts of the
-    quality: any backend's mask against the prior, the prior's own mask against the prior seen another way)."""
+    """(prior mask, prior probability) per foot from the checking prior (prior_check_weights, '' = the shipped checker)
+    on its check views (the agreement parts of the quality: any backend's mask against the checker, the prior's own
+    mask against the checker, which has also seen legs without shoes, on other crops)."""
     from shoemodel.curation.segment_prior import foot_mask, load_prior, parse_views, prior_maps
 
     views = parse_views(cfg.prior_check_views, "curation.segment.prior_check_views")
-    maps = prior_maps(load_prior(str(cfg.prior_weights or "")), image, prompts, views)
+    from shoemodel.models.shoe_prior.predictor import SHIPPED_CHECK
+
+    maps = prior_maps(load_prior(str(cfg.prior_check_weights or SHIPPED_CHECK)), image, prompts, views)
     out = []
     for pm, p in zip(maps, prompts):
         if pm is None:

@@ -17,6 +17,9 @@ from shoemodel.models.shoe_prior import crop as C
 from shoemodel.models.shoe_prior.model import PriorArch, TinyUNet
 
 SHIPPED = Path(__file__).resolve().parent / "weights"
+#: The checker: the same network trained also on leg crops with no shoe (train.shoe_prior.negative_prob), so it says
+#: "no shoe" on a leg, a ball or a reflection that pose took for a foot; the quality check runs it (check/card.json).
+SHIPPED_CHECK = Path(__file__).resolve().parent / "check"
 WEIGHTS_FILE, CARD_FILE = "shoe_prior.safetensors", "card.json"
 
 
