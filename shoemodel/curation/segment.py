@@ -61,13 +61,15 @@ def person_result(shape: tuple[int, int], prompts: list[FootPrompt], masks: list
                   keypoints: np.ndarray | None = None, image: np.ndarray | None = None,
                   extras: list[dict] | None = None) -> tuple[np.ndarray | None, str | None, list[dict], dict]:
     """QC of each foot's mask, the union of those that pass (or why too few did), per-foot QC with each foot's
-    quality and its parts, and the person's extras: `quality` (mean over kept feet), `keypoints_refined` (36 floats,
+    quality and its parts, and the person's extras: `quality` (mean over kept feet; a foot below min_quality is
+    dropped when its pair is above, the person when none is), `keypoints_refined` (36 floats,
     when refine_below > 0 moved a point) with what moved. With `image` and prior_check, the shoe prior is run on the
     person's feet for the agreement parts; `extras` carries per-foot numbers a backend measured (SAM's scores)."""
     from shoemodel.curation import mask_quality as Q
 
     union = np.zeros(shape, bool)
     qc, reasons, good, scores = [], [], 0, []
+    masks_ok: list[tuple[float, np.ndarray, FootPrompt]] = []  # (quality, mask, prompt) of the feet that pass QC
     priors = _prior_feet(image, prompts, cfg) if image is not None and cfg.prior_check else [(None, None)] * len(prompts)
     kept: dict[str, tuple[np.ndarray, FootPrompt]] = {}
     for n, (p, m) in enumerate(zip(prompts, masks)):
@@ -77,16 +79,24 @@ def person_result(shape: tuple[int, int], prompts: list[FootPrompt], masks: list
         if reason is None:
             q, qparts = Q.foot_quality(m, p, stats, *priors[n], sam=measured)
             entry.update(quality=q, quality_parts=qparts)
-            scores.append(q)
-            kept[p.side] = (m, p)
-            union |= m
-            good += 1
+            masks_ok.append((q, m, p))
         else:
             reasons.append(reason)
         qc.append({**entry, "ok": reason is None, **({"reason": reason} if reason else {})})
     extra: dict = {}
-    if good < cfg.min_feet:
+    if len(masks_ok) < cfg.min_feet:
         return None, f"mask qc: {reasons[0] if reasons else 'too few feet'}", qc, extra
+    sure = [t for t in masks_ok if t[0] >= cfg.min_quality]
+    if len(sure) >= max(cfg.min_feet, 1):  # a foot below the floor goes, its pair stays (one foot on the ball)
+        for f in qc:
+            if f.get("ok") and f["quality"] < cfg.min_quality:
+                f.update(ok=False, reason=f"quality: {f['quality']:.3f} < min_quality {cfg.min_quality}")
+        masks_ok = sure
+    for q, m, p in masks_ok:
+        scores.append(q)
+        kept[p.side] = (m, p)
+        union |= m
+        good += 1
     extra["quality"] = round(float(np.mean(scores)), 4) if scores else 0.0  # no kept foot (min_feet 0): nothing to trust
     if extra["quality"] < cfg.min_quality:
         parts = {f["side"]: f["quality_parts"] for f in qc if "quality_parts" in f}
@@ -106,10 +116,9 @@ def _prior_feet(image: np.ndarray, prompts: list[FootPrompt], cfg: SegmentConfig
     on its check views (the agreement parts of the quality: any backend's mask against the checker, the prior's own
     mask against the checker, which has also seen legs without shoes, on other crops)."""
     from shoemodel.curation.segment_prior import foot_mask, load_prior, parse_views, prior_maps
-
-    views = parse_views(cfg.prior_check_views, "curation.segment.prior_check_views")
     from shoemodel.models.shoe_prior.predictor import SHIPPED_CHECK
 
+    views = parse_views(cfg.prior_check_views, "curation.segment.prior_check_views")
     maps = prior_maps(load_prior(str(cfg.prior_check_weights or SHIPPED_CHECK)), image, prompts, views)
     out = []
     for pm, p in zip(maps, prompts):

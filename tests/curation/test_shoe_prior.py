@@ -84,11 +84,12 @@ def test_shipped_weights_segment_a_ccp_test_photo(fixtures_dir: Path) -> None:
 def test_prior_backend_masks_split_by_foot_and_quality_ranks(fixtures_dir: Path) -> None:
     """The default backend gives one mask per foot on its own shoe; a mask moved onto the trousers scores lower."""
     from shoemodel.curation.segment import person_result
-    from shoemodel.curation.segment_prior import PriorSegmenter, load_prior
+    from shoemodel.curation.segment_prior import PriorSegmenter, from_config, load_prior
     from shoemodel.training.shoe_prior import ccp
 
     root = _ccp(fixtures_dir)
-    seg = PriorSegmenter(load_prior(), fallback=None)
+    seg = from_config(SegmentConfig(prior_fallback="none"))  # the default backend as configured (its views)
+    assert isinstance(seg, PriorSegmenter) and seg.prior.version == load_prior().version
     cfg = SegmentConfig(backend="shoe_prior", min_quality=0.0)  # the floor itself: the strict config below
     ious = []
     for pid in ccp.load_split(SPLIT, "test")[:4]:  # foot points read off the labels (no pose model)
@@ -207,3 +208,34 @@ def test_prior_views_average_crops_and_bad_views_are_refused_in_one_line(fixture
     mean = prior.probabilities(image, [(k, person_box(labels))], parse_views("1,1f,1.25"))[0]
     assert single.window == mean.window and not np.allclose(single.prob, mean.prob)
     assert 0 <= mean.prob.min() and mean.prob.max() <= 1
+
+
+def test_a_foot_below_the_quality_floor_goes_and_its_pair_stays(fixtures_dir: Path) -> None:
+    """One foot's mask moved off the shoe scores low: that foot is dropped with its reason, the other foot is the
+    record; with both moved the person is dropped."""
+    from shoemodel.curation.segment import person_result
+    from shoemodel.curation.segment_prior import from_config
+    from shoemodel.training.shoe_prior import ccp
+
+    root = _ccp(fixtures_dir)
+    seg = from_config(SegmentConfig(prior_fallback="none"))
+    for pid in ccp.load_split(SPLIT, "test")[:8]:
+        image, labels = ccp.read_photo(root, pid)
+        gt = ccp.footwear_mask(labels)
+        k = gt_keypoints(gt)
+        h, w = gt.shape
+        prompts = foot_prompts(k, w, h, person_box=person_box(labels))
+        masks = seg.segment(image, prompts)
+        _, reason, qc, extra = person_result((h, w), prompts, masks, SegmentConfig(min_quality=0.0), k, image)
+        if len(prompts) == 2 and reason is None and min(f["quality"] for f in qc) >= 0.6:
+            break
+    else:
+        pytest.skip("no test photo with two well-scored feet among the first 8")
+    loose = SegmentConfig(max_above_ankle_frac=1.0, max_leg_overlap=1.0, max_other_foot_frac=1.0, min_quality=0.6)
+    sky = np.zeros_like(masks[1])
+    sky[:60, :60] = True  # far from any shoe, in the photo's corner
+    union, reason, qc, extra = person_result((h, w), prompts, [masks[0], sky], loose, k, image)
+    assert reason is None and qc[0]["ok"] and not qc[1]["ok"] and qc[1]["reason"].startswith("quality: ")
+    assert np.array_equal(union, masks[0] & union) and not (union & sky).any()
+    _, reason, _, _ = person_result((h, w), prompts, [sky, np.roll(sky, 60, axis=1)], loose, k, image)
+    assert reason is not None
