@@ -48,7 +48,9 @@ def test_added_photos_redo_only_the_new_ones(tmp_path: Path, photos: list[Path],
                                              mediapipe_installed) -> None:
     raw, cfg = _one_photo_parts(tmp_path, photos[:4], photo_config, records_per_shard=2)
     first = run_all(cfg, tmp_path / "set")
-    assert model_calls["detect"] == 4 and first["build"]["kept"] >= 2
+    # full-frame detection on 4 sports photos: the shoe prior's masks of 2-3 of them fail QC (ski boots above the ankle,
+    # a speck); at least one record makes the set comparisons below mean something
+    assert model_calls["detect"] == 4 and first["build"]["kept"] >= 1
     built = _set(tmp_path / "set")
 
     model_calls.clear()  # no-op rerun, and a speed-only setting changed: nothing is redone
