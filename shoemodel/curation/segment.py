@@ -68,7 +68,7 @@ def person_result(shape: tuple[int, int], prompts: list[FootPrompt], masks: list
     from shoemodel.curation import mask_quality as Q
 
     union = np.zeros(shape, bool)
-    qc, reasons, good, scores = [], [], 0, []
+    qc, reasons, scores = [], [], []
     masks_ok: list[tuple[float, np.ndarray, FootPrompt]] = []  # (quality, mask, prompt) of the feet that pass QC
     priors = _prior_feet(image, prompts, cfg) if image is not None and cfg.prior_check else [(None, None)] * len(prompts)
     kept: dict[str, tuple[np.ndarray, FootPrompt]] = {}
@@ -96,7 +96,6 @@ def person_result(shape: tuple[int, int], prompts: list[FootPrompt], masks: list
         scores.append(q)
         kept[p.side] = (m, p)
         union |= m
-        good += 1
     extra["quality"] = round(float(np.mean(scores)), 4) if scores else 0.0  # no kept foot (min_feet 0): nothing to trust
     if extra["quality"] < cfg.min_quality:
         parts = {f["side"]: f["quality_parts"] for f in qc if "quality_parts" in f}

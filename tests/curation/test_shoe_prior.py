@@ -50,6 +50,18 @@ def person_box(labels: np.ndarray) -> np.ndarray:
     return np.array([xs.min(), ys.min(), xs.max(), ys.max(), 1.0], np.float32)
 
 
+def labelled_feet(root: Path, photo_id: str, seg) -> tuple:
+    """(image, footwear, keypoints, prompts, masks) of a CCP photo: foot points read off its labels (no pose model),
+    masks from `seg`."""
+    from shoemodel.training.shoe_prior import ccp
+
+    image, labels = ccp.read_photo(root, photo_id)
+    gt = ccp.footwear_mask(labels)
+    k = gt_keypoints(gt)
+    prompts = foot_prompts(k, gt.shape[1], gt.shape[0], person_box=person_box(labels))
+    return image, gt, k, prompts, seg.segment(image, prompts)
+
+
 def test_split_is_the_committed_one_and_disjoint(fixtures_dir: Path) -> None:
     from shoemodel.training.shoe_prior import ccp
 
@@ -93,12 +105,8 @@ def test_prior_backend_masks_split_by_foot_and_quality_ranks(fixtures_dir: Path)
     cfg = SegmentConfig(backend="shoe_prior", min_quality=0.0)  # the floor itself: the strict config below
     ious = []
     for pid in ccp.load_split(SPLIT, "test")[:4]:  # foot points read off the labels (no pose model)
-        image, labels = ccp.read_photo(root, pid)
-        gt = ccp.footwear_mask(labels)
-        k = gt_keypoints(gt)
+        image, gt, k, prompts, masks = labelled_feet(root, pid, seg)
         h, w = gt.shape
-        prompts = foot_prompts(k, w, h, person_box=person_box(labels))
-        masks = seg.segment(image, prompts)
         assert len(masks) == len(prompts) and all(m.any() for m in masks)
         if len(masks) == 2:
             assert not (masks[0] & masks[1]).any()
@@ -220,12 +228,8 @@ def test_a_foot_below_the_quality_floor_goes_and_its_pair_stays(fixtures_dir: Pa
     root = _ccp(fixtures_dir)
     seg = from_config(SegmentConfig(prior_fallback="none"))
     for pid in ccp.load_split(SPLIT, "test")[:8]:
-        image, labels = ccp.read_photo(root, pid)
-        gt = ccp.footwear_mask(labels)
-        k = gt_keypoints(gt)
+        image, gt, k, prompts, masks = labelled_feet(root, pid, seg)
         h, w = gt.shape
-        prompts = foot_prompts(k, w, h, person_box=person_box(labels))
-        masks = seg.segment(image, prompts)
         _, reason, qc, extra = person_result((h, w), prompts, masks, SegmentConfig(min_quality=0.0), k, image)
         if len(prompts) == 2 and reason is None and min(f["quality"] for f in qc) >= 0.6:
             break
