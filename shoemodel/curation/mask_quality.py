@@ -9,7 +9,8 @@ Parts per foot (each in [0, 1]; those that were not measured are left out and th
 - `points_in_mask`: share of the foot's heel/toe points inside the mask grown by a tenth of the foot length;
 - `qc`: the QC numbers as one term: (1 - above-ankle share) x (1 - other-foot share) x min(1, thickness / 0.25);
 - `sam_iou`, `sam_stability`: SAM's predicted IoU and stability score, when SAM made the mask.
-A person's quality is the mean over its kept feet; `curation.segment.min_quality` drops a person below it.
+A person's quality is the mean over its kept feet; `curation.segment.min_quality` drops a person below it (with
+`quality_floor: foot`, a foot below it while its pair stays).
 """
 
 from __future__ import annotations

@@ -81,14 +81,19 @@ def backend_info(stage: str, backend: str, weights: str = "") -> dict[str, Any]:
 
 def model_info(stage: str, cfg: Any) -> dict[str, Any]:
     """`backend_info` of a stage config with `backend` and `weights` fields (pose, segment); for segment also the
-    SHA-256 of the shoe prior and of its checker, so new shipped weights redo the parts they change."""
+    SHA-256 of the shoe priors and of the checker, so new shipped weights redo the parts they change."""
     info = backend_info(stage, cfg.backend, cfg.weights)
     if stage == "segment":
-        from shoemodel.models.shoe_prior.predictor import SHIPPED, SHIPPED_CHECK, WEIGHTS_FILE
+        from shoemodel.models.shoe_prior.predictor import SHIPPED_CHECK, SHIPPED_SEGMENTERS, WEIGHTS_FILE
 
-        for key, folder in (("prior_sha256", cfg.prior_weights or SHIPPED),
-                            ("prior_check_sha256", (cfg.prior_check_weights or SHIPPED_CHECK) if cfg.prior_check else "")):
-            f = Path(folder) / WEIGHTS_FILE if folder else None
-            if f is not None and f.is_file():
-                info[key] = weights_digest(str(f.resolve()))
+        def digest(folder: Any) -> str | None:
+            f = Path(folder) / WEIGHTS_FILE
+            return weights_digest(str(f.resolve())) if f.is_file() else None
+
+        priors = [digest(f) for f in (cfg.prior_weights or SHIPPED_SEGMENTERS)]
+        if all(priors):
+            info["prior_sha256"] = priors
+        check = digest(cfg.prior_check_weights or SHIPPED_CHECK) if cfg.prior_check else None
+        if check:
+            info["prior_check_sha256"] = check
     return info

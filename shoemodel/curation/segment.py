@@ -61,8 +61,8 @@ def person_result(shape: tuple[int, int], prompts: list[FootPrompt], masks: list
                   keypoints: np.ndarray | None = None, image: np.ndarray | None = None,
                   extras: list[dict] | None = None) -> tuple[np.ndarray | None, str | None, list[dict], dict]:
     """QC of each foot's mask, the union of those that pass (or why too few did), per-foot QC with each foot's
-    quality and its parts, and the person's extras: `quality` (mean over kept feet; a foot below min_quality is
-    dropped when its pair is above, the person when none is), `keypoints_refined` (36 floats,
+    quality and its parts, and the person's extras: `quality` (mean over kept feet; below min_quality the person is
+    dropped, or with quality_floor "foot" a foot below is dropped when its pair is above), `keypoints_refined` (36 floats,
     when refine_below > 0 moved a point) with what moved. With `image` and prior_check, the shoe prior is run on the
     person's feet for the agreement parts; `extras` carries per-foot numbers a backend measured (SAM's scores)."""
     from shoemodel.curation import mask_quality as Q
@@ -87,7 +87,7 @@ def person_result(shape: tuple[int, int], prompts: list[FootPrompt], masks: list
     if len(masks_ok) < cfg.min_feet:
         return None, f"mask qc: {reasons[0] if reasons else 'too few feet'}", qc, extra
     sure = [t for t in masks_ok if t[0] >= cfg.min_quality]
-    if len(sure) >= max(cfg.min_feet, 1):  # a foot below the floor goes, its pair stays (one foot on the ball)
+    if cfg.quality_floor == "foot" and len(sure) >= max(cfg.min_feet, 1):  # a foot below goes, its pair stays
         for f in qc:
             if f.get("ok") and f["quality"] < cfg.min_quality:
                 f.update(ok=False, reason=f"quality: {f['quality']:.3f} < min_quality {cfg.min_quality}")

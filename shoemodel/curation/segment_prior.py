@@ -2,7 +2,8 @@
 feet from the shipped tiny UNet (shoemodel.models.shoe_prior), split into one mask per foot.
 
 Per person, both feet share one crop (their points and the person box fix it, as in training). A foot's mask is
-the prior's shoe pixels (probability >= `threshold`) nearer this foot's points than the other foot's (no split when
+the prior's shoe pixels (probability >= `threshold`; the prior is the mean of the shipped 96 px and 128 px
+priors unless configured otherwise) nearer this foot's points than the other foot's (no split when
 the ankles overlap: one foot in front of the other), keeping the connected parts that reach within `reach` x the
 foot length of its points (a bag, another person's shoe elsewhere in the crop are not this foot), and (with
 `ankle_margin` > 0) dropping what lies more than that x the foot length above the ankle towards the knee (the leg). Where the prior
@@ -18,6 +19,7 @@ import numpy as np
 from shoemodel.curation.mask_qc import foot_samples, nearest
 from shoemodel.curation.prompts import FootPrompt
 from shoemodel.models.shoe_prior import PriorMap, ShoePrior
+from shoemodel.models.shoe_prior.predictor import SHIPPED_SEGMENTERS, PriorEnsemble
 from shoemodel.models.shoe_prior.crop import points_square
 
 _LOADED: dict[str, ShoePrior] = {}
@@ -28,6 +30,14 @@ def load_prior(weights: str = "") -> ShoePrior:
     if weights not in _LOADED:
         _LOADED[weights] = ShoePrior.load(weights or None)
     return _LOADED[weights]
+
+
+def segmenting_prior(cfg: Any) -> ShoePrior | PriorEnsemble:
+    """The prior that makes masks and SAM prompts: the mean of the priors in prior_weights ([] = the shipped 96 px
+    and 128 px priors); one folder is that prior alone."""
+    folders = [str(f) for f in cfg.prior_weights] or [str(f) for f in SHIPPED_SEGMENTERS]
+    priors = [load_prior(f) for f in folders]
+    return priors[0] if len(priors) == 1 else PriorEnsemble(priors)
 
 
 def person_points(p: FootPrompt) -> np.ndarray:
@@ -52,7 +62,7 @@ def parse_views(spec: str, key: str = "curation.segment.prior_views") -> tuple[t
     return tuple(views)
 
 
-def prior_maps(prior: ShoePrior, image: np.ndarray, prompts: list[FootPrompt],
+def prior_maps(prior: ShoePrior | PriorEnsemble, image: np.ndarray, prompts: list[FootPrompt],
                views: tuple[tuple[float, bool], ...] = ((1.0, False),)) -> list[PriorMap | None]:
     """The prior's map for each prompt; feet of one person (same points, same box) share one crop and one run."""
     keys, persons = [], {}
@@ -67,7 +77,7 @@ def prior_maps(prior: ShoePrior, image: np.ndarray, prompts: list[FootPrompt],
     return [maps[k] for k in keys]
 
 
-def _maps(prior: ShoePrior, image: np.ndarray, persons: list[tuple[np.ndarray, Any]],
+def _maps(prior: ShoePrior | PriorEnsemble, image: np.ndarray, persons: list[tuple[np.ndarray, Any]],
           views: tuple[tuple[float, bool], ...]) -> list[PriorMap | None]:
     """ShoePrior.probabilities from point sets (the 12-keypoint array rebuilt: foot points in the foot slots)."""
     from shoemodel.models.shoe_prior.crop import FOOT_POINTS
@@ -129,7 +139,7 @@ class PriorSegmenter:
 
     name = "shoe_prior"
 
-    def __init__(self, prior: ShoePrior, threshold: float = 0.5, reach: float = 0.5, fallback: Any = None,
+    def __init__(self, prior: ShoePrior | PriorEnsemble, threshold: float = 0.5, reach: float = 0.5, fallback: Any = None,
                  ankle_margin: float = 0.0, person_masker: Any = None, person_threshold: float = 0.2,
                  views: tuple[tuple[float, bool], ...] = ((1.0, False),)):
         self.prior, self.threshold, self.reach, self.fallback, self.views = prior, threshold, reach, fallback, views
@@ -164,7 +174,7 @@ class PriorSegmenter:
 
 
 def from_config(cfg: Any) -> PriorSegmenter:
-    """The `shoe_prior` backend of curation.segment: the prior of `prior_weights` ('' = shipped), GrabCut (built
+    """The `shoe_prior` backend of curation.segment: the segmenting prior (segmenting_prior), GrabCut (built
     lazily, only for a foot the prior finds nothing for) as its fallback unless prior_fallback is none."""
     if cfg.prior_fallback not in ("grabcut", "none"):
         raise ValueError(f"curation.segment.prior_fallback must be grabcut or none, got {cfg.prior_fallback!r}")
@@ -174,7 +184,7 @@ def from_config(cfg: Any) -> PriorSegmenter:
         from shoemodel.curation.person_mask import PersonMasker
 
         masker = PersonMasker(cfg.prior_person_mask)
-    return PriorSegmenter(load_prior(str(cfg.prior_weights or "")), cfg.prior_threshold, cfg.prior_reach, fallback,
+    return PriorSegmenter(segmenting_prior(cfg), cfg.prior_threshold, cfg.prior_reach, fallback,
                           cfg.prior_ankle_margin, masker, cfg.prior_person_threshold, parse_views(cfg.prior_views))
 
 

@@ -105,7 +105,7 @@ def from_config(cfg: Any) -> SamSegmenter:
     """The `sam` and `hf_sam` backends of curation.segment (the backend must match what the weights path holds)."""
     seg = SamSegmenter.from_weights(cfg.backend, cfg.weights, cfg.model_type, cfg.device, cfg.dtype)
     if cfg.sam_prior_prompts:
-        from shoemodel.curation.segment_prior import load_prior
+        from shoemodel.curation.segment_prior import segmenting_prior
 
-        seg.prior = load_prior(str(cfg.prior_weights or ""))
+        seg.prior = segmenting_prior(cfg)
     return seg

@@ -97,11 +97,13 @@ def test_prior_backend_masks_split_by_foot_and_quality_ranks(fixtures_dir: Path)
     """The default backend gives one mask per foot on its own shoe; a mask moved onto the trousers scores lower."""
     from shoemodel.curation.segment import person_result
     from shoemodel.curation.segment_prior import PriorSegmenter, from_config, load_prior
+    from shoemodel.models.shoe_prior.predictor import SHIPPED_128
     from shoemodel.training.shoe_prior import ccp
 
     root = _ccp(fixtures_dir)
     seg = from_config(SegmentConfig(prior_fallback="none"))  # the default backend as configured (its views)
-    assert isinstance(seg, PriorSegmenter) and seg.prior.version == load_prior().version
+    assert isinstance(seg, PriorSegmenter)
+    assert seg.prior.version == f"{load_prior().version} + {load_prior(str(SHIPPED_128)).version}"  # both shipped priors
     cfg = SegmentConfig(backend="shoe_prior", min_quality=0.0)  # the floor itself: the strict config below
     ious = []
     for pid in ccp.load_split(SPLIT, "test")[:4]:  # foot points read off the labels (no pose model)
@@ -219,8 +221,9 @@ def test_prior_views_average_crops_and_bad_views_are_refused_in_one_line(fixture
 
 
 def test_a_foot_below_the_quality_floor_goes_and_its_pair_stays(fixtures_dir: Path) -> None:
-    """One foot's mask moved off the shoe scores low: that foot is dropped with its reason, the other foot is the
-    record; with both moved the person is dropped."""
+    """quality_floor foot: one foot's mask moved off the shoe scores low, that foot is dropped with its reason, the
+    other foot is the record; with both moved the person is dropped. quality_floor person (the default): the low
+    foot pulls the person's mean below the floor and the person goes."""
     from shoemodel.curation.segment import person_result
     from shoemodel.curation.segment_prior import from_config
     from shoemodel.training.shoe_prior import ccp
@@ -235,7 +238,8 @@ def test_a_foot_below_the_quality_floor_goes_and_its_pair_stays(fixtures_dir: Pa
             break
     else:
         pytest.skip("no test photo with two well-scored feet among the first 8")
-    loose = SegmentConfig(max_above_ankle_frac=1.0, max_leg_overlap=1.0, max_other_foot_frac=1.0, min_quality=0.6)
+    loose = SegmentConfig(max_above_ankle_frac=1.0, max_leg_overlap=1.0, max_other_foot_frac=1.0, min_quality=0.6,
+                          quality_floor="foot")
     sky = np.zeros_like(masks[1])
     sky[:60, :60] = True  # far from any shoe, in the photo's corner
     union, reason, qc, extra = person_result((h, w), prompts, [masks[0], sky], loose, k, image)
@@ -243,3 +247,38 @@ def test_a_foot_below_the_quality_floor_goes_and_its_pair_stays(fixtures_dir: Pa
     assert np.array_equal(union, masks[0] & union) and not (union & sky).any()
     _, reason, _, _ = person_result((h, w), prompts, [sky, np.roll(sky, 60, axis=1)], loose, k, image)
     assert reason is not None
+    loose.quality_floor = "person"
+    union, reason, qc, extra = person_result((h, w), prompts, [masks[0], sky], loose, k, image)
+    assert union is None and reason.startswith("quality: ") and extra["quality"] < 0.6 <= qc[0]["quality"]
+
+
+def test_segmenting_prior_is_the_mean_of_its_members(fixtures_dir: Path) -> None:
+    """The default segmenting prior averages the shipped 96 px and 128 px maps on one window; one folder is that
+    prior alone; every member's weights reach the segment stage's fingerprint."""
+    from shoemodel.curation.provenance import model_info
+    from shoemodel.curation.segment_prior import load_prior, segmenting_prior
+    from shoemodel.models.shoe_prior.predictor import SHIPPED_128
+    from shoemodel.training.shoe_prior import ccp
+
+    root = _ccp(fixtures_dir)
+    pid = ccp.load_split(SPLIT, "val")[0]
+    image, labels = ccp.read_photo(root, pid)
+    person = [(gt_keypoints(ccp.footwear_mask(labels)), person_box(labels))]
+    both = segmenting_prior(SegmentConfig()).probabilities(image, person)[0]
+    a, b = load_prior().probabilities(image, person)[0], load_prior(str(SHIPPED_128)).probabilities(image, person)[0]
+    assert both.window == a.window == b.window
+    assert np.allclose(both.prob, (a.prob + b.prob) / 2, atol=1e-6) and not np.allclose(a.prob, b.prob, atol=1e-3)
+    alone = segmenting_prior(SegmentConfig(prior_weights=[str(SHIPPED_128)]))
+    assert alone.version == load_prior(str(SHIPPED_128)).version
+    info, info_alone = model_info("segment", SegmentConfig()), model_info("segment", SegmentConfig(prior_weights=[str(SHIPPED_128)]))
+    assert len(info["prior_sha256"]) == 2 and info_alone["prior_sha256"] == info["prior_sha256"][1:]
+
+
+def test_quality_floor_refuses_an_unknown_mode(tmp_path: Path) -> None:
+    from shoemodel.config import ConfigTypeError, load_section
+    from shoemodel.curation.config import CurationConfig
+
+    params = tmp_path / "params.yaml"
+    params.write_text("curation:\n  segment:\n    quality_floor: feet\n")
+    with pytest.raises(ConfigTypeError, match="quality_floor"):
+        load_section(CurationConfig, "curation", params)

@@ -17,6 +17,11 @@ from shoemodel.models.shoe_prior import crop as C
 from shoemodel.models.shoe_prior.model import PriorArch, TinyUNet
 
 SHIPPED = Path(__file__).resolve().parent / "weights"
+#: The second segmenting prior: the same network on 128 px crops; the segment backend averages its map with the
+#: 96 px prior's (weights_128/card.json: on the CCP val split the mean of the two is better than either).
+SHIPPED_128 = Path(__file__).resolve().parent / "weights_128"
+#: The priors the segment backend averages when curation.segment.prior_weights is empty.
+SHIPPED_SEGMENTERS = (SHIPPED, SHIPPED_128)
 #: The checker: the same network trained also on leg crops with no shoe (train.shoe_prior.negative_prob), so it says
 #: "no shoe" on a leg, a ball or a reflection that pose took for a foot; the quality check runs it (check/card.json).
 SHIPPED_CHECK = Path(__file__).resolve().parent / "check"
@@ -41,7 +46,10 @@ class ShoePrior:
     """Tiny UNet + its crop geometry; `version` names the weights (their SHA-256 prefix)."""
 
     def __init__(self, model: TinyUNet, card: dict, version: str):
-        self.model, self.card, self.version = model.eval(), card, version
+        import torch
+
+        # channels-last: the convolutions run ~1.3x faster on CPU in this layout (benchmarks/curation/results.md)
+        self.model, self.card, self.version = model.eval().to(memory_format=torch.channels_last), card, version
         self.arch = model.arch
 
     @classmethod
@@ -79,7 +87,8 @@ class ShoePrior:
         import torch
 
         with torch.inference_mode():
-            return torch.sigmoid(self.model(torch.from_numpy(batch))[:, 0]).numpy()
+            x = torch.from_numpy(batch).contiguous(memory_format=torch.channels_last)
+            return torch.sigmoid(self.model(x)[:, 0]).contiguous().numpy()
 
     def probability(self, image: np.ndarray, keypoints: np.ndarray, person_box: np.ndarray | None = None) -> PriorMap | None:
         """Shoe probability around this person's feet (None without two foot points)."""
@@ -108,4 +117,32 @@ class ShoePrior:
             m[:, 2] += m[:, :2] @ np.array([x1, y1], np.float32)  # window pixels -> crop pixels
             acc[i] = acc.get(i, 0) + C.to_image(p, m, (y2 - y1, x2 - x1)) / len(views)
             out[i] = PriorMap((x1, y1, x2, y2), acc[i])
+        return out
+
+
+class PriorEnsemble:
+    """Several priors as one: the mean of their maps. Every member crops the same square (crop.py: the square
+    depends on the points and box, not on the model's input size), so the maps share their window."""
+
+    def __init__(self, members: list[ShoePrior]):
+        if not members:
+            raise ValueError("a prior ensemble needs at least one prior")
+        self.members = members
+        self.version = " + ".join(m.version for m in members)
+        self.arch, self.card = members[0].arch, members[0].card
+
+    def probability(self, image: np.ndarray, keypoints: np.ndarray, person_box: np.ndarray | None = None) -> PriorMap | None:
+        """Mean shoe probability of the members around this person's feet (None without two foot points)."""
+        return self.probabilities(image, [(keypoints, person_box)])[0]
+
+    def probabilities(self, image: np.ndarray, persons: list[tuple[np.ndarray, np.ndarray | None]],
+                      views: tuple[tuple[float, bool], ...] = ((1.0, False),)) -> list[PriorMap | None]:
+        """Per person the mean of the members' maps (each the mean over `views`)."""
+        runs = [m.probabilities(image, persons, views) for m in self.members]
+        out: list[PriorMap | None] = []
+        for maps in zip(*runs):
+            if any(pm is None for pm in maps):
+                out.append(None)
+                continue
+            out.append(PriorMap(maps[0].window, sum(pm.prob for pm in maps) / len(maps)))  # type: ignore[union-attr]
         return out
