@@ -48,7 +48,7 @@ class ShoePrior:
     def __init__(self, model: TinyUNet, card: dict, version: str):
         import torch
 
-        # channels-last: the convolutions run ~1.3x faster on CPU in this layout (benchmarks/curation/results.md)
+        # channels-last: the network runs 1.2-1.35x faster on CPU in this layout (benchmarks/curation/shoe_prior_speed.md)
         self.model, self.card, self.version = model.eval().to(memory_format=torch.channels_last), card, version
         self.arch = model.arch
 
