@@ -11,6 +11,7 @@ import json
 import platform
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,14 @@ def best_ms(fn, repeats: int = 30) -> float:
     return float(np.median(times) * 1000)
 
 
+def contiguous_probs(model, x: np.ndarray) -> np.ndarray:
+    """The network in the default (contiguous NCHW) layout: the naive way."""
+    import torch
+
+    with torch.inference_mode():
+        return torch.sigmoid(model(torch.from_numpy(x))[:, 0]).numpy()
+
+
 def network_rows(batch: int) -> list[dict]:
     import torch
 
@@ -41,14 +50,8 @@ def network_rows(batch: int) -> list[dict]:
         prior = ShoePrior.load(folder)
         s = prior.arch.size
         x = np.random.default_rng(0).random((batch, 3, s, s), dtype=np.float32)
-        channels_last = best_ms(lambda: prior.crop_probs(x))
-        plain = prior.model.to(memory_format=torch.contiguous_format)
-
-        def contiguous() -> None:
-            with torch.inference_mode():
-                torch.sigmoid(plain(torch.from_numpy(x))[:, 0]).numpy()
-
-        nchw = best_ms(contiguous)
+        channels_last = best_ms(partial(prior.crop_probs, x))
+        nchw = best_ms(partial(contiguous_probs, prior.model.to(memory_format=torch.contiguous_format), x))
         prior.model.to(memory_format=torch.channels_last)
         rows.append({"prior": folder.name, "size": s, "batch": batch, "nchw_ms": round(nchw, 2),
                      "channels_last_ms": round(channels_last, 2), "speedup": round(nchw / channels_last, 2)})

@@ -1,5 +1,5 @@
 """The shoe prior as the segment stage's backend (the offline default): shoe probability around each person's
-feet from the shipped tiny UNet (shoemodel.models.shoe_prior), split into one mask per foot.
+feet from the shipped tiny UNets (shoemodel.models.shoe_prior), split into one mask per foot.
 
 Per person, both feet share one crop (their points and the person box fix it, as in training). A foot's mask is
 the prior's shoe pixels (probability >= `threshold`; the prior is the mean of the shipped 96 px and 128 px
@@ -19,8 +19,8 @@ import numpy as np
 from shoemodel.curation.mask_qc import foot_samples, nearest
 from shoemodel.curation.prompts import FootPrompt
 from shoemodel.models.shoe_prior import PriorMap, ShoePrior
-from shoemodel.models.shoe_prior.predictor import SHIPPED_SEGMENTERS, PriorEnsemble
 from shoemodel.models.shoe_prior.crop import points_square
+from shoemodel.models.shoe_prior.predictor import SHIPPED_SEGMENTERS, PriorEnsemble
 
 _LOADED: dict[str, ShoePrior] = {}
 
