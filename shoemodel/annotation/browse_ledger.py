@@ -36,6 +36,12 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "unknown"
 
 
+def reason_view(stage: str, reason: str | None) -> str:
+    """The saved view of one ledger reason: `ledger-<stage>-<reason>`, lower case, one dash for any run of other
+    characters ("mask qc: thin" -> ledger-segment-mask-qc-thin)."""
+    return f"ledger-{_slug(stage)}-{_slug(reason or 'unknown')}"
+
+
 def _image_size(uri: str) -> tuple[int, int] | None:
     """(width, height) of a local photo that opens, else None (then the sample shows a placeholder)."""
     from PIL import Image
@@ -116,6 +122,6 @@ def save_views(ds: Any) -> None:
         for stage, reason in sorted({(s, r) for s, r in zip(*ds.match_tags(LEDGER_TAG).values(
                 ["ledger_stage", "ledger_reason"])) if s}, key=str):
             view = ds.match((F("ledger_stage") == stage) & (F("ledger_reason") == reason))
-            ds.save_view(f"ledger-{_slug(stage)}-{_slug(reason or 'unknown')}", view, overwrite=True)
+            ds.save_view(reason_view(stage, reason), view, overwrite=True)
     if ds.has_field("quality"):
         ds.save_view("kept-by-quality", ds.exists("quality").sort_by("quality"), overwrite=True)

@@ -19,6 +19,7 @@ def test_dropped_persons_are_tagged_with_their_reason_and_records_sort_by_qualit
     if not weights.exists():
         pytest.skip(f"YOLOX-Nano weights not in fixtures ({weights})")
     from shoemodel.annotation.browse import load_set
+    from shoemodel.annotation.browse_ledger import reason_view
     from shoemodel.curation.pipeline import run_all
 
     folder = make_mixed_folder(fixtures_dir, tmp_path / "photos")
@@ -39,7 +40,8 @@ def test_dropped_persons_are_tagged_with_their_reason_and_records_sort_by_qualit
         assert all(0 <= v <= 1.01 for v in s["ledger_box"].detections[0].bounding_box[:2])
     views = ds.list_saved_views()
     for r in rows:
-        assert f"ledger-{r['stage']}-{r['reason'].replace(' ', '-')}" in views, r["reason"]
+        assert reason_view(r["stage"], r["reason"]) in views, r["reason"]
+    assert reason_view("segment", "mask qc: thin") == "ledger-segment-mask-qc-thin"
     view = ds.load_saved_view("ledger-pose-no-complete-foot")
     assert len(view) == sum(r["stage"] == "pose" and r["reason"] == "no complete foot" for r in rows)
     kept = ds.load_saved_view("kept-by-quality")
