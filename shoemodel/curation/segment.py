@@ -86,8 +86,8 @@ def person_result(shape: tuple[int, int], prompts: list[FootPrompt], masks: list
     extra: dict = {}
     if len(masks_ok) < cfg.min_feet:
         return None, f"mask qc: {reasons[0] if reasons else 'too few feet'}", qc, extra
-    sure = [t for t in masks_ok if t[0] >= cfg.min_quality]
-    if cfg.quality_floor == "foot" and len(sure) >= max(cfg.min_feet, 1):  # a foot below goes, its pair stays
+    sure = [t for t in masks_ok if t[0] >= cfg.min_quality] if cfg.quality_floor == "foot" else []
+    if sure and len(sure) >= cfg.min_feet:  # quality_floor foot: a foot below goes, its pair stays
         for f in qc:
             if f.get("ok") and f["quality"] < cfg.min_quality:
                 f.update(ok=False, reason=f"quality: {f['quality']:.3f} < min_quality {cfg.min_quality}")

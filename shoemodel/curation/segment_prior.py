@@ -20,16 +20,18 @@ from shoemodel.curation.mask_qc import foot_samples, nearest
 from shoemodel.curation.prompts import FootPrompt
 from shoemodel.models.shoe_prior import PriorMap, ShoePrior
 from shoemodel.models.shoe_prior.crop import points_square
-from shoemodel.models.shoe_prior.predictor import SHIPPED_SEGMENTERS, PriorEnsemble
+from shoemodel.models.shoe_prior.predictor import SHIPPED, SHIPPED_SEGMENTERS, PriorEnsemble
 
 _LOADED: dict[str, ShoePrior] = {}
 
 
 def load_prior(weights: str = "") -> ShoePrior:
-    """The prior of `weights` (a folder; '' = the shipped one), loaded once per process."""
-    if weights not in _LOADED:
-        _LOADED[weights] = ShoePrior.load(weights or None)
-    return _LOADED[weights]
+    """The prior of `weights` (a folder; '' = the shipped one), loaded once per process ('' and the shipped folder's
+    path are one entry: the default ensemble names it by path)."""
+    key = weights or str(SHIPPED)
+    if key not in _LOADED:
+        _LOADED[key] = ShoePrior.load(weights or None)
+    return _LOADED[key]
 
 
 def segmenting_prior(cfg: Any) -> ShoePrior | PriorEnsemble:

@@ -42,7 +42,19 @@ class PriorMap:
         return out
 
 
-class ShoePrior:
+class _PersonMaps:
+    """`probability` of one person from the class's `probabilities` (shared by a prior and an ensemble of them)."""
+
+    def probabilities(self, image: np.ndarray, persons: list[tuple[np.ndarray, np.ndarray | None]],
+                      views: tuple[tuple[float, bool], ...] = ((1.0, False),)) -> list[PriorMap | None]:
+        raise NotImplementedError
+
+    def probability(self, image: np.ndarray, keypoints: np.ndarray, person_box: np.ndarray | None = None) -> PriorMap | None:
+        """Shoe probability around this person's feet (None without two foot points)."""
+        return self.probabilities(image, [(keypoints, person_box)])[0]
+
+
+class ShoePrior(_PersonMaps):
     """Tiny UNet + its crop geometry; `version` names the weights (their SHA-256 prefix)."""
 
     def __init__(self, model: TinyUNet, card: dict, version: str):
@@ -90,10 +102,6 @@ class ShoePrior:
             x = torch.from_numpy(batch).contiguous(memory_format=torch.channels_last)
             return torch.sigmoid(self.model(x)[:, 0]).contiguous().numpy()
 
-    def probability(self, image: np.ndarray, keypoints: np.ndarray, person_box: np.ndarray | None = None) -> PriorMap | None:
-        """Shoe probability around this person's feet (None without two foot points)."""
-        return self.probabilities(image, [(keypoints, person_box)])[0]
-
     def probabilities(self, image: np.ndarray, persons: list[tuple[np.ndarray, np.ndarray | None]],
                       views: tuple[tuple[float, bool], ...] = ((1.0, False),)) -> list[PriorMap | None]:
         """One map per (keypoints, person box) of an image, all crops run as one batch; with several `views`
@@ -120,7 +128,7 @@ class ShoePrior:
         return out
 
 
-class PriorEnsemble:
+class PriorEnsemble(_PersonMaps):
     """Several priors as one: the mean of their maps. Every member crops the same square (crop.py: the square
     depends on the points and box, not on the model's input size), so the maps share their window."""
 
@@ -129,11 +137,6 @@ class PriorEnsemble:
             raise ValueError("a prior ensemble needs at least one prior")
         self.members = members
         self.version = " + ".join(m.version for m in members)
-        self.arch, self.card = members[0].arch, members[0].card
-
-    def probability(self, image: np.ndarray, keypoints: np.ndarray, person_box: np.ndarray | None = None) -> PriorMap | None:
-        """Mean shoe probability of the members around this person's feet (None without two foot points)."""
-        return self.probabilities(image, [(keypoints, person_box)])[0]
 
     def probabilities(self, image: np.ndarray, persons: list[tuple[np.ndarray, np.ndarray | None]],
                       views: tuple[tuple[float, bool], ...] = ((1.0, False),)) -> list[PriorMap | None]:
