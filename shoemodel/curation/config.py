@@ -100,7 +100,8 @@ class SegmentConfig:
     min_feet: int = 1  # feet with a mask that passes QC
     # the shoe priors whose maps are averaged into the mask (folders of shoe_prior.safetensors + card.json); []: the two
     # shipped in the package, 96 px (models/shoe_prior/weights) and 128 px (weights_128). On the CCP val split (pipeline,
-    # min_quality 0) their mean beats either alone: kept right 0.88 / 0.87 -> 0.89, mean IoU 0.738 / 0.749 -> 0.762
+    # min_quality 0, runs on train alone) their mean beats either alone: kept right 0.88 / 0.87 -> 0.89, mean IoU
+    # 0.738 / 0.749 -> 0.762; the shipped two are that recipe refit on train + val
     prior_weights: list[ParamPath] = field(default_factory=list)
     prior_threshold: float = 0.5  # shoe_prior backend: shoe probability counted as shoe
     prior_reach: float = 0.5  # shoe_prior backend: keep mask parts within this x foot length of the foot's points

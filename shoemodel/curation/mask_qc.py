@@ -57,18 +57,12 @@ def expected_foot_area(prompt: FootPrompt, min_length_frac: float) -> float:
     return max(SHOE_ASPECT * length ** 2, 16.0)
 
 
-def _up(prompt: FootPrompt) -> np.ndarray:
-    knee, ankle = prompt.parts.get("knee"), prompt.parts["ankle"]
-    up = (knee - ankle) if knee is not None and np.hypot(*(knee - ankle)) > 1 else np.array([0.0, -1.0], np.float32)
-    return up / max(float(np.hypot(*up)), 1e-6)
-
-
 def above_ankle_fraction(mask: np.ndarray, prompt: FootPrompt) -> float | None:
     """Share of mask pixels above the ankle point along the ankle->knee direction (None without an ankle)."""
     if "ankle" not in prompt.parts or not mask.any():
         return None
     ys, xs = np.nonzero(mask)
-    up, ankle = _up(prompt), prompt.parts["ankle"]
+    up, ankle = prompt.leg_up, prompt.parts["ankle"]
     return float(np.mean((xs - ankle[0]) * up[0] + (ys - ankle[1]) * up[1] > 0))
 
 

@@ -130,9 +130,7 @@ def refine_points(k: np.ndarray, side: str, mask: np.ndarray, p: FootPrompt, min
             axis = -axis
     proj = pix @ axis
     a, b = END_BAND
-    heel_band = (proj >= np.percentile(proj, a)) & (proj <= np.percentile(proj, b))
-    toe_band = (proj >= np.percentile(proj, 100 - b)) & (proj <= np.percentile(proj, 100 - a))
-    ends = {"heel": np.median(pix[heel_band], 0), "big_toe": np.median(pix[toe_band], 0)}
+    ends = {"heel": _band_median(pix, proj, a, b), "big_toe": _band_median(pix, proj, 100 - b, 100 - a)}
     moved = []
     inside = np.zeros(mask.shape, bool)
     inside[ys, xs] = True
@@ -153,6 +151,16 @@ def refine_points(k: np.ndarray, side: str, mask: np.ndarray, p: FootPrompt, min
         out[j] = (float(new[0]), float(new[1]), float(k[j, 2]))
         moved.append(name)
     return out, moved
+
+
+def _band_median(pix: np.ndarray, proj: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Median of the pixels whose projection lies between the lo-th and hi-th percentiles; on a mask of a few
+    pixels that band can hold none, and then the pixels nearest its middle stand in (never a NaN point)."""
+    band = (proj >= np.percentile(proj, lo)) & (proj <= np.percentile(proj, hi))
+    if not band.any():
+        mid = np.percentile(proj, (lo + hi) / 2)
+        band = np.abs(proj - mid) == np.abs(proj - mid).min()
+    return np.median(pix[band], 0)
 
 
 def interior(mask: np.ndarray, foot_length: float) -> np.ndarray:

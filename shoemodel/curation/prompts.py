@@ -34,6 +34,15 @@ class FootPrompt:
         return float(max(np.hypot(*(t - back)) for t in toes))
 
     @property
+    def leg_up(self) -> np.ndarray:
+        """Unit vector from the ankle towards the knee (straight up in the image without both): the direction the
+        leg leaves the shoe, and the opposite of the floor's."""
+        ankle, knee = self.parts.get("ankle"), self.parts.get("knee")
+        if ankle is None or knee is None or np.hypot(*(knee - ankle)) <= 1:
+            return np.array([0.0, -1.0], np.float32)
+        return ((knee - ankle) / float(np.hypot(*(knee - ankle)))).astype(np.float32)
+
+    @property
     def feet_overlap(self) -> bool:
         """The two ankles are nearer each other than a foot length: one foot stands in front of the other in the
         image, so nearness to either foot's points cannot tell their pixels apart."""

@@ -82,7 +82,7 @@ class GrabCutSegmenter:
         yy, xx = np.mgrid[y1:y2, x1:x2].astype(np.float32)
         hull = np.zeros((y2 - y1, x2 - x1), np.uint8)
         own = np.stack(list(pts.values())).astype(np.float32) - [x1, y1]
-        down = -_up(p) * self.sole_margin * length  # the sole lies below the heel/toe points, never above them
+        down = -p.leg_up * self.sole_margin * length  # the sole lies below the heel/toe points, never above them
         sole = np.stack([v for n, v in pts.items() if n != "ankle"]).astype(np.float32) - [x1, y1] + down
         cv2.fillConvexPoly(hull, cv2.convexHull(np.concatenate([own, sole]).round().astype(np.int32)), 1)
         for a, b in _pairs(own):
@@ -91,11 +91,11 @@ class GrabCutSegmenter:
         region = dist <= self.foot_margin * length
         ankle = p.parts.get("ankle")
         if ankle is not None:
-            up = _up(p)
+            up = p.leg_up
             region &= (xx - ankle[0]) * up[0] + (yy - ankle[1]) * up[1] <= self.ankle_margin * length
         person = np.ones_like(region) if prob is None else prob[y1:y2, x1:x2] >= self.person_threshold
         if prob is not None and self.silhouette_reach > 0:
-            region |= _silhouette_below(region, person, -_up(p), self.silhouette_reach * self.reach_length(p))
+            region |= _silhouette_below(region, person, -p.leg_up, self.silhouette_reach * self.reach_length(p))
         if p.other is not None and len(p.other) and not p.feet_overlap:
             region &= nearest(xx, yy, foot_samples(own + [x1, y1])) <= nearest(xx, yy, foot_samples(p.other))
         crop = lab[y1:y2, x1:x2]
@@ -106,8 +106,8 @@ class GrabCutSegmenter:
         if prob is not None and self.silhouette_reach > 0:
             bottom = self._sole_band(p, region, prob[y1:y2, x1:x2], xx, yy, feet)
         if bottom is not None:  # the foot points sit on the leg: the sole is the silhouette's bottom, above it is leg
-            depth = (xx * -_up(p)[0] + yy * -_up(p)[1])
-            lowest = float(np.max(feet @ -_up(p)))
+            depth = (xx * -p.leg_up[0] + yy * -p.leg_up[1])
+            lowest = float(np.max(feet @ -p.leg_up))
             crop[region & person & (depth < lowest)] = cv2.GC_PR_BGD
             crop[bottom] = cv2.GC_FGD
             return lab
@@ -123,7 +123,7 @@ class GrabCutSegmenter:
         more than `snap` x the foot length below the heel/toe points, those points lie on the leg (instep, shin)
         and the shoe is the silhouette's lowest part: its bottom band (`band` x the foot length) is sure shoe.
         None when the points already reach the silhouette's bottom."""
-        down = -_up(p)
+        down = -p.leg_up
         sure = region & (prob >= self.core_threshold)
         if not sure.any():
             return None
@@ -174,7 +174,7 @@ class GrabCutSegmenter:
         h, w = shape
         box = np.asarray(p.box, np.float32).copy()
         if prob is not None and self.silhouette_reach > 0:
-            step = -_up(p) * self.silhouette_reach * self.reach_length(p)
+            step = -p.leg_up * self.silhouette_reach * self.reach_length(p)
             box[:2] = np.minimum(box[:2], box[:2] + step)
             box[2:] = np.maximum(box[2:], box[2:] + step)
         x1, y1, x2, y2 = (int(round(v)) for v in box)
@@ -197,14 +197,6 @@ def _silhouette_below(region: np.ndarray, person: np.ndarray, down: np.ndarray, 
     n, lab = cv2.connectedComponents(cand.astype(np.uint8), connectivity=8)
     seeds = np.unique(lab[region & person & (lab > 0)])
     return np.isin(lab, seeds) if len(seeds) else np.zeros_like(region)
-
-
-def _up(p: FootPrompt) -> np.ndarray:
-    """Unit vector from the ankle towards the knee (straight up in the image without both)."""
-    ankle, knee = p.parts.get("ankle"), p.parts.get("knee")
-    if ankle is None or knee is None or np.hypot(*(knee - ankle)) <= 1:
-        return np.array([0.0, -1.0], np.float32)
-    return ((knee - ankle) / float(np.hypot(*(knee - ankle)))).astype(np.float32)
 
 
 def _sole(pts: dict[str, np.ndarray], origin: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -122,7 +122,7 @@ def foot_mask(pm: PriorMap | None, p: FootPrompt, shape: tuple[int, int], thresh
         length = max(length, min_body_frac * float(p.person_box[3] - p.person_box[1]))
     ankle, knee = p.parts.get("ankle"), p.parts.get("knee")
     if ankle_margin > 0 and ankle is not None and knee is not None and np.hypot(*(knee - ankle)) > 1:
-        up = (knee - ankle) / np.hypot(*(knee - ankle))  # more than ankle_margin x the foot length up the leg: leg
+        up = p.leg_up  # more than ankle_margin x the foot length up the leg: leg
         keep &= (fx - ankle[0]) * up[0] + (fy - ankle[1]) * up[1] <= ankle_margin * length
     m[:] = False
     m[ys[keep], xs[keep]] = True

@@ -76,13 +76,17 @@ def test_split_is_the_committed_one_and_disjoint(fixtures_dir: Path) -> None:
 def test_shipped_weights_segment_a_ccp_test_photo(fixtures_dir: Path) -> None:
     """The weights in the package (no training, no download) find the shoes of a held-out photo: IoU >= 0.6."""
     from shoemodel.models.shoe_prior import ShoePrior
+    from shoemodel.models.shoe_prior.predictor import SHIPPED_CHECK, SHIPPED_SEGMENTERS
     from shoemodel.training.shoe_prior import ccp
 
     root = _ccp(fixtures_dir)
     prior = ShoePrior.load()
-    card = prior.card
-    assert card["data"]["ids_sha256"] == ccp.ids_hash(card["data"]["ids"])
-    assert not set(card["data"]["ids"]) & set(ccp.load_split(SPLIT, "test"))  # never trained on test
+
+    for folder in (*SHIPPED_SEGMENTERS, SHIPPED_CHECK):  # every shipped prior: its ids as named, never a test photo
+        card = json.loads((folder / "card.json").read_text())
+        assert card["data"]["ids_sha256"] == ccp.ids_hash(card["data"]["ids"])
+        assert set(card["data"]["ids"]) <= set(ccp.load_split(SPLIT, card["data"]["split"]))
+        assert not set(card["data"]["ids"]) & set(ccp.load_split(SPLIT, "test"))  # never trained on test
     ious = []
     for pid in ccp.load_split(SPLIT, "test")[:3]:
         image, labels = ccp.read_photo(root, pid)
@@ -155,6 +159,23 @@ def test_refine_moves_unsure_heel_and_toe_to_the_mask_ends() -> None:
     assert "small_toe" in moved and mask[int(small[1]), int(small[0])]
     assert out[KEYPOINT_NAMES.index("left_heel"), 2] == pytest.approx(0.3)  # the pose's score is kept
 
+
+def test_refine_on_a_mask_of_two_pixels_gives_points_on_it() -> None:
+    """A two-pixel mask leaves the 5-15 % end bands empty (no pixel between those percentiles): the heel and toe
+    still land on mask pixels, never NaN (CCP test photo 0256 failed with a NaN heel before)."""
+    from shoemodel.curation.mask_quality import refine_points
+
+    mask = np.zeros((100, 200), bool)
+    mask[70, 90:92] = True
+    k = np.zeros((12, 3), np.float32)
+    k[KEYPOINT_NAMES.index("left_ankle")] = (90, 50, 0.9)
+    k[KEYPOINT_NAMES.index("left_heel")] = (80, 72, 0.2)
+    k[KEYPOINT_NAMES.index("left_big_toe")] = (110, 74, 0.2)
+    p = foot_prompts(k, 200, 100)[0]
+    out, moved = refine_points(k, "left", mask, p, min_score=0.5)
+    for name in ("heel", "big_toe"):
+        x, y, _ = out[KEYPOINT_NAMES.index(f"left_{name}")]
+        assert np.isfinite([x, y]).all() and mask[int(y), int(x)] and name in moved
 
 def test_sam_prompts_from_the_prior_on_random_weight_sam(fixtures_dir: Path) -> None:
     """Box from the prior's mask, positives on it, negatives off it; SAM's scores reach the quality parts."""
@@ -282,3 +303,4 @@ def test_quality_floor_refuses_an_unknown_mode(tmp_path: Path) -> None:
     params.write_text("curation:\n  segment:\n    quality_floor: feet\n")
     with pytest.raises(ConfigTypeError, match="quality_floor"):
         load_section(CurationConfig, "curation", params)
+

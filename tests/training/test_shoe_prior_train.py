@@ -73,3 +73,15 @@ def test_samples_weight_hard_negatives_and_cut_legs_above_the_feet(fixtures_dir:
     feet_share = np.mean([plain[i]["mask"].mean().item() for i in range(len(plain))])
     legs_share = np.mean([legs[(i, 0)]["mask"].mean().item() for i in range(len(legs))])
     assert feet_share > 0.05 and legs_share < 0.3 * feet_share, (feet_share, legs_share)
+
+
+def test_split_names_join_with_plus_and_a_bad_name_is_one_line(tmp_path: Path) -> None:
+    """'train+val' is the refit's ids: train's then val's, none twice; an unknown part names the file and the split."""
+    from shoemodel.training.shoe_prior import ccp
+
+    split = tmp_path / "split.json"
+    split.write_text('{"splits": {"train": ["0001", "0003"], "val": ["0002", "0003"], "test": ["0004"]}}')
+    assert ccp.load_split(split, "train+val") == ["0001", "0003", "0002"]
+    assert ccp.load_split(split, "val") == ["0002", "0003"]
+    with pytest.raises(ValueError, match=r"split\.json: no split 'train\+tset'"):
+        ccp.load_split(split, "train+tset")

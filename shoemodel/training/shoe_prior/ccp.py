@@ -52,11 +52,15 @@ def ids_hash(ids: list[str]) -> str:
 
 
 def load_split(path: str | Path, name: str) -> list[str]:
-    """The ids of one split from the committed split file (one-line error naming the file when it is bad)."""
+    """The ids of one split from the committed split file, or of several joined by '+' ("train+val": the final
+    refit once the recipe is chosen on val); one-line error naming the file when it is bad."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
-        return list(data["splits"][name])
+        splits = json.loads(path.read_text())["splits"]
+        ids: list[str] = []
+        for part in name.split("+"):
+            ids += [i for i in splits[part.strip()] if i not in ids]
+        return ids
     except (OSError, ValueError, KeyError) as exc:
         raise ValueError(f"{path}: no split '{name}' ({type(exc).__name__}: {exc})") from None
 

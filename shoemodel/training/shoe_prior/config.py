@@ -13,7 +13,7 @@ from shoemodel.training.common import LoopConfig
 class ShoePriorConfig(LoopConfig):
     ccp_root: ParamPath = "../shared/fixtures/images/ccp"  # photos/NNNN.jpg + labels/NNNN.png (Clothing Co-Parsing)
     split_file: ParamPath = "benchmarks/curation/ccp_split.json"  # the committed train/val/test ids
-    train_split: str = "train"
+    train_split: str = "train"  # or "train+val": the shipped refit, after the recipe was chosen on val
     eval_split: str = "val"  # thresholds and checkpoints are chosen here, never on test
     pose_cache: ParamPath = "data/shoe_prior/ccp_pose.json"  # offline-default detect + pose per photo (made when absent)
     crop_source: str = "pose"  # pose: crops from the pose's foot points (GT-box crop where pose kept no one) | gt_box
