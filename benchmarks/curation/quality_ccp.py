@@ -114,7 +114,8 @@ def run_photo(photo_id: str, root: Path, models: tuple, cfg: Any, poses: dict[st
         d = detect_rows([r], det, cfg.detect)[0]
         q = pose_rows([{**r, **d}], est, cfg.pose)[0] if d["status"] == "kept" else d
     if q["status"] != "kept":
-        return {**res, "kept": False, "reason": q.get("reason"), "seconds": time.perf_counter() - t0}
+        return {**res, "kept": False, "reason": q.get("reason"), "failed": q["status"] == "failed",
+                "seconds": time.perf_counter() - t0}
     s = segment_rows([{**r, **q}], seg, cfg.segment)[0]
     res["seconds"] = time.perf_counter() - t0
     ks = np.asarray(q["keypoints"], np.float32).reshape(-1, 12, 3)
@@ -132,7 +133,7 @@ def run_photo(photo_id: str, root: Path, models: tuple, cfg: Any, poses: dict[st
     on, total = points_on_shoe(k, gt)
     res["points_pose"] = [on, total]
     if s["status"] != "kept" or png is None:
-        return {**res, "kept": False, "reason": pq.get("reason") or s.get("reason")}
+        return {**res, "kept": False, "reason": pq.get("reason") or s.get("reason"), "failed": s["status"] == "failed"}
     mask = decode_image(png, "L") > 0
     sides = [f["side"] for f in pq.get("feet", []) if f.get("ok")]
     g = kept_feet_gt(gt, k, sides)
@@ -159,7 +160,8 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
            "points_on_shoe_pose": round(pose_on / max(pose_n, 1), 4),
            "points_on_shoe_refined": (round(sum(r["points_refined"][0] for r in ref) / max(sum(r["points_refined"][1] for r in ref), 1), 4)
                                       if ref else None),
-           "records_other_persons": sum(r.get("records_other_persons", 0) for r in scored)}
+           "records_other_persons": sum(r.get("records_other_persons", 0) for r in scored),
+           "failed": sum(1 for r in scored if r.get("failed"))}  # an error in a stage, not a judgement: a bug to fix
     return out
 
 
@@ -192,6 +194,7 @@ def ccp_table(runs: list[dict[str, Any]]) -> str:
             ("heel/toe on the shoe: pose", lambda c: str(c["overall"]["points_on_shoe_pose"])),
             ("heel/toe on the shoe: refined", lambda c: str(c["overall"]["points_on_shoe_refined"])),
             ("records of other persons", lambda c: str(c["overall"]["records_other_persons"])),
+            ("photos failed (an error in a stage)", lambda c: str(c["overall"].get("failed", "-"))),
             ("photos/s (pose " + "/".join(sorted({r['ccp']['pose'] for r in runs})) + ")", lambda c: str(c["photos_per_second"]))]
     head = "| measure | " + " | ".join(r["label"] for r in runs) + " |\n|---|" + "---|" * len(runs) + "\n"
     return head + "".join(f"| {name} | " + " | ".join(fn(r["ccp"]) for r in runs) + " |\n" for name, fn in rows)

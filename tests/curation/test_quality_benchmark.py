@@ -85,5 +85,6 @@ def test_ccp_subset_offline_default(fixtures_dir: Path, yolox_weights: Path, med
     run = _bench(fixtures_dir).measure_ccp_run("ci", "test", [], limit=6)["ccp"]
     o = run["overall"]
     assert o["photos"] + len(run["left_out"]) == 6 and o["kept"] >= 4, run["not_kept"]
+    assert o["failed"] == 0, run["not_kept"]  # a stage that raises is a bug, not a dropped photo
     assert o["kept_right"] >= 0.5 and o["mean_iou"] >= 0.5, o
     assert all(r.get("quality") is None or 0 <= r["quality"] <= 1 for r in run["rows"])
