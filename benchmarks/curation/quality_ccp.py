@@ -92,6 +92,7 @@ def run_photo(photo_id: str, root: Path, models: tuple, cfg: Any, poses: dict[st
     import hashlib
 
     from shoemodel.curation.detect import detect_rows
+    from shoemodel.curation.parts import FAILED
     from shoemodel.curation.pose import pose_rows
     from shoemodel.curation.segment import segment_rows
     from shoemodel.schemas.records import decode_image
@@ -114,7 +115,7 @@ def run_photo(photo_id: str, root: Path, models: tuple, cfg: Any, poses: dict[st
         d = detect_rows([r], det, cfg.detect)[0]
         q = pose_rows([{**r, **d}], est, cfg.pose)[0] if d["status"] == "kept" else d
     if q["status"] != "kept":
-        return {**res, "kept": False, "reason": q.get("reason"), "failed": q["status"] == "failed",
+        return {**res, "kept": False, "reason": q.get("reason"), "failed": q["status"] == FAILED,
                 "seconds": time.perf_counter() - t0}
     s = segment_rows([{**r, **q}], seg, cfg.segment)[0]
     res["seconds"] = time.perf_counter() - t0
@@ -133,7 +134,7 @@ def run_photo(photo_id: str, root: Path, models: tuple, cfg: Any, poses: dict[st
     on, total = points_on_shoe(k, gt)
     res["points_pose"] = [on, total]
     if s["status"] != "kept" or png is None:
-        return {**res, "kept": False, "reason": pq.get("reason") or s.get("reason"), "failed": s["status"] == "failed"}
+        return {**res, "kept": False, "reason": pq.get("reason") or s.get("reason"), "failed": s["status"] == FAILED}
     mask = decode_image(png, "L") > 0
     sides = [f["side"] for f in pq.get("feet", []) if f.get("ok")]
     g = kept_feet_gt(gt, k, sides)

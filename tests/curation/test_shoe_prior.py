@@ -303,4 +303,3 @@ def test_quality_floor_refuses_an_unknown_mode(tmp_path: Path) -> None:
     params.write_text("curation:\n  segment:\n    quality_floor: feet\n")
     with pytest.raises(ConfigTypeError, match="quality_floor"):
         load_section(CurationConfig, "curation", params)
-
